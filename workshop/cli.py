@@ -1,0 +1,126 @@
+"""The ``workshop`` command. Each sub-command imports what it needs only when
+it runs, so that ``workshop check`` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workshop import __version__, settings
+
+
+def _add_endpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", help="AWS endpoint URL (default: $AWS_ENDPOINT_URL, else "
+                   f"{settings.DEFAULT_ENDPOINT}; 'aws' for real AWS)")
+
+
+def _add_account(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--account", help="12-digit account id, used as the access key id "
+                   "(default: $AWS_ACCESS_KEY_ID, else $WORKSHOP_ACCOUNT, else 'test' = 000000000000)")
+
+
+def _add_cloud_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=settings.DEFAULT_HOST, help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=settings.DEFAULT_PORT, help="port (default %(default)s)")
+    p.add_argument("--time-scale", type=_positive, default=60.0,
+                   help="AWS-imposed waits are divided by this (default %(default)s; 1 is real time)")
+    p.add_argument("--data-dir", help="where the cloud keeps its files (default $WORKSHOP_DATA_DIR, else ~/.workshop)")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workshop", description="devops-workshop: DevOps on AWS, offline.")
+    parser.add_argument("--version", action="version", version=f"devops-workshop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("cloud", help="run the workshop cloud in the foreground (Ctrl-C stops it)")
+    _add_cloud_options(p)
+
+    p = sub.add_parser("up", help="start the cloud (unless one is running) and JupyterLab on labs/")
+    _add_cloud_options(p)
+    p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
+    p.add_argument("--notebook-dir", help="folder JupyterLab opens (default: the project's labs/)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+
+    p = sub.add_parser("check", help="run a lab's checks against your account")
+    p.add_argument("lab", help="lab id, e.g. 04-iac")
+    _add_endpoint(p)
+    _add_account(p)
+    p.add_argument("--step", help="only the checks of this step")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    p = sub.add_parser("reset", help="delete what a lab created in your account")
+    p.add_argument("lab", help="lab id, e.g. 04-iac")
+    _add_endpoint(p)
+    _add_account(p)
+
+    p = sub.add_parser("generate-labs", help="regenerate labs/ from solutions/ with nbgrader")
+    p.add_argument("labs", nargs="*", help="lab ids (default: all)")
+
+    p = sub.add_parser("doctor", help="report endpoint, account, versions and what is wrong")
+    _add_endpoint(p)
+    _add_account(p)
+    p.add_argument("--data-dir", help="the cloud's data dir (for the admin token)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handler = globals()[f"_cmd_{args.command.replace('-', '_')}"]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_cloud(args) -> int:
+    from workshop.cloud.server import serve
+
+    return serve(args.host, args.port, args.time_scale, args.data_dir)
+
+
+def _cmd_up(args) -> int:
+    from workshop.up import up
+
+    return up(args)
+
+
+def _cmd_check(args) -> int:
+    from workshop.check_command import check_command
+
+    return check_command(args)
+
+
+def _cmd_reset(args) -> int:
+    from labkit.reset import reset_command
+
+    return reset_command(args)
+
+
+def _cmd_generate_labs(args) -> int:
+    from workshop.labtools import generate_labs
+
+    return generate_labs(args.labs or None)
+
+
+def _cmd_doctor(args) -> int:
+    from workshop.doctor import doctor
+
+    return doctor(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

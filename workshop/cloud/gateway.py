@@ -1,0 +1,150 @@
+"""The gateway: one WSGI app on one port in front of moto's own dispatcher.
+
+It owns what every request shares: the control API (``/_localstack/health``,
+``/_workshop/...``), the account rule (a 12-digit access key is the account,
+passed to moto in its ``x-moto-account-id`` header), the project's services
+first, and AWS-shaped errors where moto would answer an HTML 500 or 404.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from workshop.cloud import accounts, errors, services
+from workshop.cloud.clock import WorkshopClock
+from workshop.cloud.control import ControlAPI
+
+log = logging.getLogger("workshop.cloud")
+
+_FORM = "application/x-www-form-urlencoded"
+_MAX_BUFFERED_FORM = 8 * 1024 * 1024
+
+
+class Gateway:
+    def __init__(self, clock: WorkshopClock, admin_token: str, data_dir: str):
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
+
+        self.clock = clock
+        self.data_dir = data_dir
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto_lock = threading.Lock()
+        self.control = ControlAPI(self, admin_token)
+
+    # -- WSGI ---------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path.startswith(("/_localstack/", "/_workshop/")):
+            return self.control(environ, start_response)
+        if path.startswith("/moto-api"):
+            # moto's own reset wipes every account: only the control API resets, per account.
+            return self._send(start_response, *errors.error_response(
+                environ, 404, "NotFound", "Use /_workshop/accounts/ACCOUNT/reset to reset an account."))
+
+        account = accounts.account_from_environ(environ)
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        environ["workshop.account"] = account
+        environ["workshop.gateway"] = self
+        self._buffer_form(environ)
+
+        for prefix, app in services.mounts():
+            if path.startswith(prefix):
+                return app(environ, start_response)
+
+        try:
+            app = self._moto_app(environ)
+        except Exception:  # no moto backend for this service at all
+            log.debug("no backend for %s %s", environ.get("REQUEST_METHOD"), path, exc_info=True)
+            return self._send(start_response, *errors.not_implemented(environ))
+        return self._call_moto(app, environ, start_response)
+
+    def _moto_app(self, environ: dict):
+        app = self._moto.get_application(environ)
+        service = getattr(app, "service", None)
+        if service:
+            services.ensure_loaded(service)
+        return app
+
+    def _call_moto(self, app, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        captured: dict = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            # Defer: an HTML 404 from moto's router means "no such operation here".
+            return lambda data: None
+
+        try:
+            body = app(environ, capture)
+            chunks = list(body)
+            if hasattr(body, "close"):
+                body.close()
+        except NotImplementedError:
+            return self._send(start_response, *errors.not_implemented(environ))
+        except Exception as exc:
+            log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            return self._send(start_response, *errors.internal_failure(environ, exc))
+
+        status, headers = captured["status"], captured["headers"]
+        if status.startswith("404") and _is_html(headers) and errors.signing_name(environ):
+            return self._send(start_response, *errors.not_implemented(environ))
+        start_response(status, headers)
+        return chunks
+
+    @staticmethod
+    def _buffer_form(environ: dict) -> None:
+        """Keep a form body readable after moto has read it (to name the operation in errors)."""
+        if not environ.get("CONTENT_TYPE", "").startswith(_FORM):
+            return
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return
+        if 0 < length <= _MAX_BUFFERED_FORM:
+            body = environ["wsgi.input"].read(length)
+            environ["workshop.body"] = body
+            environ["wsgi.input"] = io.BytesIO(body)
+
+    @staticmethod
+    def _send(start_response: Callable, status: str, headers: list, body: bytes) -> list[bytes]:
+        start_response(status, headers)
+        return [body]
+
+    # -- accounts -----------------------------------------------------------
+    def reset_account(self, account_id: str) -> None:
+        """Empty one account in every service, leaving the others untouched."""
+        from moto.core.base_backend import BackendDict
+
+        with self._moto_lock:
+            for backend_dict in list(BackendDict._instances):
+                if account_id not in dict.keys(backend_dict):
+                    continue
+                for region_backend in list(dict.values(backend_dict[account_id])):
+                    region_backend.reset()
+            _forget_s3_bucket_names(account_id)
+        for hook in services.reset_hooks():
+            hook(account_id)
+
+
+def _forget_s3_bucket_names(account_id: str) -> None:
+    """Bucket names are global (as in AWS): free the reset account's names."""
+    import sys
+
+    s3_models = sys.modules.get("moto.s3.models")
+    if s3_models is None:
+        return
+    names = s3_models.s3_backends.bucket_accounts
+    for name, (_, owner) in list(names.items()):
+        if owner == account_id:
+            names.pop(name, None)
+
+
+def _is_html(headers: list) -> bool:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.startswith("text/html")
+    return False

@@ -1,0 +1,86 @@
+"""Runs the workshop cloud in the foreground: the gateway on a keep-alive
+WSGI server (waitress), a fresh state folder under the data dir, and a clean
+stop on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from workshop import settings
+from workshop.cloud.clock import get_clock
+
+log = logging.getLogger("workshop.cloud")
+
+STATE_DIR = "state"
+PID_FILE = "cloud.json"
+
+
+def prepare_data_dir(data: Path) -> Path:
+    """A restart starts empty: the previous run's state folder is removed."""
+    data.mkdir(parents=True, exist_ok=True)
+    state = data / STATE_DIR
+    if state.exists():
+        shutil.rmtree(state, ignore_errors=True)
+    state.mkdir()
+    return state
+
+
+def build_gateway(data: Path, time_scale: float):
+    from workshop.cloud.gateway import Gateway
+
+    clock = get_clock()
+    clock.set_time_scale(time_scale)
+    token = settings.admin_token(data, create=True)
+    return Gateway(clock=clock, admin_token=token, data_dir=str(data / STATE_DIR))
+
+
+def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads: int = 8) -> int:
+    import waitress.server
+
+    logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    data = settings.data_dir(data_dir)
+    prepare_data_dir(data)
+    # moto must not print warnings about unknown hosts or load managed policies by itself.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+    gateway = build_gateway(data, time_scale)
+    try:
+        server = waitress.server.create_server(
+            gateway, host=host, port=port, threads=threads, ident="workshop-cloud",
+            channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True)
+    except OSError as exc:
+        print(f"workshop cloud: cannot listen on {host}:{port}: {exc.strerror or exc}.\n"
+              f"Is another cloud already running? Try `workshop doctor`, or --port.", file=sys.stderr)
+        return 2
+
+    (data / PID_FILE).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
+    # Warm the project's extensions in the background; requests that need one wait for it.
+    from workshop.cloud import services
+
+    threading.Thread(target=services.load_all, name="warm-up", daemon=True).start()
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"workshop cloud ready on http://{host}:{port} "
+          f"(time scale {time_scale:g}, data dir {data})", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        try:
+            (data / PID_FILE).unlink()
+        except FileNotFoundError:
+            pass
+    print("workshop cloud stopped", flush=True)
+    return 0

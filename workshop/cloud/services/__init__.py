@@ -1,0 +1,77 @@
+"""The project's own services and operations, and the one way to register them.
+
+Each sub-package here deepens a moto service (or adds one) the way moto
+itself is laid out: ``models.py`` holds state and rules, ``responses.py``
+the wire format. A sub-package registers itself with the decorators below;
+the gateway loads every sub-package named in ``EXTENSIONS`` before the
+first request reaches the moto service it extends.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+
+# moto service name -> the modules that extend it (imported before the
+# service's first request; CloudFormation resource models must exist before
+# moto's first stack lists CloudFormationModel subclasses).
+EXTENSIONS: dict[str, list[str]] = {
+    "cloudformation": ["workshop.cloud.services.cloudformation"],
+}
+
+_loaded: set[str] = set()
+_load_lock = threading.RLock()
+_reset_hooks: list[Callable[[str], None]] = []
+_mounts: list[tuple[str, Callable]] = []
+
+
+def extend(moto_class: type) -> Callable[[type], type]:
+    """Class decorator: the decorated class's methods are served in place of, or
+    beside, moto's. Methods named after an operation in snake_case become that
+    operation (moto's dispatcher finds them by name)."""
+
+    def apply(ours: type) -> type:
+        for name, value in vars(ours).items():
+            if name.startswith("__") and name.endswith("__"):
+                continue
+            setattr(moto_class, name, value)
+        return ours
+
+    return apply
+
+
+def on_account_reset(hook: Callable[[str], None]) -> Callable[[str], None]:
+    """Register a function called with an account id when that account is reset."""
+    _reset_hooks.append(hook)
+    return hook
+
+
+def mount(prefix: str, app: Callable) -> None:
+    """Serve a WSGI app for request paths under ``prefix`` (e.g. git over HTTP)."""
+    _mounts.append((prefix, app))
+
+
+def mounts() -> list[tuple[str, Callable]]:
+    return list(_mounts)
+
+
+def reset_hooks() -> list[Callable[[str], None]]:
+    return list(_reset_hooks)
+
+
+def ensure_loaded(moto_service: str) -> None:
+    """Import the extensions of one moto service (once; cheap afterwards)."""
+    if moto_service in _loaded:
+        return
+    with _load_lock:
+        if moto_service in _loaded:
+            return
+        for module in EXTENSIONS.get(moto_service, ()):
+            importlib.import_module(module)
+        _loaded.add(moto_service)
+
+
+def load_all() -> None:
+    for service in EXTENSIONS:
+        ensure_loaded(service)

@@ -1,0 +1,1 @@
+"""CloudFormation state and rules the workshop adds to moto's backend."""

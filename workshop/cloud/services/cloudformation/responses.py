@@ -1,0 +1,1 @@
+"""CloudFormation wire format for the operations the workshop adds."""
