@@ -35,6 +35,7 @@ class Gateway:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._moto_lock = threading.Lock()
         self.control = ControlAPI(self, admin_token)
+        services.load_eager()
 
     # -- WSGI ---------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

@@ -20,6 +20,10 @@ EXTENSIONS: dict[str, list[str]] = {
     "cloudformation": ["workshop.cloud.services.cloudformation"],
 }
 
+# Modules imported when the gateway is built (keep them light): those that
+# mount WSGI apps or start engines that must run before any request.
+EAGER: list[str] = []
+
 _loaded: set[str] = set()
 _load_lock = threading.RLock()
 _reset_hooks: list[Callable[[str], None]] = []
@@ -70,6 +74,11 @@ def ensure_loaded(moto_service: str) -> None:
         for module in EXTENSIONS.get(moto_service, ()):
             importlib.import_module(module)
         _loaded.add(moto_service)
+
+
+def load_eager() -> None:
+    for module in EAGER:
+        importlib.import_module(module)
 
 
 def load_all() -> None:

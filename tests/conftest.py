@@ -1,0 +1,115 @@
+"""Shared fixtures: one real workshop cloud process for the session (started
+the way a user starts it, ``python -m workshop cloud``), and a fresh
+12-digit account for every test, so tests never see each other's resources."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} was healthy")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} not healthy after {timeout} s")
+
+
+@dataclass
+class Cloud:
+    endpoint: str
+    port: int
+    data_dir: Path
+    admin_token: str
+    process: subprocess.Popen
+
+    def client(self, service: str, account: str = "000000000000", **kwargs):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=account, aws_secret_access_key="test", **kwargs)
+
+    def env(self, account: str) -> dict:
+        """The environment a learner's notebook has (what `workshop up` sets)."""
+        env = dict(os.environ)
+        env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID=account,
+                   AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
+                   AWS_REGION="us-east-1", WORKSHOP_ACCOUNT=account)
+        env.pop("AWS_PROFILE", None)
+        env.pop("AWS_SESSION_TOKEN", None)
+        return env
+
+
+def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = None) -> Cloud:
+    port = free_port()
+    env = dict(os.environ, WORKSHOP_ADMIN_TOKEN=ADMIN_TOKEN, **(extra_env or {}))
+    log = open(tmp / "cloud.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(tmp / "data"),
+         "--time-scale", str(time_scale)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{endpoint}/_workshop/health", proc=proc)
+    except Exception:
+        proc.kill()
+        raise
+    return Cloud(endpoint, port, tmp / "data", ADMIN_TOKEN, proc)
+
+
+def stop_cloud(cloud: Cloud) -> None:
+    cloud.process.terminate()
+    try:
+        cloud.process.wait(10)
+    except subprocess.TimeoutExpired:
+        cloud.process.kill()
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory) -> Cloud:
+    c = start_cloud(tmp_path_factory.mktemp("cloud"))
+    yield c
+    stop_cloud(c)
+
+
+@pytest.fixture
+def account() -> str:
+    """A fresh account id nobody else in this test session uses."""
+    return new_account()
+
+
+_used: set[str] = set()
+
+
+def new_account() -> str:
+    while True:
+        acct = "".join(random.choice("0123456789") for _ in range(12))
+        if acct not in _used and acct != "000000000000":
+            _used.add(acct)
+            return acct
