@@ -32,9 +32,11 @@ def prepare_data_dir(data: Path) -> Path:
     return state
 
 
-def build_gateway(data: Path, time_scale: float):
+def build_gateway(data: Path, time_scale: float, endpoint: str = "http://127.0.0.1:4566"):
+    from workshop.cloud import runtime
     from workshop.cloud.gateway import Gateway
 
+    runtime.configure(data / STATE_DIR, endpoint)
     clock = get_clock()
     clock.set_time_scale(time_scale)
     token = settings.admin_token(data, create=True)
@@ -50,7 +52,8 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
     prepare_data_dir(data)
     # moto must not print warnings about unknown hosts or load managed policies by itself.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-    gateway = build_gateway(data, time_scale)
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    gateway = build_gateway(data, time_scale, f"http://{local_host}:{port}")
     try:
         server = waitress.server.create_server(
             gateway, host=host, port=port, threads=threads, ident="workshop-cloud",
