@@ -1,0 +1,29 @@
+"""Serve the sample application: ``python -m app`` (PORT, default 8080)."""
+
+from __future__ import annotations
+
+import os
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from app.service import application
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def main() -> None:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8080"))
+    with make_server(host, port, application, server_class=ThreadingWSGIServer,
+                     handler_class=WSGIRequestHandler) as server:
+        print(f"sample app listening on http://{host}:{server.server_port}", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
