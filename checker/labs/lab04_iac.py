@@ -1,0 +1,543 @@
+"""Lab 04-iac checks: one read of the learner's CloudFormation stack
+``workshop-04-iac`` and of what it made (bucket, topic, queue, parameter,
+change sets, the drift report), then eight checks over that read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from checker.labs import (
+    LAB_TAG_KEY,
+    bucket_name,
+    has_lab_tag,
+    loads_json,
+    parse_template,
+    parse_time,
+    tag_dict,
+)
+from checker.registry import Finding, failed, lab, passed
+
+LAB_ID = "04-iac"
+STACK_NAME = "workshop-04-iac"
+BUCKET_PREFIX = "workshop-04-iac"
+REPORT_KEY = "drift/report.json"
+VERSIONING_PATH = "/VersioningConfiguration/Status"
+TAG = f"{LAB_TAG_KEY}={LAB_ID}"
+
+LAB = lab(LAB_ID, "Infrastructure as Code")
+
+_CFN = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide"
+
+
+@dataclass
+class Iac:
+    """What the checks look at, read once."""
+
+    account: str
+    region: str
+    stack: dict | None = None
+    stack_problem: str = ""
+    resources: list[dict] = field(default_factory=list)
+    template: dict | None = None
+    template_problem: str = ""
+    change_sets: list[dict] = field(default_factory=list)  # summaries
+    executed: list[dict] = field(default_factory=list)  # described EXECUTE_COMPLETE change sets
+    bucket: dict = field(default_factory=dict)
+    topic: dict = field(default_factory=dict)
+    queue: dict = field(default_factory=dict)
+    parameter: dict = field(default_factory=dict)
+    drifted: list[dict] = field(default_factory=list)  # resource drifts when the stack is DRIFTED
+    report: Any = None
+    report_problem: str = ""
+
+    @property
+    def lab_bucket(self) -> str:
+        return bucket_name(BUCKET_PREFIX, self.account, self.region)
+
+    def physical(self, resource_type: str) -> list[str]:
+        return [r["PhysicalResourceId"] for r in self.resources
+                if r.get("ResourceType") == resource_type and r.get("PhysicalResourceId")
+                and r.get("ResourceStatus") != "DELETE_COMPLETE"]
+
+    def has(self, resource_type: str) -> bool:
+        return any(r.get("ResourceType") == resource_type for r in self.resources)
+
+    def template_resources(self, resource_type: str) -> list[dict]:
+        res = (self.template or {}).get("Resources") or {}
+        return [r for r in res.values() if isinstance(r, dict) and r.get("Type") == resource_type]
+
+    @property
+    def status(self) -> str:
+        return (self.stack or {}).get("StackStatus", "")
+
+
+# -- the read ---------------------------------------------------------------------
+
+def _in_progress(answer: dict | None) -> bool:
+    if not answer or not answer.get("Stacks"):
+        return False
+    status = answer["Stacks"][0].get("StackStatus", "")
+    return status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+
+
+@LAB.reader
+def read(account) -> Iac:
+    st = Iac(account.id, account.region)
+    answer = account.poll(lambda: account.call("cloudformation", "describe_stacks", StackName=STACK_NAME),
+                          lambda a: not _in_progress(a), timeout=15)
+    if not answer or not answer.get("Stacks"):
+        why = account.errors.get("cloudformation.describe_stacks", "")
+        st.stack_problem = (f"There is no stack named {STACK_NAME} in account {account.id} ({account.region})"
+                            + ("" if not why or "does not exist" in why else f": {why}") + ".")
+        _read_bucket(account, st, st.lab_bucket)
+        return st
+    st.stack = answer["Stacks"][0]
+
+    res = account.call("cloudformation", "describe_stack_resources", StackName=STACK_NAME) or {}
+    st.resources = res.get("StackResources", [])
+
+    tpl = account.call("cloudformation", "get_template", StackName=STACK_NAME, TemplateStage="Original")
+    if tpl is None:
+        st.template_problem = account.errors.get("cloudformation.get_template", "no template")
+    else:
+        try:
+            st.template = parse_template(tpl.get("TemplateBody") or "")
+        except Exception as exc:  # a template the cloud accepted but we cannot read
+            st.template_problem = f"cannot read the stack's template ({exc})"
+
+    _read_change_sets(account, st)
+    buckets = st.physical("AWS::S3::Bucket")
+    _read_bucket(account, st, buckets[0] if buckets else st.lab_bucket)
+    topics = st.physical("AWS::SNS::Topic")
+    if topics:
+        _read_topic(account, st, topics[0])
+    queues = st.physical("AWS::SQS::Queue")
+    if queues:
+        _read_queue(account, st, queues[0])
+    params = st.physical("AWS::SSM::Parameter")
+    if params:
+        tags = account.call("ssm", "list_tags_for_resource", ResourceType="Parameter", ResourceId=params[0])
+        st.parameter = {"name": params[0], "exists": tags is not None,
+                        "tags": tag_dict((tags or {}).get("TagList"))}
+    drift = (st.stack.get("DriftInformation") or {}).get("StackDriftStatus")
+    if drift == "DRIFTED":
+        d = account.call("cloudformation", "describe_stack_resource_drifts", StackName=STACK_NAME,
+                         StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]) or {}
+        st.drifted = d.get("StackResourceDrifts", [])
+    return st
+
+
+def _read_change_sets(account, st: Iac) -> None:
+    listed = account.call("cloudformation", "list_change_sets", StackName=STACK_NAME) or {}
+    st.change_sets = listed.get("Summaries", [])
+    for summary in st.change_sets:
+        if summary.get("ExecutionStatus") != "EXECUTE_COMPLETE":
+            continue
+        described = account.call("cloudformation", "describe_change_set", StackName=STACK_NAME,
+                                 ChangeSetName=summary.get("ChangeSetId") or summary.get("ChangeSetName"))
+        if described:
+            st.executed.append(described)
+
+
+def _read_bucket(account, st: Iac, name: str) -> None:
+    b: dict = {"name": name, "exists": account.call("s3", "head_bucket", Bucket=name) is not None}
+    st.bucket = b
+    if not b["exists"]:
+        return
+    versioning = account.call("s3", "get_bucket_versioning", Bucket=name) or {}
+    b["versioning"] = versioning.get("Status")
+    enc = account.call("s3", "get_bucket_encryption", Bucket=name)
+    b["encryption"] = ((enc or {}).get("ServerSideEncryptionConfiguration") or {}).get("Rules") or []
+    pol = account.call("s3", "get_bucket_policy", Bucket=name)
+    try:
+        b["policy"] = json.loads(pol["Policy"]) if pol and pol.get("Policy") else None
+    except ValueError:
+        b["policy"] = None
+    b["tags"] = tag_dict((account.call("s3", "get_bucket_tagging", Bucket=name) or {}).get("TagSet"))
+    obj = account.call("s3", "get_object", Bucket=name, Key=REPORT_KEY)
+    if obj is None:
+        st.report_problem = f"There is no drift report at s3://{name}/{REPORT_KEY}."
+        return
+    try:
+        st.report = loads_json(obj["Body"].read())
+    except ValueError as exc:
+        st.report_problem = f"s3://{name}/{REPORT_KEY} is not JSON ({exc})."
+
+
+def _read_topic(account, st: Iac, arn: str) -> None:
+    attrs = account.call("sns", "get_topic_attributes", TopicArn=arn)
+    st.topic = {"arn": arn, "exists": attrs is not None,
+                "display_name": ((attrs or {}).get("Attributes") or {}).get("DisplayName", "")}
+    if attrs is None:
+        return
+    st.topic["tags"] = tag_dict((account.call("sns", "list_tags_for_resource", ResourceArn=arn) or {}).get("Tags"))
+    subs = account.call("sns", "list_subscriptions_by_topic", TopicArn=arn) or {}
+    st.topic["subscriptions"] = subs.get("Subscriptions", [])
+
+
+def _read_queue(account, st: Iac, url: str) -> None:
+    attrs = account.call("sqs", "get_queue_attributes", QueueUrl=url, AttributeNames=["QueueArn"])
+    st.queue = {"url": url, "exists": attrs is not None,
+                "arn": ((attrs or {}).get("Attributes") or {}).get("QueueArn", "")}
+    if attrs is not None:
+        st.queue["tags"] = tag_dict((account.call("sqs", "list_queue_tags", QueueUrl=url) or {}).get("Tags"))
+
+
+# -- helpers shared by the checks -------------------------------------------------------
+
+def _no_stack(st: Iac, then: str) -> Finding:
+    return failed(f"{st.stack_problem} {then}")
+
+
+def _stack_unusable(st: Iac) -> str:
+    """Why the stack is not a usable, deployed stack ('' when it is)."""
+    status = st.status
+    reason = (st.stack or {}).get("StackStatusReason")
+    because = f" ({reason})" if reason else ""
+    if status == "REVIEW_IN_PROGRESS":
+        return (f"Stack {STACK_NAME} is REVIEW_IN_PROGRESS: it was made by a change set that was never "
+                "executed. Execute the change set, or delete the stack and deploy with create_stack.")
+    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS"):
+        return (f"Stack {STACK_NAME} is {status}{because}: its creation failed and it was rolled back. "
+                "A stack in this state cannot be updated: read the failed events "
+                "(describe_stack_events), fix the template, delete the stack and deploy again.")
+    if status.startswith("DELETE"):
+        return f"Stack {STACK_NAME} is {status}{because}: deploy it again (step 2)."
+    if "ROLLBACK" in status or not status.endswith("_COMPLETE"):
+        return (f"Stack {STACK_NAME} is {status}{because}: the last change did not complete. "
+                "Read describe_stack_events for the failed resource, fix it and apply the change again.")
+    return ""
+
+
+def _report_drifts(st: Iac) -> list[dict] | None:
+    report = st.report
+    if isinstance(report, dict):
+        report = report.get("StackResourceDrifts")
+    if isinstance(report, list):
+        return [d for d in report if isinstance(d, dict)]
+    return None
+
+
+def _bucket_drift(st: Iac) -> tuple[dict | None, str]:
+    """The report's drift entry for the lab bucket showing the versioning change, or why not."""
+    if st.report is None:
+        return None, st.report_problem or "There is no drift report yet."
+    drifts = _report_drifts(st)
+    if drifts is None:
+        return None, (f"s3://{st.bucket.get('name')}/{REPORT_KEY} is not a describe_stack_resource_drifts "
+                      "answer (expected a StackResourceDrifts list).")
+    buckets = [d for d in drifts if d.get("ResourceType") == "AWS::S3::Bucket"]
+    if not buckets:
+        return None, "The drift report has no entry for the bucket (AWS::S3::Bucket)."
+    for d in buckets:
+        paths = [p.get("PropertyPath") for p in d.get("PropertyDifferences") or [] if isinstance(p, dict)]
+        if d.get("StackResourceDriftStatus") == "MODIFIED" and VERSIONING_PATH in paths:
+            return d, ""
+    shown = ", ".join(f"{d.get('LogicalResourceId')} {d.get('StackResourceDriftStatus')}" for d in buckets)
+    return None, (f"The drift report shows the bucket as {shown}, without a {VERSIONING_PATH} difference: "
+                  "suspend versioning out of band first, then detect drift and save the report.")
+
+
+def _report_time(entry: dict) -> datetime | None:
+    return parse_time(entry.get("Timestamp"))
+
+
+# -- the checks -----------------------------------------------------------------------
+
+@LAB.check("stack-deployed", title="Stack workshop-04-iac is deployed and tagged", points=10, step="deploy",
+           hints=["Deploy the template from step 1 as a stack named workshop-04-iac, tagged "
+                  "workshop:lab=04-iac, and wait until it is CREATE_COMPLETE.",
+                  "CloudFormation's create_stack takes the template text, the parameters and the stack's "
+                  "tags; the stack_create_complete waiter waits for it.",
+                  "cfn.create_stack(StackName='workshop-04-iac', TemplateBody=TEMPLATE, "
+                  "Parameters=[{'ParameterKey': 'Environment', 'ParameterValue': 'dev'}], "
+                  "Tags=[{'Key': 'workshop:lab', 'Value': '04-iac'}]); "
+                  "cfn.get_waiter('stack_create_complete').wait(StackName='workshop-04-iac')"],
+           docs=f"{_CFN}/using-cfn-cli-creating-stack.html")
+def stack_deployed(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "Deploy your template with create_stack (step 2).")
+    problem = _stack_unusable(st)
+    if problem:
+        return failed(problem)
+    if not has_lab_tag(st.stack.get("Tags"), LAB_ID):
+        return failed(f"Stack {STACK_NAME} is {st.status} but has no tag {TAG}: "
+                      "the tag is how `workshop reset 04-iac` and the checker find the lab's stack.")
+    return passed(f"{STACK_NAME} is {st.status}, tagged {TAG}.")
+
+
+@LAB.check("template-parameters", title="The template has a constrained parameter", points=10, step="template",
+           hints=["Give your template a Parameters section with an Environment parameter that only "
+                  "accepts a few values, and use it in a resource.",
+                  "A parameter's AllowedValues lists the values CloudFormation accepts; "
+                  "the checker reads the deployed template with get_template.",
+                  "Parameters:\n  Environment:\n    Type: String\n    AllowedValues: [dev, test, prod]\n"
+                  "    Default: dev"],
+           docs=f"{_CFN}/parameters-section-structure.html")
+def template_parameters(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "The checker reads your template from the deployed stack: deploy it (step 2).")
+    if st.template is None:
+        return failed(f"Cannot read the template of {STACK_NAME}: {st.template_problem}")
+    params = st.template.get("Parameters") or {}
+    if not isinstance(params, dict) or not params:
+        return failed("The deployed template has no Parameters section: add an Environment parameter.")
+    constrained = {k: v for k, v in params.items() if isinstance(v, dict) and v.get("AllowedValues")}
+    if not constrained:
+        return failed(f"The template's parameters ({', '.join(params)}) accept any value: "
+                      "give one of them AllowedValues.")
+    used = {p.get("ParameterKey"): p.get("ParameterValue") for p in st.stack.get("Parameters") or []}
+    for name, spec in constrained.items():
+        allowed = [str(v) for v in spec["AllowedValues"]]
+        value = used.get(name, spec.get("Default"))
+        if value is not None and str(value) not in allowed:
+            return failed(f"The stack's {name} is {value!r}, which is not one of {allowed}.")
+    name, spec = next(iter(constrained.items()))
+    value = used.get(name, spec.get("Default"))
+    return passed(f"Parameter {name} allows {', '.join(map(str, spec['AllowedValues']))}; "
+                  f"the stack uses {value!r}.")
+
+
+@LAB.check("outputs", title="Outputs BucketName and TopicArn match the live resources", points=10,
+           step="deploy",
+           hints=["Add an Outputs section that exports the bucket's name and the topic's ARN, so other "
+                  "tools (and you) need not look them up.",
+                  "describe_stacks returns a stack's Outputs; !Ref of a bucket is its name and !Ref of "
+                  "a topic is its ARN.",
+                  "Outputs:\n  BucketName:\n    Value: !Ref LabBucket\n  TopicArn:\n    Value: !Ref AlertsTopic"],
+           docs=f"{_CFN}/outputs-section-structure.html")
+def outputs(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "Deploy your template (step 2).")
+    out = {o.get("OutputKey"): o.get("OutputValue") for o in st.stack.get("Outputs") or []}
+    missing = [k for k in ("BucketName", "TopicArn") if not out.get(k)]
+    if missing:
+        have = ", ".join(sorted(k for k in out if k)) or "none"
+        return failed(f"The stack's outputs are: {have}. Missing: {', '.join(missing)}.")
+    buckets, topics = st.physical("AWS::S3::Bucket"), st.physical("AWS::SNS::Topic")
+    if out["BucketName"] not in buckets:
+        return failed(f"Output BucketName is {out['BucketName']!r} but the stack's bucket is "
+                      f"{buckets[0] if buckets else 'missing'}: output the bucket with !Ref.")
+    if not st.bucket.get("exists"):
+        return failed(f"Output BucketName names {out['BucketName']}, which does not exist (deleted out of band?).")
+    if out["TopicArn"] not in topics:
+        return failed(f"Output TopicArn is {out['TopicArn']!r} but the stack's topic is "
+                      f"{topics[0] if topics else 'missing'}: output the topic with !Ref.")
+    if not st.topic.get("exists"):
+        return failed(f"Output TopicArn names {out['TopicArn']}, which does not exist (deleted out of band?).")
+    return passed(f"BucketName={out['BucketName']}, TopicArn={out['TopicArn']}.")
+
+
+def _denies_plain_http(policy: dict | None) -> bool:
+    statements = (policy or {}).get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for s in statements:
+        if not isinstance(s, dict) or s.get("Effect") != "Deny":
+            continue
+        cond = s.get("Condition") or {}
+        for op, values in cond.items():
+            if op in ("Bool", "BoolIfExists") and isinstance(values, dict):
+                value = values.get("aws:SecureTransport")
+                if isinstance(value, list):
+                    value = value[0] if value else None
+                if str(value).lower() == "false":
+                    return True
+    return False
+
+
+@LAB.check("bucket-secure", title="The bucket is versioned, encrypted, TLS-only and named with the account",
+           points=15, step="template",
+           hints=["Harden the bucket in the template: versioning on, default encryption, and a bucket "
+                  "policy that denies any request not made over TLS; name it with your account id.",
+                  "AWS::S3::Bucket takes VersioningConfiguration and BucketEncryption; an "
+                  "AWS::S3::BucketPolicy with a Deny statement on the condition aws:SecureTransport = false "
+                  "refuses plain HTTP.",
+                  "VersioningConfiguration: {Status: Enabled}; BucketEncryption: "
+                  "{ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}}]}; "
+                  "BucketPolicy statement: {Effect: Deny, Principal: '*', Action: 's3:*', Resource: "
+                  "[bucket ARN, bucket ARN/*], Condition: {Bool: {aws:SecureTransport: 'false'}}}"],
+           docs="https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html")
+def bucket_secure(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "Deploy your template (step 2).")
+    buckets = st.physical("AWS::S3::Bucket")
+    if not buckets:
+        return failed(f"Stack {STACK_NAME} has no AWS::S3::Bucket.")
+    name = buckets[0]
+    if not st.bucket.get("exists"):
+        return failed(f"The stack's bucket {name} does not exist (deleted out of band?).")
+    if st.account not in name:
+        return failed(f"Bucket {name} does not carry your account id {st.account}: bucket names are global, "
+                      f"name it {st.lab_bucket} (labkit.bucket_name or !Sub with ${{AWS::AccountId}}).")
+    if st.bucket.get("versioning") != "Enabled":
+        now = st.bucket.get("versioning") or "never enabled"
+        return failed(f"Versioning of {name} is {now}, not Enabled"
+                      + (" (if you suspended it in step 4, step 5 restores it)." if now == "Suspended" else "."))
+    declared = any((r.get("Properties") or {}).get("BucketEncryption")
+                   for r in st.template_resources("AWS::S3::Bucket"))
+    if not st.bucket.get("encryption") or not declared:
+        return failed(f"The template does not declare BucketEncryption for {name}: declare default encryption "
+                      "in the template, so that it is reviewed and kept like everything else.")
+    if not st.has("AWS::S3::BucketPolicy"):
+        return failed(f"Stack {STACK_NAME} has no AWS::S3::BucketPolicy: add one that denies plain HTTP.")
+    if not _denies_plain_http(st.bucket.get("policy")):
+        return failed(f"The policy of {name} has no Deny statement with the condition "
+                      "Bool aws:SecureTransport = false.")
+    return passed(f"{name}: versioning Enabled, default encryption, plain HTTP denied.")
+
+
+@LAB.check("resources-tagged", title="The stack and its resources carry workshop:lab=04-iac", points=10,
+           step="deploy",
+           hints=["Tag the stack and each resource in the template with workshop:lab=04-iac.",
+                  "Stacks take Tags in create_stack; buckets, topics and queues take a Tags list in the "
+                  "template, and an SSM parameter takes a Tags map.",
+                  "Tags:\n  - Key: workshop:lab\n    Value: '04-iac'\n(for AWS::SSM::Parameter: "
+                  "Tags: {'workshop:lab': '04-iac'})"],
+           docs=f"{_CFN}/aws-properties-resource-tags.html")
+def resources_tagged(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "Deploy your template (step 2).")
+    untagged = []
+    if not has_lab_tag(st.stack.get("Tags"), LAB_ID):
+        untagged.append(f"stack {STACK_NAME}")
+    if not st.bucket.get("exists") or not st.physical("AWS::S3::Bucket"):
+        return failed("The stack has no live bucket to look at.")
+    if not st.topic.get("exists"):
+        return failed("The stack has no live SNS topic to look at.")
+    looked = {"bucket": (st.bucket["name"], st.bucket.get("tags")),
+              "topic": (st.topic["arn"], st.topic.get("tags"))}
+    if st.queue.get("exists"):
+        looked["queue"] = (st.queue["url"], st.queue.get("tags"))
+    if st.parameter.get("exists"):
+        looked["parameter"] = (st.parameter["name"], st.parameter.get("tags"))
+    for kind, (name, tags) in looked.items():
+        if not has_lab_tag(tags, LAB_ID):
+            untagged.append(f"{kind} {name}")
+    if untagged:
+        return failed(f"Without the tag {TAG}: {'; '.join(untagged)}.")
+    return passed(f"{TAG} on the stack and its {', '.join(looked)}.")
+
+
+def _changes(change_set: dict) -> list[dict]:
+    return [c.get("ResourceChange") or {} for c in change_set.get("Changes") or []]
+
+
+def _is_the_change(change_set: dict) -> bool:
+    changes = _changes(change_set)
+    added = {c.get("ResourceType") for c in changes if c.get("Action") == "Add"}
+    topic_modified = [c for c in changes if c.get("Action") == "Modify" and c.get("ResourceType") == "AWS::SNS::Topic"]
+    if not ({"AWS::SQS::Queue", "AWS::SNS::Subscription"} <= added and topic_modified):
+        return False
+    details = [d for c in topic_modified for d in c.get("Details") or []]
+    return not details or any((d.get("Target") or {}).get("Name") == "DisplayName" for d in details)
+
+
+@LAB.check("change-set-executed", title="A reviewed change set added a subscribed queue and renamed the topic",
+           points=15, step="change-set",
+           hints=["Change the stack through a change set: add an SQS queue subscribed to the topic and "
+                  "change the topic's DisplayName; review the actions, then execute it.",
+                  "create_change_set (ChangeSetType='UPDATE'), describe_change_set to review Changes, "
+                  "execute_change_set, then the stack_update_complete waiter.",
+                  "cfn.create_change_set(StackName='workshop-04-iac', ChangeSetName='add-alerts-queue', "
+                  "TemplateBody=TEMPLATE_V2, Parameters=[{'ParameterKey': 'Environment', "
+                  "'UsePreviousValue': True}], Tags=[{'Key': 'workshop:lab', 'Value': '04-iac'}]); then "
+                  "cfn.execute_change_set(StackName='workshop-04-iac', ChangeSetName='add-alerts-queue')"],
+           docs=f"{_CFN}/using-cfn-updating-stacks-changesets.html")
+def change_set_executed(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "Deploy the stack first (step 2).")
+    if not st.executed:
+        pending = [f"{c.get('ChangeSetName')} ({c.get('Status')}, {c.get('ExecutionStatus')})"
+                   for c in st.change_sets]
+        if pending:
+            return failed(f"No change set of {STACK_NAME} has been executed; there is {', '.join(pending)}. "
+                          "Review it, then execute_change_set.")
+        return failed(f"No change set of {STACK_NAME} has been executed yet (step 3).")
+    chosen = next((c for c in st.executed if _is_the_change(c)), None)
+    if chosen is None:
+        last = st.executed[-1]
+        seen = ", ".join(f"{c.get('Action')} {c.get('ResourceType')}" for c in _changes(last)) or "no changes"
+        return failed(f"Executed change set {last.get('ChangeSetName')} made: {seen}. Expected Add "
+                      "AWS::SQS::Queue, Add AWS::SNS::Subscription and Modify AWS::SNS::Topic (its DisplayName).")
+    if not st.queue.get("exists"):
+        return failed(f"The stack has no live SQS queue (status {st.status}).")
+    if not st.has("AWS::SNS::Subscription"):
+        return failed("The stack has no AWS::SNS::Subscription.")
+    subs = [s for s in st.topic.get("subscriptions") or []
+            if s.get("Protocol") == "sqs" and s.get("Endpoint") == st.queue.get("arn")]
+    if not subs:
+        return failed(f"The topic has no sqs subscription to {st.queue.get('arn')}.")
+    declared = [(r.get("Properties") or {}).get("DisplayName") for r in st.template_resources("AWS::SNS::Topic")]
+    if st.topic.get("display_name") not in [d for d in declared if isinstance(d, str)]:
+        return failed(f"The topic's DisplayName is {st.topic.get('display_name')!r}, not the template's "
+                      f"{declared[0] if declared else None!r}.")
+    return passed(f"Change set {chosen.get('ChangeSetName')} added the queue and its subscription and set "
+                  f"the topic's DisplayName to {st.topic.get('display_name')!r}.")
+
+
+@LAB.check("drift-detected", title="Drift of the bucket was detected and its report saved", points=15,
+           step="drift",
+           hints=["Suspend the bucket's versioning outside CloudFormation, run drift detection, and save "
+                  f"the drift report to the lab bucket at {REPORT_KEY}.",
+                  "s3.put_bucket_versioning, then cloudformation detect_stack_drift, "
+                  "describe_stack_drift_detection_status until DETECTION_COMPLETE, and "
+                  "describe_stack_resource_drifts; store its answer as JSON with s3.put_object.",
+                  "drifts = cfn.describe_stack_resource_drifts(StackName='workshop-04-iac'); "
+                  "drifts.pop('ResponseMetadata'); s3.put_object(Bucket=BUCKET, Key='drift/report.json', "
+                  "Body=json.dumps(drifts, default=str))"],
+           docs=f"{_CFN}/using-cfn-stack-drift.html")
+def drift_detected(st: Iac) -> Finding:
+    entry, why = _bucket_drift(st)
+    if entry is None:
+        return failed(why)
+    if st.stack is None:
+        return _no_stack(st, "The report belongs to a stack that is gone: deploy again and redo step 4.")
+    stack_id = st.stack.get("StackId")
+    if entry.get("StackId") and stack_id and entry["StackId"] != stack_id:
+        return failed("The drift report is about an earlier stack of the same name: detect drift on the "
+                      "current stack and save the report again.")
+    when, created = _report_time(entry), parse_time(st.stack.get("CreationTime"))
+    if when is None:
+        return failed("The bucket's entry in the drift report has no readable Timestamp.")
+    if created is not None and when < created:
+        return failed(f"The drift report ({when.isoformat()}) is older than the stack ({created.isoformat()}).")
+    diff = next(p for p in entry.get("PropertyDifferences") or []
+                if isinstance(p, dict) and p.get("PropertyPath") == VERSIONING_PATH)
+    return passed(f"Report of {when.isoformat(timespec='seconds')}: {entry.get('LogicalResourceId')} MODIFIED, "
+                  f"{VERSIONING_PATH} expected {diff.get('ExpectedValue')!r}, actual {diff.get('ActualValue')!r}.")
+
+
+@LAB.check("drift-fixed", title="The stack is back IN_SYNC, detected after the drift report", points=15,
+           step="fix-drift",
+           hints=["Put the bucket back the way the template says, then detect drift again.",
+                  "s3.put_bucket_versioning with Status Enabled, then detect_stack_drift and wait for "
+                  "StackDriftStatus IN_SYNC.",
+                  "s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={'Status': 'Enabled'}); "
+                  "cfn.detect_stack_drift(StackName='workshop-04-iac')"],
+           docs=f"{_CFN}/detect-drift-stack.html")
+def drift_fixed(st: Iac) -> Finding:
+    if st.stack is None:
+        return _no_stack(st, "Deploy the stack (step 2).")
+    entry, why = _bucket_drift(st)
+    if entry is None:
+        return failed(f"Detect the drift first (step 4): {why}")
+    info = st.stack.get("DriftInformation") or {}
+    status = info.get("StackDriftStatus", "NOT_CHECKED")
+    if status == "DRIFTED":
+        which = ", ".join(f"{d.get('LogicalResourceId')} {d.get('StackResourceDriftStatus')}" for d in st.drifted)
+        return failed(f"The last drift detection found the stack DRIFTED{': ' + which if which else ''}. "
+                      "Restore the resource, then detect drift again.")
+    if status != "IN_SYNC":
+        return failed(f"The stack's drift status is {status}: run drift detection after fixing the bucket.")
+    checked, reported = parse_time(info.get("LastCheckTimestamp")), _report_time(entry)
+    if checked is None or reported is None or checked < reported:
+        return failed("The stack's last drift detection is not newer than your drift report: "
+                      "fix the drift, then detect again.")
+    if st.bucket.get("versioning") != "Enabled":
+        return failed(f"The bucket's versioning is {st.bucket.get('versioning') or 'off'} again since the last "
+                      "detection: enable it and detect drift again.")
+    return passed(f"IN_SYNC at {checked.isoformat(timespec='seconds')}, after the drift report.")
