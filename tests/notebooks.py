@@ -45,7 +45,7 @@ def cell_errors(nb: nbformat.NotebookNode) -> list[str]:
     for i, cell in enumerate(nb.cells):
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error":
-                out.append(f"cell {i}: {o.get('ename')}: {_ANSI.sub('', o.get('evalue', ''))[:300]}")
+                out.append(f"cell {i}: {o.get('ename')}: {strip_ansi(o.get('evalue', ''))[:300]}")
     return out
 
 
@@ -68,5 +68,11 @@ def check(cloud, account: str, lab_id: str) -> LabResult:
     return run_lab(lab_id, Target(cloud.endpoint, account, "test", "us-east-1"))
 
 
-def describe(result: LabResult) -> str:
-    return "\n".join(f"{'PASS' if r.passed else 'FAIL'} {r.id}: {r.message}" for r in result.results)
+def describe(result: LabResult, which=None) -> str:
+    """One line per check (or per check in ``which``): mark, id, message."""
+    rows = result.results if which is None else which
+    return "\n".join(f"{'PASS' if r.passed else 'FAIL'} {r.id}: {r.message}" for r in rows)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)

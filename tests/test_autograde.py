@@ -1,0 +1,69 @@
+"""nbgrader autograde against learners' accounts: for every lab, a course in a
+temp dir, one student who submits the released lab answered with the
+solution's code and one who submits it untouched, each graded with the
+kernel in their own fresh account: full points and zero points."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+
+import nbformat
+import pytest
+
+from checker import registry
+from tests import notebooks
+from tests.conftest import new_account
+from workshop.grading import Course, grade_id, kernel_env, solutions_dir
+
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+
+
+def test_grading_kernel_gets_the_learners_aws_settings_and_no_grader_secret(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_ADMIN_TOKEN", "instructor-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "instructor-key")
+    monkeypatch.setenv("AWS_PROFILE", "instructor")
+    env = kernel_env({"AWS_ACCESS_KEY_ID": "111111111111", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                      "WORKSHOP_ADMIN_TOKEN": "leaked"})
+    assert env["AWS_ACCESS_KEY_ID"] == "111111111111" and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert "WORKSHOP_ADMIN_TOKEN" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert "AWS_PROFILE" not in env and env["PATH"] == os.environ["PATH"]
+
+
+def test_a_submission_has_a_timestamp_nbgrader_reads(tmp_path):
+    from nbgrader.utils import parse_utc
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "lab.ipynb").write_text("{}")
+    when = datetime(2026, 11, 26, 7, 20, 3, 748607, tzinfo=timezone.utc)
+    dest = Course(tmp_path / "course").submit("99-toy", "learner", tmp_path / "work", when)
+    assert dest == tmp_path / "course" / "submitted" / "learner" / "99-toy"
+    assert (dest / "timestamp.txt").read_text() == "2026-11-26 07:20:03.748607 UTC"
+    assert parse_utc((dest / "timestamp.txt").read_text()) == when.replace(tzinfo=None)
+    assert (dest / "lab.ipynb").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab_id", registry.lab_ids())
+def test_autograde_gives_full_points_solved_and_zero_unsolved(lab_id, cloud, tmp_path):
+    course = Course.create(tmp_path / "course", [lab_id])
+    release = course.path("release", lab_id)
+    solved = tmp_path / "solved"
+    shutil.copytree(release, solved)
+    for path in solved.glob("*.ipynb"):
+        answered = notebooks.answer(nbformat.read(path, as_version=4),
+                                    nbformat.read(solutions_dir() / lab_id / path.name, as_version=4))
+        nbformat.write(answered, path)
+    course.submit(lab_id, "solved-learner", solved)
+    course.submit(lab_id, "unsolved-learner", release)
+
+    points = {grade_id(c.id): float(c.points) for c in registry.get_lab(lab_id).checks}
+    full = course.autograde(lab_id, "solved-learner", cloud.env(new_account()))
+    zero = course.autograde(lab_id, "unsolved-learner", cloud.env(new_account()))
+
+    assert {g.id: g.max_score for g in full} == points
+    assert {g.id: g.score for g in full} == points, "the solved lab lost points"
+    assert {g.id: g.score for g in zero} == dict.fromkeys(points, 0.0), "the unsolved lab earned points"
+    # The gradebook read afresh tells the same (what `nbgrader export` reports).
+    assert sum(g.score for g in course.grades(lab_id, "solved-learner")) == sum(points.values())
