@@ -118,21 +118,12 @@ class Cleanup:
 
     # -- S3 ----------------------------------------------------------------------------
     def bucket_exists(self, name: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client("s3").head_bucket(Bucket=name)
-            return True
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchBucket", "NotFound"):
-                return False
-            if code in ("403", "AccessDenied", "Forbidden"):
-                return False  # someone else's bucket (names are global): never ours to delete
-            raise
+        """Whether this account owns a bucket of that name. Names are global: a bucket
+        of the same name in another account is never ours to delete."""
+        return any(b.get("Name") == name for b in self.client("s3").list_buckets().get("Buckets", []))
 
     def empty_bucket(self, name: str) -> int:
-        """Delete every object version and delete marker; return how many."""
+        """Delete every object version and delete marker (logged); return how many."""
         s3 = self.client("s3")
         count = 0
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
@@ -144,6 +135,8 @@ class Cleanup:
                 for err in answer.get("Errors", []):
                     self.could_not(f"delete s3://{name}/{err.get('Key')}: {err.get('Message')}")
                 count += len(batch) - len(answer.get("Errors", []))
+        if count:
+            self.did(f"emptied bucket {name} ({count} object version(s))")
         return count
 
     def delete_bucket(self, name: str) -> bool:
@@ -153,12 +146,12 @@ class Cleanup:
         if not self.bucket_exists(name):
             return False
         try:
-            count = self.empty_bucket(name)
+            self.empty_bucket(name)
             self.client("s3").delete_bucket(Bucket=name)
         except ClientError as exc:
             self.could_not(f"delete bucket {name}: {exc}")
             return False
-        self.did(f"deleted bucket {name}" + (f" ({count} object version(s))" if count else ""))
+        self.did(f"deleted bucket {name}")
         return True
 
 
@@ -195,6 +188,6 @@ def reset_command(args) -> int:
         print(f"workshop reset: {args.lab} is only partly reset in account {cleanup.account}; "
               "see above, fix what blocks it and run the reset again.", file=sys.stderr)
         return 1
-    what = "nothing to delete" if not cleanup.done else f"{len(cleanup.done)} deletion(s)"
+    what = "nothing to delete" if not cleanup.done else f"{len(cleanup.done)} action(s)"
     print(f"{args.lab} reset in account {cleanup.account} ({what}): you can start the lab again.")
     return 0

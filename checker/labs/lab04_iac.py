@@ -146,6 +146,7 @@ def _read_bucket(account, st: Iac, name: str) -> None:
     b: dict = {"name": name, "exists": account.call("s3", "head_bucket", Bucket=name) is not None}
     st.bucket = b
     if not b["exists"]:
+        st.report_problem = f"There is no bucket {name} yet, so no drift report at s3://{name}/{REPORT_KEY}."
         return
     versioning = account.call("s3", "get_bucket_versioning", Bucket=name) or {}
     b["versioning"] = versioning.get("Status")

@@ -1,0 +1,227 @@
+"""Lab 04-iac's checks against real accounts in the workshop cloud: an empty
+account fails every check with a hint; the lab's steps done with boto3 pass
+them all; half-done and broken states (stack only, drift left, bucket gone,
+a rolled-back stack, a bad report) give findings, never exceptions; and
+``workshop check 04-iac`` answers 1, 0 and 2 (cloud down)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from checker.labs import has_lab_tag, parse_template, tag_dict
+from checker.labs.lab04_iac import REPORT_KEY, STACK_NAME, _denies_plain_http
+from checker.runner import run_lab
+from checker.session import Target
+from tests.conftest import free_port, new_account
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / "04-iac" / "04-iac.ipynb"
+LAB_TAGS = [{"Key": "workshop:lab", "Value": "04-iac"}]
+FAST = {"Delay": 1, "MaxAttempts": 120}
+ALL = {"stack-deployed", "template-parameters", "outputs", "bucket-secure", "resources-tagged",
+       "change-set-executed", "drift-detected", "drift-fixed"}
+
+
+# -- the lab's steps, done with boto3 (the templates come from the solution notebook) ------
+
+def templates() -> tuple[str, str]:
+    """TEMPLATE and TEMPLATE_V2 from the solution regions of the notebook: one source of the text."""
+    ns: dict = {}
+    for cell in nbformat.read(SOLUTION, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in ("template", "template-v2"):
+            exec(cell.source.split("### END SOLUTION")[0], ns)  # noqa: S102 (our own notebook)
+    return ns["TEMPLATE"], ns["TEMPLATE_V2"]
+
+
+def lab_bucket(account: str) -> str:
+    return f"workshop-04-iac-{account}-us-east-1"
+
+
+def detect(cfn) -> dict:
+    detection = cfn.detect_stack_drift(StackName=STACK_NAME)["StackDriftDetectionId"]
+    for _ in range(300):
+        status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+        if status["DetectionStatus"] != "DETECTION_IN_PROGRESS":
+            return status
+        time.sleep(0.2)
+    raise TimeoutError("drift detection did not finish")
+
+
+def solve(cloud, account: str, upto: str = "fix-drift") -> None:
+    """The lab's solution, step by step, stopping after ``upto``."""
+    cfn, s3 = cloud.client("cloudformation", account), cloud.client("s3", account)
+    v1, v2 = templates()
+    cfn.create_stack(StackName=STACK_NAME, TemplateBody=v1, Tags=LAB_TAGS,
+                     Parameters=[{"ParameterKey": "Environment", "ParameterValue": "dev"}])
+    cfn.get_waiter("stack_create_complete").wait(StackName=STACK_NAME, WaiterConfig=FAST)
+    if upto == "deploy":
+        return
+    cfn.create_change_set(StackName=STACK_NAME, ChangeSetName="add-alerts-queue", ChangeSetType="UPDATE",
+                          TemplateBody=v2, Tags=LAB_TAGS,
+                          Parameters=[{"ParameterKey": "Environment", "UsePreviousValue": True}])
+    cfn.get_waiter("change_set_create_complete").wait(StackName=STACK_NAME, ChangeSetName="add-alerts-queue",
+                                                      WaiterConfig=FAST)
+    cfn.execute_change_set(StackName=STACK_NAME, ChangeSetName="add-alerts-queue")
+    cfn.get_waiter("stack_update_complete").wait(StackName=STACK_NAME, WaiterConfig=FAST)
+    if upto == "change-set":
+        return
+    bucket = lab_bucket(account)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert detect(cfn)["StackDriftStatus"] == "DRIFTED"
+    drifts = cfn.describe_stack_resource_drifts(StackName=STACK_NAME)
+    drifts.pop("ResponseMetadata", None)
+    s3.put_object(Bucket=bucket, Key=REPORT_KEY, Body=json.dumps(drifts, default=str).encode())
+    if upto == "drift":
+        return
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert detect(cfn)["StackDriftStatus"] == "IN_SYNC"
+
+
+def checks(cloud, account: str) -> dict:
+    result = run_lab("04-iac", Target(cloud.endpoint, account, "test", "us-east-1"))
+    assert result.error is None and result.account == account
+    return {r.id.split(".", 1)[1]: r for r in result.results}
+
+
+def passing(found: dict) -> set[str]:
+    return {slug for slug, r in found.items() if r.passed}
+
+
+def assert_findings(found: dict) -> None:
+    """Every result is a finding a learner can act on, never a crashed check."""
+    assert set(found) == ALL
+    for slug, r in found.items():
+        assert r.message, slug
+        assert "could not evaluate" not in r.message and "could not read" not in r.message, (slug, r.message)
+        if not r.passed:
+            assert r.hint and len(r.hints) == 3 and r.docs.startswith("https://docs.aws.amazon.com/"), slug
+
+
+def workshop_check(cloud_endpoint: str, account: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workshop", "check", "04-iac", "--endpoint", cloud_endpoint,
+                           "--account", account], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+# -- the tests ----------------------------------------------------------------------------
+
+def test_empty_account_fails_every_check_with_a_hint(cloud, account):
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert passing(found) == set()
+    assert STACK_NAME in found["stack-deployed"].message
+    assert REPORT_KEY in found["drift-detected"].message
+
+
+def test_solved_account_passes_every_check(cloud, account):
+    solve(cloud, account)
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert passing(found) == ALL, {s: r.message for s, r in found.items() if not r.passed}
+    assert "/VersioningConfiguration/Status" in found["drift-detected"].message
+    assert "IN_SYNC" in found["drift-fixed"].message
+
+
+def test_stack_only_passes_the_deploy_checks(cloud, account):
+    solve(cloud, account, upto="deploy")
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert passing(found) == {"stack-deployed", "template-parameters", "outputs", "bucket-secure",
+                              "resources-tagged"}
+    assert "No change set" in found["change-set-executed"].message
+    assert "no drift report" in found["drift-detected"].message.lower()
+
+
+def test_drift_left_unfixed(cloud, account):
+    solve(cloud, account, upto="drift")
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert found["drift-detected"].passed
+    assert not found["drift-fixed"].passed and "DRIFTED" in found["drift-fixed"].message
+    assert not found["bucket-secure"].passed and "Suspended" in found["bucket-secure"].message
+
+
+def test_bucket_deleted_out_of_band(cloud, account):
+    solve(cloud, account, upto="deploy")
+    s3 = cloud.client("s3", account)
+    bucket = lab_bucket(account)
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_bucket(Bucket=bucket)
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert found["stack-deployed"].passed
+    for slug in ("outputs", "bucket-secure"):
+        assert not found[slug].passed and "does not exist" in found[slug].message, found[slug].message
+
+
+def test_rolled_back_stack_gives_findings(cloud, account):
+    # Somebody else already owns the lab bucket's name (names are global): creation fails.
+    squatter = new_account()
+    cloud.client("s3", squatter).create_bucket(Bucket=lab_bucket(account))
+    cfn = cloud.client("cloudformation", account)
+    cfn.create_stack(StackName=STACK_NAME, TemplateBody=templates()[0], Tags=LAB_TAGS)
+    with pytest.raises(Exception):  # the waiter gives up on a failed creation
+        cfn.get_waiter("stack_create_complete").wait(StackName=STACK_NAME, WaiterConfig=FAST)
+    status = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"]
+    assert status == "ROLLBACK_COMPLETE"
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert passing(found) <= {"template-parameters"}
+    assert "ROLLBACK_COMPLETE" in found["stack-deployed"].message
+    assert "delete the stack" in found["stack-deployed"].message
+
+
+def test_report_that_is_not_a_drift_report(cloud, account):
+    solve(cloud, account, upto="change-set")
+    s3 = cloud.client("s3", account)
+    s3.put_object(Bucket=lab_bucket(account), Key=REPORT_KEY, Body=b"not json")
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert "not JSON" in found["drift-detected"].message and not found["drift-fixed"].passed
+    s3.put_object(Bucket=lab_bucket(account), Key=REPORT_KEY, Body=json.dumps({"Drifts": []}).encode())
+    found = checks(cloud, account)
+    assert "StackResourceDrifts" in found["drift-detected"].message
+
+
+def test_workshop_check_exit_codes(cloud, account):
+    out = workshop_check(cloud.endpoint, account)
+    assert out.returncode == 1, out.stderr
+    assert "FAIL  04-iac.stack-deployed" in out.stdout and "Hint:" in out.stdout
+    solve(cloud, account)
+    out = workshop_check(cloud.endpoint, account)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "score 100/100" in out.stdout
+    down = workshop_check(f"http://127.0.0.1:{free_port()}", account)
+    assert down.returncode == 2
+    assert "workshop up" in down.stderr and "Traceback" not in down.stderr + down.stdout
+
+
+# -- the pieces the checks rely on, without a cloud --------------------------------------
+
+def test_templates_parse_with_short_form_intrinsics():
+    v1, v2 = templates()
+    t1, t2 = parse_template(v1), parse_template(v2)
+    assert t1["Resources"]["LabBucket"]["Properties"]["BucketName"] == {
+        "Fn::Sub": "workshop-04-iac-${AWS::AccountId}-${AWS::Region}"}
+    assert t2["Resources"]["AlertsSubscription"]["Properties"]["Endpoint"] == {"Fn::GetAtt": ["AlertsQueue", "Arn"]}
+    assert set(t2["Resources"]) - set(t1["Resources"]) == {"AlertsQueue", "AlertsSubscription"}
+    with pytest.raises(ValueError):
+        parse_template("- just\n- a list\n")
+
+
+def test_tags_and_tls_policy_shapes():
+    assert tag_dict([{"Key": "a", "Value": "1"}]) == tag_dict([{"key": "a", "value": "1"}]) == {"a": "1"}
+    assert has_lab_tag({"workshop:lab": "04-iac"}, "04-iac") and not has_lab_tag(None, "04-iac")
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    assert _denies_plain_http({"Statement": [deny]})
+    assert _denies_plain_http({"Statement": dict(deny, Condition={"Bool": {"aws:SecureTransport": [False]}})})
+    assert not _denies_plain_http({"Statement": [dict(deny, Effect="Allow")]})
+    assert not _denies_plain_http({"Statement": [dict(deny, Condition={"Bool": {"aws:SecureTransport": "true"}})]})
+    assert not _denies_plain_http(None)
