@@ -17,12 +17,21 @@ from collections.abc import Callable
 # service's first request; CloudFormation resource models must exist before
 # moto's first stack lists CloudFormationModel subclasses).
 EXTENSIONS: dict[str, list[str]] = {
-    "cloudformation": ["workshop.cloud.services.cloudformation"],
+    "cloudformation": ["workshop.cloud.services.cloudformation",
+                       "workshop.cloud.services.cloudwatch.cfn_resources",
+                       "workshop.cloud.services.awslambda.cloudformation",
+                       "workshop.cloud.services.codecommit.cloudformation",
+                       "workshop.cloud.services.codebuild.cloudformation"],
+    "codebuild": ["workshop.cloud.services.codebuild"],
+    "codecommit": ["workshop.cloud.services.codecommit.responses"],
+    "awslambda": ["workshop.cloud.services.awslambda"],
+    "cloudwatch": ["workshop.cloud.services.cloudwatch.responses"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that
 # mount WSGI apps or start engines that must run before any request.
-EAGER: list[str] = []
+EAGER: list[str] = ["workshop.cloud.services.cloudwatch.alarm_evaluator",
+                    "workshop.cloud.services.codecommit.git_http"]
 
 _loaded: set[str] = set()
 _load_lock = threading.RLock()

@@ -1,0 +1,748 @@
+"""The alarm evaluator: the engine that moves CloudWatch alarms between OK,
+ALARM and INSUFFICIENT_DATA from the data points in moto's metric store. It
+talks to backends and the clock only, never to requests.
+
+The workshop clock rule: the waits AWS imposes are divided by the time scale;
+timestamps are wall-clock. Data points keep the timestamps they were put with.
+An alarm's period P lasts ``clock.real_seconds(P)`` here, and so does each of
+the N periods of its evaluation window: at time scale 60 a 60-second period
+is one real second, and "the last 3 periods" are the data points stamped in
+the last 3 real seconds. Reasons and history show these real timestamps.
+
+An evaluation, as AWS does it ("Evaluating an alarm", CloudWatch user guide):
+- a metric alarm is evaluated every min(P, 60) AWS seconds, on the boundaries
+  of that interval (wall clock); its periods end at the last boundary, so only
+  complete periods count;
+- the evaluation range is N + 2 periods (the guide's example retrieves 5 for
+  N = 3); each period's data points are aggregated with the statistic
+  (SampleCount, Average, Sum, Minimum, Maximum, pNN, tmNN, tcNN, tsNN, wmNN,
+  IQM) or, for a Metrics list, the math expression; a period without data is
+  missing;
+- with at least N real data points in the range, the most recent N decide:
+  ALARM when at least M (DatapointsToAlarm, default N) breach, else OK, and
+  TreatMissingData is not consulted; with fewer, the shortfall is filled as
+  TreatMissingData says (breaching, notBreaching), or for ``missing`` the
+  alarm goes INSUFFICIENT_DATA when the range holds no data at all, and
+  ``ignore`` keeps the state; the guide's "premature alarm" rule (fewer than M
+  real points, the oldest breaching one at least M periods old, only breaching
+  or missing after it) goes ALARM (``missing``) or keeps the state (``ignore``);
+  metrics in AWS/DynamoDB always ignore missing data;
+- percentiles with EvaluateLowSampleCountPercentile=ignore keep the state while
+  the window has fewer than 10/(1-p) samples (10/p below p50);
+- anomaly detection bands (ANOMALY_DETECTION_BAND) are an approximation of
+  AWS's trained model: mean +/- k standard deviations of the metric's previous
+  60 periods.
+
+Alarm kinds plug in through ``register_alarm_type(name, interval, evaluate)``:
+the loop, the schedule and the state recording (``models.change_state``: history,
+actions, listeners) are shared. Composite alarms go here as "CompositeAlarm"
+(``models.alarm_type`` names an alarm with an AlarmRule so), evaluated from their
+children's states, and can be re-evaluated at once from ``models.on_state_change``.
+
+The thread starts with the cloud and sleeps while no alarm exists; a put,
+set_alarm_state or delete wakes it. It imports moto only once woken.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from workshop.cloud.clock import get_clock
+
+log = logging.getLogger(__name__)
+
+EXTRA_PERIODS = 2            # evaluation range = N + 2 periods
+BAND_TRAINING_PERIODS = 60   # history an anomaly detection band is fitted on
+MAX_SLEEP = 2.0              # real seconds: a change of time scale is followed this soon
+MIN_INTERVAL = 0.05          # real seconds between evaluations of one alarm, at any scale
+
+
+# -- alarm kinds ----------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What an evaluation decided: a state (None: keep the current one) and why."""
+    state: str | None
+    reason: str = ""
+    reason_data: str | None = None
+
+
+@dataclass
+class AlarmType:
+    interval: Callable[[Any], float]                         # AWS seconds between evaluations
+    evaluate: Callable[[Any, Any, float], Outcome | None]    # (backend, alarm, window end) -> outcome
+
+
+_ALARM_TYPES: dict[str, AlarmType] = {}
+
+
+def register_alarm_type(name: str, interval: Callable[[Any], float],
+                        evaluate: Callable[[Any, Any, float], Outcome | None]) -> None:
+    _ALARM_TYPES[name] = AlarmType(interval, evaluate)
+
+
+# -- the engine -----------------------------------------------------------------
+class AlarmEvaluator:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._woken = False
+        self._stopping = False
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self.start()
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        delay: float | None = None  # None: no alarms anywhere, sleep until woken
+        while True:
+            with self._cond:
+                if not self._woken and not self._stopping:
+                    self._cond.wait(delay)
+                if self._stopping:
+                    return
+                self._woken = False
+            try:
+                delay = self.tick()
+            except Exception:  # the engine must outlive any one bad alarm or race
+                log.exception("alarm evaluation failed")
+                delay = MAX_SLEEP
+
+    def tick(self, now: float | None = None) -> float | None:
+        """Evaluate every alarm whose window has moved on; the real seconds until
+        the next one is due (None when there are no alarms at all)."""
+        from workshop.cloud.services.cloudwatch import models
+
+        clock = get_clock()
+        now = clock.timestamp() if now is None else now
+        next_due: float | None = None
+        for backend in _backends():
+            alarms = list(getattr(backend, "alarms", {}).values())
+            if not alarms:
+                continue
+            for alarm in alarms:
+                kind = _ALARM_TYPES.get(models.alarm_type(alarm))
+                if kind is None:
+                    continue
+                interval = max(clock.real_seconds(kind.interval(alarm)), MIN_INTERVAL)
+                grace = min(0.1 * interval, 0.25)  # let data points stamped just before the boundary land
+                end = math.floor((now - grace) / interval) * interval
+                done = alarm.__dict__.get("_evaluated_until")
+                if done is None:
+                    # First sight (a new or replaced alarm): evaluate from the next boundary on.
+                    alarm._evaluated_until = end
+                elif end > done:
+                    alarm._evaluated_until = end
+                    self._evaluate(models, backend, alarm, kind, end)
+                due = end + interval + grace
+                next_due = due if next_due is None else min(next_due, due)
+        if next_due is None:
+            return None
+        return min(max(next_due - clock.timestamp(), 0.0), MAX_SLEEP)
+
+    @staticmethod
+    def _evaluate(models, backend, alarm, kind: AlarmType, end: float) -> None:
+        before = alarm.state_value
+        try:
+            outcome = kind.evaluate(backend, alarm, end)
+        except Exception:
+            if not alarm.__dict__.get("_evaluation_failed"):  # once per alarm, not every period
+                alarm._evaluation_failed = True
+                log.exception("evaluating alarm %s failed", getattr(alarm, "name", "?"))
+            return
+        if outcome is None or outcome.state is None or outcome.state == before:
+            return
+        models.change_state(backend, alarm, outcome.state, outcome.reason, outcome.reason_data,
+                            expect=before)
+
+
+def _backends():
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    # dict's own views: BackendDict's lookups would create backends for every region.
+    for account_backends in list(dict.values(cloudwatch_backends)):
+        yield from list(dict.values(account_backends))
+
+
+_engine = AlarmEvaluator()
+
+
+def wake(alarm: Any = None) -> None:
+    """Something changed (an alarm was put, set or deleted): plan again."""
+    _engine.wake()
+
+
+def engine() -> AlarmEvaluator:
+    return _engine
+
+
+# -- metric alarms ----------------------------------------------------------------
+def metric_alarm_interval(alarm) -> float:
+    from workshop.cloud.services.cloudwatch.models import metric_period
+
+    return float(min(metric_period(alarm), 60))
+
+
+def evaluate_metric_alarm(backend, alarm, end: float) -> Outcome | None:
+    from workshop.cloud.services.cloudwatch import models
+
+    clock = get_clock()
+    period = models.metric_period(alarm)
+    width = max(clock.real_seconds(period), 1e-6)
+    n = int(alarm.evaluation_periods)
+    m = int(alarm.datapoints_to_alarm or n)
+    count = n + EXTRA_PERIODS
+    series = alarm_series(backend, alarm, end, width, count)
+    treat = alarm.treat_missing_data or "missing"
+    if alarm.namespace == "AWS/DynamoDB":
+        treat = "ignore"  # AWS: alarms on AWS/DynamoDB metrics always ignore missing data
+
+    if _low_sample_count(alarm, series, n):
+        return None
+    flags = [None if s.value is None else breaches(alarm, s) for s in series.slots]
+    decision = decide(flags, n, m, treat)
+    if decision.state is None:
+        return None
+    reason, data = explain(alarm, series, decision, n, m, treat, period, clock.timestamp())
+    return Outcome(decision.state, reason, data)
+
+
+register_alarm_type("MetricAlarm", metric_alarm_interval, evaluate_metric_alarm)
+
+
+@dataclass
+class Slot:
+    start: float                  # wall-clock seconds
+    value: float | None = None    # None: missing
+    samples: float = 0.0
+    lower: float | None = None    # an anomaly detection band, when the alarm has one
+    upper: float | None = None
+
+
+@dataclass
+class Series:
+    slots: list[Slot]
+    statistic: str | None = None
+
+
+def alarm_series(backend, alarm, end: float, width: float, count: int) -> Series:
+    """The alarm's value per period over the evaluation range (oldest first)."""
+    from workshop.cloud.services.cloudwatch import models
+
+    index = metric_index(backend)
+    queries = getattr(alarm, "metrics", None) or []
+    if not queries:
+        stat = alarm.extended_statistic or alarm.statistic
+        dims = models.dimension_key(models.alarm_dimensions(alarm))
+        buckets = index.buckets(alarm.namespace, alarm.metric_name, dims, alarm.unit, end, width, count)
+        slots = []
+        for i, bucket in enumerate(buckets):
+            value, samples = aggregate(bucket, stat)
+            slots.append(Slot(end - (count - i) * width, value, samples))
+        return Series(slots, stat)
+
+    band_id = alarm.threshold_metric_id
+    total = count + (BAND_TRAINING_PERIODS if band_id else 0)
+    values: dict[str, Any] = {}
+    samples = [0.0] * total
+    stats: dict[str, list] = {}
+    for query in queries:
+        stat_spec = query.get("MetricStat")
+        if not stat_spec:
+            continue
+        metric = stat_spec.get("Metric", {})
+        dims = models.dimension_key(metric.get("Dimensions", []))
+        buckets = index.buckets(metric.get("Namespace"), metric.get("MetricName"), dims,
+                                stat_spec.get("Unit"), end, width, total)
+        row = []
+        for i, bucket in enumerate(buckets):
+            value, n_samples = aggregate(bucket, stat_spec.get("Stat"))
+            row.append(value)
+            samples[i] = max(samples[i], n_samples)
+        stats[query["Id"]] = row
+    values.update(stats)
+    evaluator = MathEvaluator(values, stats, total)
+    for query in queries:  # expressions may use the ids of earlier ones
+        if query.get("Expression"):
+            values[query["Id"]] = evaluator.evaluate(query["Expression"])
+    returning = next(q["Id"] for q in queries
+                     if q.get("ReturnData", True) and q["Id"] != band_id)
+    result = values[returning]
+    if not isinstance(result, list):
+        result = [result] * total
+    band = values.get(band_id) if band_id else None
+    slots = []
+    for i in range(total - count, total):
+        slot = Slot(end - (total - i) * width, _number(result[i]), samples[i])
+        if isinstance(band, Band):
+            slot.lower, slot.upper = band.lower[i], band.upper[i]
+            if slot.lower is None:
+                slot.value = None  # no model yet: nothing to compare with
+        slots.append(slot)
+    return Series(slots, None)
+
+
+def _number(value) -> float | None:
+    if value is None or isinstance(value, (list, tuple, Band)):
+        return None
+    return float(value)
+
+
+def breaches(alarm, slot: Slot) -> bool:
+    op, value = alarm.comparison_operator, slot.value
+    if op == "GreaterThanOrEqualToThreshold":
+        return value >= alarm.threshold
+    if op == "GreaterThanThreshold":
+        return value > alarm.threshold
+    if op == "LessThanThreshold":
+        return value < alarm.threshold
+    if op == "LessThanOrEqualToThreshold":
+        return value <= alarm.threshold
+    if op == "LessThanLowerOrGreaterThanUpperThreshold":
+        return value < slot.lower or value > slot.upper
+    if op == "LessThanLowerThreshold":
+        return value < slot.lower
+    if op == "GreaterThanUpperThreshold":
+        return value > slot.upper
+    raise ValueError(f"unknown comparison operator {op}")
+
+
+def _low_sample_count(alarm, series: Series, n: int) -> bool:
+    if (alarm.evaluate_low_sample_count_percentile or "evaluate") != "ignore":
+        return False
+    from workshop.cloud.services.cloudwatch.models import parse_extended_statistic
+
+    parsed = parse_extended_statistic(alarm.extended_statistic or "")
+    if parsed is None or parsed[0] != "p":
+        return False
+    q = parsed[1]
+    needed = 10 / (1 - q) if q >= 0.5 and q < 1 else (10 / q if q > 0 else math.inf)
+    return sum(s.samples for s in series.slots[-n:]) < needed
+
+
+# -- the decision (pure: the guide's tables are its tests) ------------------------
+@dataclass
+class Decision:
+    state: str | None                 # None: keep the current state
+    evaluated: list[int] = field(default_factory=list)  # slot indexes of the real points used
+    filled: int = 0                   # missing points filled in as TreatMissingData says
+    treated_as: str | None = None     # "Breaching" | "NonBreaching" for the filled ones
+    premature: bool = False
+
+
+def decide(flags: list[bool | None], n: int, m: int, treat: str) -> Decision:
+    """The state from the evaluation range: one flag per period, oldest first
+    (True breaching, False not, None missing)."""
+    real = [i for i, flag in enumerate(flags) if flag is not None]
+    if len(real) >= n:
+        used = real[-n:]
+        breaching = sum(1 for i in used if flags[i])
+        return Decision("ALARM" if breaching >= m else "OK", used)
+    filled = n - len(real)
+    breaching = sum(1 for i in real if flags[i])
+    if treat == "breaching":
+        return Decision("ALARM" if breaching + filled >= m else "OK", real, filled, "Breaching")
+    if treat == "notBreaching":
+        return Decision("ALARM" if breaching >= m else "OK", real, filled, "NonBreaching")
+    # missing / ignore
+    if not real:
+        return Decision("INSUFFICIENT_DATA" if treat == "missing" else None, [], filled)
+    if breaching >= m:
+        return Decision("ALARM", real)
+    if len(real) < m and _premature_alarm(flags[-n:], m):
+        return Decision("ALARM" if treat == "missing" else None, real, premature=True)
+    return Decision("OK", real)
+
+
+def _premature_alarm(window: list[bool | None], m: int) -> bool:
+    """The oldest breaching point of the last N periods is at least M periods old
+    and every real point after it breaches too."""
+    for i, flag in enumerate(window):
+        if flag:
+            age = len(window) - i
+            return age >= m and all(f is not False for f in window[i + 1:])
+    return False
+
+
+# -- reasons in AWS's words --------------------------------------------------------
+_PHRASES = {
+    "GreaterThanOrEqualToThreshold": "greater than or equal to",
+    "GreaterThanThreshold": "greater than",
+    "LessThanThreshold": "less than",
+    "LessThanOrEqualToThreshold": "less than or equal to",
+    "LessThanLowerOrGreaterThanUpperThreshold": "outside the band",
+    "LessThanLowerThreshold": "less than the lower thresholds",
+    "GreaterThanUpperThreshold": "greater than the upper thresholds",
+}
+
+
+def explain(alarm, series: Series, decision: Decision, n: int, m: int, treat: str,
+            period: int, now: float) -> tuple[str, str]:
+    slots = series.slots
+    if decision.state == "INSUFFICIENT_DATA":
+        reason = f"Insufficient Data: {_count(n, 'datapoint')} {_was(n)} unknown."
+    else:
+        alarming = decision.state == "ALARM"
+        matching = [i for i in decision.evaluated
+                    if breaches(alarm, slots[i]) == alarming]
+        matching.reverse()  # newest first, as AWS lists them
+        listed = ", ".join(f"{_fmt(slots[i].value)} ({_date(slots[i].start)})" for i in matching)
+        verb = _phrase(alarm, alarming)
+        threshold = _threshold_text(alarm, slots)
+        if decision.filled and not decision.evaluated:
+            reason = (f"Threshold Crossed: no datapoints were received for {_count(decision.filled, 'period')}"
+                      f" and {_count(decision.filled, 'missing datapoint')} {_was(decision.filled)} "
+                      f"treated as [{decision.treated_as}].")
+        else:
+            k = len(matching)
+            if alarm.datapoints_to_alarm is None and n == 1 and not decision.filled:
+                reason = f"Threshold Crossed: 1 datapoint [{listed}] was {verb} {threshold}."
+            else:
+                old = alarm.state_value
+                minimum = m if alarming else n - m + 1
+                reason = (f"Threshold Crossed: {k} out of the last {n} datapoints [{listed}] "
+                          f"{_was(k)} {verb} {threshold}")
+                if decision.filled and decision.treated_as:
+                    reason += (f" and {_count(decision.filled, 'missing datapoint')} "
+                               f"{_was(decision.filled)} treated as [{decision.treated_as}]")
+                reason += (f" (minimum {_count(minimum, 'datapoint')} for "
+                           f"{old} -> {decision.state} transition).")
+    evaluated = [slots[i] for i in decision.evaluated]
+    data: dict[str, Any] = {"version": "1.0", "queryDate": _iso(now),
+                            "startDate": _iso(slots[-n].start if len(slots) >= n else slots[0].start)}
+    if series.statistic:
+        data["statistic"] = series.statistic
+    data["period"] = period
+    if alarm.unit:
+        data["unit"] = alarm.unit
+    data["recentDatapoints"] = [s.value for s in evaluated]
+    if alarm.threshold is not None:
+        data["threshold"] = alarm.threshold
+    data["evaluatedDatapoints"] = [
+        {"timestamp": _iso(s.start), "sampleCount": s.samples, "value": s.value}
+        for s in reversed(evaluated)]
+    return reason, json.dumps(data)
+
+
+def _phrase(alarm, alarming: bool) -> str:
+    phrase = _PHRASES[alarm.comparison_operator]
+    if alarm.comparison_operator in ("LessThanLowerThreshold", "GreaterThanUpperThreshold"):
+        return phrase.split(" the ")[0] if alarming else "not " + phrase.split(" the ")[0]
+    if alarm.comparison_operator == "LessThanLowerOrGreaterThanUpperThreshold":
+        return "outside" if alarming else "not outside"
+    return phrase if alarming else f"not {phrase}"
+
+
+def _threshold_text(alarm, slots: list[Slot]) -> str:
+    if alarm.threshold is not None:
+        return f"the threshold ({_fmt(alarm.threshold)})"
+    latest = slots[-1]
+    return f"the band ({_fmt(latest.lower)}, {_fmt(latest.upper)})"
+
+
+def _count(k: int, noun: str) -> str:
+    return f"{k} {noun}{'' if k == 1 else 's'}"
+
+
+def _was(k: int) -> str:
+    return "was" if k == 1 else "were"
+
+
+def _fmt(value) -> str:
+    return "null" if value is None else repr(float(value))
+
+
+def _date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%d/%m/%y %H:%M:%S")
+
+
+def _iso(ts: float) -> str:
+    value = datetime.fromtimestamp(ts, timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+# -- statistics -----------------------------------------------------------------
+def aggregate(datums: list, stat: str | None) -> tuple[float | None, float]:
+    """(the statistic of one period's data points or None, their sample count)."""
+    if not datums:
+        return None, 0.0
+    singles = [float(d.value) for d in datums if hasattr(d, "value")]
+    sets = [d for d in datums if not hasattr(d, "value")]
+    count = len(singles) + sum(float(s.sample_count) for s in sets)
+    total = sum(singles) + sum(float(s.sum) for s in sets)
+    if stat == "SampleCount":
+        return count, count
+    if stat == "Sum":
+        return total, count
+    if stat == "Average":
+        return (total / count if count else None), count
+    if stat == "Minimum":
+        return min(singles + [float(s.min) for s in sets]), count
+    if stat == "Maximum":
+        return max(singles + [float(s.max) for s in sets]), count
+    from workshop.cloud.services.cloudwatch.models import parse_extended_statistic
+
+    parsed = parse_extended_statistic(stat or "")
+    if parsed is None or not singles:
+        return None, count  # percentiles need the values themselves, not statistic sets
+    kind, q = parsed
+    values = sorted(singles)
+    if kind == "p":
+        return values[max(0, math.ceil(q * len(values)) - 1)], count
+    if kind == "iqm":
+        low, high = math.floor(0.25 * len(values)), math.ceil(0.75 * len(values))
+        kept = values[low:high] or values
+        return sum(kept) / len(kept), count
+    cut = math.ceil(q * len(values))
+    if kind == "wm":
+        edge = values[max(0, cut - 1)]
+        return sum(min(v, edge) for v in values) / len(values), count
+    kept = values[:cut]
+    if kind == "tc":
+        return float(len(kept)), count
+    if not kept:
+        return None, count
+    return (sum(kept) if kind == "ts" else sum(kept) / len(kept)), count
+
+
+# -- the metric store, indexed ---------------------------------------------------------
+class MetricIndex:
+    """moto's metric_data (append-only until a reset), indexed by namespace and name;
+    kept up to date incrementally so an evaluation does not scan every data point."""
+
+    def __init__(self) -> None:
+        self.source: list | None = None
+        self.position = 0
+        self.points: dict[tuple[str, str], list[tuple[float, frozenset, Any, Any]]] = {}
+
+    def update(self, data: list) -> None:
+        if data is not self.source or len(data) < self.position:
+            self.source, self.position, self.points = data, 0, {}
+        stop = len(data)
+        for datum in data[self.position:stop]:
+            key = (datum.namespace, datum.name)
+            dims = frozenset((d.name, d.value) for d in datum.dimensions or [])
+            self.points.setdefault(key, []).append((_epoch(datum.timestamp), dims, datum.unit, datum))
+        self.position = stop
+
+    def buckets(self, namespace: str, name: str, dims: frozenset, unit: str | None,
+                end: float, width: float, count: int) -> list[list]:
+        start = end - count * width
+        out: list[list] = [[] for _ in range(count)]
+        for ts, point_dims, point_unit, datum in self.points.get((namespace, name), ()):
+            if ts < start or ts >= end or point_dims != dims:
+                continue
+            if unit and point_unit != unit:
+                continue
+            i = min(int((ts - start) // width), count - 1)
+            out[i].append(datum)
+        return out
+
+
+def metric_index(backend) -> MetricIndex:
+    index = backend.__dict__.get("_workshop_metric_index")
+    if index is None:
+        index = backend.__dict__.setdefault("_workshop_metric_index", MetricIndex())
+    index.update(getattr(backend, "metric_data", []))
+    return index
+
+
+def _epoch(value) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()
+
+
+# -- metric math --------------------------------------------------------------------
+@dataclass
+class Band:
+    lower: list
+    upper: list
+
+
+class MathError(ValueError):
+    pass
+
+
+class MathEvaluator:
+    """CloudWatch metric math over per-period values: arithmetic, ABS, CEIL, FLOOR,
+    FILL, AVG, MIN, MAX, SUM, STDDEV, METRICS() and ANOMALY_DETECTION_BAND."""
+
+    def __init__(self, values: dict[str, Any], metric_series: dict[str, list], length: int):
+        self.values = values
+        self.metric_series = metric_series
+        self.length = length
+
+    def evaluate(self, expression: str):
+        try:
+            tree = ast.parse(expression.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise MathError(f"cannot parse expression {expression!r}") from exc
+        return self._eval(tree.body)
+
+    def _eval(self, node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id not in self.values:
+                raise MathError(f"unknown id {node.id}")
+            return self.values[node.id]
+        if isinstance(node, ast.List):
+            return tuple(self._eval(e) for e in node.elts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return self._map(self._eval(node.operand), lambda v: -v)
+        if isinstance(node, ast.BinOp):
+            ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+                   ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b if b else None,
+                   ast.Pow: lambda a, b: a ** b}
+            op = ops.get(type(node.op))
+            if op is None:
+                raise MathError("unsupported operator")
+            return self._combine(self._eval(node.left), self._eval(node.right), op)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            args = [self._eval(a) for a in node.args]
+            return self._call(node.func.id.upper(), args)
+        raise MathError("unsupported expression")
+
+    def _call(self, name: str, args: list):
+        if name == "METRICS":
+            text = args[0] if args else ""
+            return tuple(series for qid, series in self.metric_series.items() if text in qid)
+        if name in ("ABS", "CEIL", "FLOOR"):
+            fn = {"ABS": abs, "CEIL": math.ceil, "FLOOR": math.floor}[name]
+            return self._map(args[0], lambda v: float(fn(v)))
+        if name == "FILL":
+            fill = args[1]
+            if isinstance(args[0], tuple):
+                return tuple(self._fill(s, fill) for s in args[0])
+            return self._fill(args[0], fill)
+        if name in ("SUM", "AVG", "MIN", "MAX", "STDDEV"):
+            reduce = {"SUM": sum, "AVG": lambda v: sum(v) / len(v), "MIN": min, "MAX": max,
+                      "STDDEV": _stddev}[name]
+            arg = args[0] if len(args) == 1 else tuple(args)
+            if isinstance(arg, tuple):  # an array of series: one value per period
+                rows = [s if isinstance(s, list) else [s] * self.length for s in arg]
+                out = []
+                for i in range(self.length):
+                    present = [r[i] for r in rows if r[i] is not None]
+                    out.append(reduce(present) if present else None)
+                return out
+            if isinstance(arg, list):  # one series: one value over time
+                present = [v for v in arg if v is not None]
+                return reduce(present) if present else None
+            return arg
+        if name == "ANOMALY_DETECTION_BAND":
+            k = float(args[1]) if len(args) > 1 else 2.0
+            return _band(args[0] if isinstance(args[0], list) else [args[0]] * self.length, k)
+        raise MathError(f"unsupported function {name}")
+
+    def _fill(self, series, fill):
+        if not isinstance(series, list):
+            return series
+        if isinstance(fill, str) and fill.upper() == "REPEAT":
+            out, last = [], None
+            for v in series:
+                last = v if v is not None else last
+                out.append(last)
+            return out
+        return [v if v is not None else fill for v in series]
+
+    def _map(self, value, fn):
+        if isinstance(value, tuple):
+            return tuple(self._map(v, fn) for v in value)
+        if isinstance(value, list):
+            return [None if v is None else fn(v) for v in value]
+        return None if value is None else fn(value)
+
+    def _combine(self, a, b, op):
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            left = a if isinstance(a, tuple) else (a,) * len(b)
+            right = b if isinstance(b, tuple) else (b,) * len(left)
+            return tuple(self._combine(x, y, op) for x, y in zip(left, right))
+        if isinstance(a, list) or isinstance(b, list):
+            left = a if isinstance(a, list) else [a] * self.length
+            right = b if isinstance(b, list) else [b] * self.length
+            return [None if x is None or y is None else op(x, y) for x, y in zip(left, right)]
+        return None if a is None or b is None else op(a, b)
+
+
+def check_expressions(queries: list[dict], band_id: str | None = None) -> str | None:
+    """Why a Metrics list cannot drive an alarm (None when it can)."""
+    values: dict[str, Any] = {}
+    metric_series: dict[str, list] = {}
+    for query in queries:
+        if query.get("MetricStat"):
+            metric_series[query["Id"]] = [1.0, 2.0, 3.0, 4.0]
+    values.update(metric_series)
+    evaluator = MathEvaluator(values, metric_series, 4)
+    for query in queries:
+        if query.get("Expression"):
+            try:
+                values[query["Id"]] = evaluator.evaluate(query["Expression"])
+            except (MathError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
+                return f"Error in expression '{query['Id']}': {exc}"
+    for query in queries:
+        value = values.get(query["Id"])
+        if query["Id"] == band_id:
+            if not isinstance(value, Band):
+                return "The ThresholdMetricId must refer to an ANOMALY_DETECTION_BAND expression."
+        elif isinstance(value, Band):
+            return "ANOMALY_DETECTION_BAND can only be used as the alarm's ThresholdMetricId."
+        elif query.get("ReturnData", True) and isinstance(value, tuple):
+            return (f"The expression '{query['Id']}' returns several time series; "
+                    "an alarm needs exactly one.")
+    return None
+
+
+def _stddev(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+def _band(series: list, k: float) -> Band:
+    lower, upper = [], []
+    for i in range(len(series)):
+        history = [v for v in series[max(0, i - BAND_TRAINING_PERIODS):i] if v is not None]
+        if len(history) < 3:
+            lower.append(None)
+            upper.append(None)
+            continue
+        mean = sum(history) / len(history)
+        spread = k * max(_stddev(history), 0.01 * abs(mean), 1e-9)
+        lower.append(mean - spread)
+        upper.append(mean + spread)
+    return Band(lower, upper)
+
+
+# Started with the cloud (an EAGER module); it sleeps until the first alarm.
+_engine.start()

@@ -1,0 +1,199 @@
+"""CloudWatch wire format for the alarm operations the workshop adds or fixes:
+PutMetricAlarm (stores everything, validates), DescribeAlarms (every filter,
+paging, AlarmTypes), DescribeAlarmsForMetric and DescribeAlarmHistory."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult, EmptyResult
+
+from workshop.cloud.services import extend
+from workshop.cloud.services.cloudwatch import models
+
+
+@extend(CloudWatchResponse)
+class AlarmResponses:
+    def put_metric_alarm(self) -> ActionResult:
+        get = self._get_param
+        self.cloudwatch_backend.put_metric_alarm(
+            name=get("AlarmName"),
+            namespace=get("Namespace"),
+            metric_name=get("MetricName"),
+            comparison_operator=get("ComparisonOperator"),
+            evaluation_periods=_int(get("EvaluationPeriods")),
+            datapoints_to_alarm=_int(get("DatapointsToAlarm")),
+            period=_int(get("Period")),
+            threshold=_float(get("Threshold")),
+            statistic=get("Statistic"),
+            extended_statistic=get("ExtendedStatistic"),
+            description=get("AlarmDescription"),
+            dimensions=get("Dimensions", []) or [],
+            alarm_actions=get("AlarmActions", []) or [],
+            ok_actions=get("OKActions", []) or [],
+            insufficient_data_actions=get("InsufficientDataActions", []) or [],
+            unit=get("Unit"),
+            actions_enabled=_bool(get("ActionsEnabled"), True),
+            treat_missing_data=get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=get("ThresholdMetricId"),
+            tags=get("Tags", []) or [],
+            metrics=get("Metrics", []) or [],
+        )
+        return EmptyResult()
+
+    def describe_alarms(self) -> ActionResult:
+        get = self._get_param
+        names = get("AlarmNames", []) or []
+        prefix = get("AlarmNamePrefix")
+        if names and prefix:
+            raise InvalidParameterCombination(
+                "AlarmNames and AlarmNamePrefix are mutually exclusive; specify only one of them.")
+        if get("ChildrenOfAlarmName") or get("ParentsOfAlarmName"):
+            if names or prefix:
+                raise InvalidParameterCombination(
+                    "ChildrenOfAlarmName and ParentsOfAlarmName cannot be used with AlarmNames "
+                    "or AlarmNamePrefix.")
+        types = get("AlarmTypes", []) or []
+        for kind in types:
+            if kind not in models.ALARM_TYPES:
+                raise InvalidParameterValue(
+                    f"The value {kind} for parameter AlarmTypes is not valid; use "
+                    "MetricAlarm or CompositeAlarm.")
+        alarms = self.cloudwatch_backend.find_alarms(
+            names=names, name_prefix=prefix, state_value=get("StateValue"),
+            action_prefix=get("ActionPrefix"), alarm_types=types)
+        page, token = _page(alarms, get("NextToken"), _int(get("MaxRecords")) or 50, 100)
+        result: dict[str, Any] = {
+            "MetricAlarms": [metric_alarm_view(a) for a in page if models.alarm_type(a) == "MetricAlarm"],
+            "CompositeAlarms": [composite_alarm_view(a) for a in page
+                                if models.alarm_type(a) == "CompositeAlarm"],
+        }
+        if token:
+            result["NextToken"] = token
+        return ActionResult(result)
+
+    def describe_alarms_for_metric(self) -> ActionResult:
+        get = self._get_param
+        alarms = self.cloudwatch_backend.alarms_for_metric(
+            namespace=get("Namespace"), metric_name=get("MetricName"),
+            dimensions=get("Dimensions"), statistic=get("Statistic"),
+            extended_statistic=get("ExtendedStatistic"), period=_int(get("Period")),
+            unit=get("Unit"))
+        return ActionResult({"MetricAlarms": [metric_alarm_view(a) for a in alarms]})
+
+    def describe_alarm_history(self) -> ActionResult:
+        get = self._get_param
+        scan_by = get("ScanBy") or "TimestampDescending"
+        if scan_by not in ("TimestampDescending", "TimestampAscending"):
+            raise InvalidParameterValue(
+                f"The value {scan_by} for parameter ScanBy is not valid; use "
+                "TimestampDescending or TimestampAscending.")
+        items = self.cloudwatch_backend.alarm_history(
+            alarm_name=get("AlarmName"), alarm_types=get("AlarmTypes", []) or [],
+            item_type=get("HistoryItemType"), start=get("StartDate"), end=get("EndDate"),
+            newest_first=scan_by == "TimestampDescending")
+        page, token = _page(items, get("NextToken"), _int(get("MaxRecords")) or 100, 100)
+        result: dict[str, Any] = {"AlarmHistoryItems": page}
+        if token:
+            result["NextToken"] = token
+        return ActionResult(result)
+
+
+def metric_alarm_view(alarm) -> dict[str, Any]:
+    view = {
+        "AlarmName": alarm.name,
+        "AlarmArn": alarm.alarm_arn,
+        "AlarmDescription": alarm.description,
+        "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated_timestamp,
+        "ActionsEnabled": alarm.actions_enabled,
+        "OKActions": list(alarm.ok_actions or []),
+        "AlarmActions": list(alarm.alarm_actions or []),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
+        "StateValue": alarm.state_value,
+        "StateReason": alarm.state_reason,
+        "StateReasonData": alarm.state_reason_data,
+        "StateUpdatedTimestamp": alarm.state_updated_timestamp,
+        "MetricName": alarm.metric_name,
+        "Namespace": alarm.namespace,
+        "Statistic": alarm.statistic,
+        "ExtendedStatistic": alarm.extended_statistic,
+        "Dimensions": models.alarm_dimensions(alarm),
+        "Period": alarm.period,
+        "Unit": alarm.unit,
+        "EvaluationPeriods": alarm.evaluation_periods,
+        "DatapointsToAlarm": alarm.datapoints_to_alarm,
+        "Threshold": alarm.threshold,
+        "ComparisonOperator": alarm.comparison_operator,
+        "TreatMissingData": alarm.treat_missing_data,
+        "EvaluateLowSampleCountPercentile": alarm.evaluate_low_sample_count_percentile or None,
+        "Metrics": getattr(alarm, "metrics", None) or None,
+        "ThresholdMetricId": alarm.threshold_metric_id,
+        "StateTransitionedTimestamp": getattr(alarm, "state_transitioned_timestamp", None),
+    }
+    return {key: value for key, value in view.items() if value is not None}
+
+
+def composite_alarm_view(alarm) -> dict[str, Any]:
+    view = {
+        "AlarmName": alarm.name,
+        "AlarmArn": alarm.alarm_arn,
+        "AlarmDescription": alarm.description,
+        "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated_timestamp,
+        "ActionsEnabled": alarm.actions_enabled,
+        "OKActions": list(alarm.ok_actions or []),
+        "AlarmActions": list(alarm.alarm_actions or []),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
+        "AlarmRule": alarm.rule,
+        "StateValue": alarm.state_value,
+        "StateReason": alarm.state_reason,
+        "StateReasonData": alarm.state_reason_data,
+        "StateUpdatedTimestamp": alarm.state_updated_timestamp,
+        "StateTransitionedTimestamp": getattr(alarm, "state_transitioned_timestamp", None),
+    }
+    return {key: value for key, value in view.items() if value is not None}
+
+
+def _page(items: list, token: str | None, size: int, limit: int) -> tuple[list, str | None]:
+    if not 1 <= size <= limit:
+        raise InvalidParameterValue(f"The value {size} for parameter MaxRecords must be between 1 and {limit}.")
+    start = 0
+    if token:
+        try:
+            start = int(json.loads(base64.b64decode(token))["offset"])
+        except (ValueError, KeyError, TypeError):
+            raise InvalidParameterValue("The value for parameter NextToken is not valid.")
+    page = items[start:start + size]
+    more = start + size < len(items)
+    next_token = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode() if more else None
+    return page, next_token
+
+
+def _int(value) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"The value {value} is not a valid integer.")
+
+
+def _float(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"The value {value} is not a valid number.")
+
+
+def _bool(value, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
