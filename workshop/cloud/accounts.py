@@ -1,5 +1,7 @@
 """The account rule, as LocalStack has it: a 12-digit access key id is the
-account id; any other key (``test``, ``AKIA...``) is account 000000000000.
+account id; a key the cloud issued (an assumed role's session credentials, an
+IAM user's access key) belongs to the account that issued it; any other key
+(``test``, ``AKIA...``) is account 000000000000.
 
 Every part of the cloud asks here; moto is told through its
 ``x-moto-account-id`` request header, never through a global switch.
@@ -18,7 +20,24 @@ _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
 def account_for_key(access_key_id: str | None) -> str:
     if access_key_id and _ACCOUNT_RE.match(access_key_id):
         return access_key_id
-    return DEFAULT_ACCOUNT
+    return _issued_in(access_key_id) or DEFAULT_ACCOUNT
+
+
+def _issued_in(access_key_id: str | None) -> str | None:
+    """The account whose IAM or STS issued this key (an assumed role's session, an IAM
+    user's key), as LocalStack has it; None for keys the cloud never issued."""
+    import sys
+
+    iam = sys.modules.get("moto.iam.models")
+    if not access_key_id or iam is None:  # nothing issued yet: don't load IAM for it
+        return None
+    for account_id, per_account in list(iam.iam_backends.items()):
+        if not _ACCOUNT_RE.match(account_id):
+            continue
+        for backend in list(dict.values(per_account)):
+            if access_key_id in backend.access_keys:
+                return account_id
+    return None
 
 
 def is_account_id(value: str | None) -> bool:

@@ -1,0 +1,159 @@
+"""``AWS::CodeCommit::Repository`` for CloudFormation (and so CDK): name,
+description, tags, triggers, and an initial commit from a zip in S3
+(``Code.S3`` on ``Code.BranchName``). moto finds it as a CloudFormationModel."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from typing import Any
+
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.core.common_models import CloudFormationModel
+
+from workshop.cloud.services.codecommit import git_ops, models
+from workshop.cloud.services.codecommit.exceptions import error
+
+_ATTRIBUTES = ("Arn", "CloneUrlHttp", "CloneUrlSsh", "Name", "KmsKeyId")
+
+
+class CodeCommitRepositoryResource(CloudFormationModel):
+    """What a stack holds for a repository: the way back to it in the backend."""
+
+    def __init__(self, account_id: str, region: str, repository: models.Repository):
+        self.account_id = account_id
+        self.region = region
+        self.repository = repository
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "RepositoryName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeCommit::Repository"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.repository.id  # Ref answers the repository ID, as in AWS
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in _ATTRIBUTES
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        meta = self.repository.metadata()
+        values = {"Arn": meta["Arn"], "CloneUrlHttp": meta["cloneUrlHttp"], "CloneUrlSsh": meta["cloneUrlSsh"],
+                  "Name": self.repository.name, "KmsKeyId": self.repository.kms_key_id}
+        if attribute_name not in values:
+            raise UnformattedGetAttTemplateException()
+        return values[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> "CodeCommitRepositoryResource":
+        props = cloudformation_json.get("Properties", {}) or {}
+        backend = models.backend(account_id, region_name)
+        with backend.lock:
+            repo = backend.create_repository(props.get("RepositoryName") or resource_name,
+                                             props.get("RepositoryDescription"), _tags(props.get("Tags")),
+                                             props.get("KmsKeyId"))
+            try:
+                if props.get("Triggers"):
+                    backend.put_triggers(repo.name, _triggers(props["Triggers"]))
+                if props.get("Code"):
+                    _initial_commit(backend, repo, props["Code"], account_id)
+            except Exception:
+                backend.delete_repository(repo.name)
+                raise
+        return cls(account_id, region_name, repo)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: "CodeCommitRepositoryResource",
+                                        new_resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str) -> "CodeCommitRepositoryResource":
+        props = cloudformation_json.get("Properties", {}) or {}
+        backend = models.backend(account_id, region_name)
+        repo = original_resource.repository
+        with backend.lock:
+            new_name = props.get("RepositoryName") or new_resource_name
+            if new_name != repo.name:
+                backend.update_repository_name(repo.name, new_name)
+            if props.get("RepositoryDescription") != repo.description:
+                backend.update_repository_description(repo.name, props.get("RepositoryDescription"))
+            backend.put_triggers(repo.name, _triggers(props.get("Triggers") or []))
+            tags = _tags(props.get("Tags"))
+            repo.tags = dict(tags)
+        # Code is only used when the repository is created (as in AWS).
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str) -> None:
+        backend = models.backend(account_id, region_name)
+        with backend.lock:
+            repo = backend.repo_by_id(resource_name) or backend.repositories.get(resource_name)
+            if repo is not None:
+                backend.delete_repository(repo.name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = models.backend(account_id, region_name)
+        with backend.lock:
+            if backend.repositories.get(self.repository.name) is self.repository:
+                backend.delete_repository(self.repository.name)
+
+
+def _tags(tags: Any) -> dict:
+    if not tags:
+        return {}
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t.get("Key")): str(t.get("Value", "")) for t in tags if isinstance(t, dict)}
+
+
+def _triggers(triggers: Any) -> list[dict]:
+    out = []
+    for t in triggers if isinstance(triggers, list) else []:
+        t = t if isinstance(t, dict) else {}
+        out.append({"name": t.get("Name"), "destinationArn": t.get("DestinationArn"),
+                    "customData": t.get("CustomData"), "branches": t.get("Branches") or [],
+                    "events": t.get("Events") or ["all"]})
+    return out
+
+
+def _initial_commit(backend: models.CodeCommitBackend, repo: models.Repository, code: Any,
+                    account_id: str) -> None:
+    """The zip at Code.S3 becomes the first commit on Code.BranchName (main by default)."""
+    s3 = (code or {}).get("S3") if isinstance(code, dict) else None
+    if not isinstance(s3, dict) or not s3.get("Bucket") or not s3.get("Key"):
+        raise error("InvalidParameterValueException", "Code.S3 needs Bucket and Key of a zip file.")
+    from moto.s3.models import s3_backends
+
+    try:
+        key = s3_backends[account_id]["aws"].get_object(s3["Bucket"], s3["Key"], version_id=s3.get("ObjectVersion"))
+    except Exception as exc:
+        raise error("InvalidParameterValueException",
+                    f"Code.S3: cannot read s3://{s3['Bucket']}/{s3['Key']}: {exc}")
+    if key is None:
+        raise error("InvalidParameterValueException", f"Code.S3: s3://{s3['Bucket']}/{s3['Key']} does not exist.")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(key.value))
+    except zipfile.BadZipFile:
+        raise error("InvalidParameterValueException", f"Code.S3: s3://{s3['Bucket']}/{s3['Key']} is not a zip file.")
+    entries: git_ops.Entries = {}
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        path = models.normalize_path(info.filename)
+        unix_mode = info.external_attr >> 16
+        mode = (git_ops.MODE_SYMLINK if stat.S_ISLNK(unix_mode) else
+                git_ops.MODE_EXECUTABLE if unix_mode & 0o111 else git_ops.MODE_NORMAL)
+        entries[path] = (mode, git_ops.add_blob(repo.git, archive.read(info)))
+    if not entries:
+        return
+    branch = models.validate_branch_name(code.get("BranchName") or "main")
+    tree_id = git_ops.build_tree(repo.git, entries)
+    signature = git_ops.Signature("AWS CloudFormation", "", int(models._now()))
+    commit_id = git_ops.make_commit(repo.git, tree_id, [], "Initial commit by AWS CloudFormation", signature)
+    backend._move_ref(repo, f"refs/heads/{branch}", commit_id, None, f"arn:aws:iam::{account_id}:root")

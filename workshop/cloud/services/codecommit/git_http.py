@@ -1,0 +1,144 @@
+"""Git over HTTP at each repository's cloneUrlHttp (``/v1/repos/NAME``): dulwich's
+smart-HTTP server on the same bare repositories the CodeCommit API writes.
+
+Git authenticates with HTTP basic auth, as with CodeCommit's HTTPS Git
+credentials: the user name is the access key id (a 12-digit key is the
+account), the password its secret. Learners give git the credentials in the
+URL (``git clone http://ACCOUNT:test@localhost:4566/v1/repos/NAME``) or with a
+credential helper (``git config --global credential.helper store``). As with
+API signatures outside class mode, the secret is not checked; the account from
+the user name decides which repositories git reaches (any other is a 404).
+
+Importing this module is cheap (no moto): it is an eager module that mounts
+the app when the gateway starts; the models load on the first git request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable, Iterable
+
+from workshop.cloud import accounts, services
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/v1/repos/"
+_REALM = 'Basic realm="workshop CodeCommit"'
+
+
+def _reply(start_response: Callable, status: str, text: str, extra: list | None = None) -> list[bytes]:
+    body = (text + "\n").encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body)))] + (extra or []))
+    return [body]
+
+
+def _basic_credentials(environ: dict) -> tuple[str, str] | None:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if not auth.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if user else None
+
+
+def _split(path: str) -> tuple[str, str] | None:
+    """'/v1/repos/NAME/info/refs' -> ('NAME', '/info/refs'); a '.git' suffix is allowed."""
+    rest = path[len(PREFIX):]
+    name, slash, tail = rest.partition("/")
+    if not name or not slash:
+        return None
+    if name.endswith(".git"):
+        name = name[:-4]
+    return name, "/" + tail
+
+
+class GitHTTPApp:
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        try:
+            return self._serve(environ, start_response)
+        except Exception:  # git must get an answer, and the cloud must stay up
+            log.exception("git request failed: %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            return _reply(start_response, "500 Internal Server Error", "The workshop cloud failed on this "
+                                                                       "git request; see the cloud's log.")
+
+    def _serve(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        credentials = _basic_credentials(environ)
+        if credentials is None:
+            return _reply(start_response, "401 Unauthorized",
+                          "Git needs credentials: the access key id as the user name and its secret as the "
+                          "password, e.g. http://ACCOUNT:test@HOST/v1/repos/NAME",
+                          [("WWW-Authenticate", _REALM)])
+        account = accounts.account_for_key(credentials[0])
+        parts = _split(environ.get("PATH_INFO", ""))
+        if parts is None:
+            return _reply(start_response, "404 Not Found", "Not a repository URL: use /v1/repos/NAME.")
+        name, tail = parts
+
+        from workshop.cloud.services.codecommit import models
+
+        found = models.find_repository(account, name)
+        if found is None:
+            return _reply(start_response, "404 Not Found",
+                          f"repository '{name}' not found in account {account}")
+        backend, repo = found
+        environ = dict(environ, PATH_INFO=f"{PREFIX}{name}{tail}")
+        if environ.get("REQUEST_METHOD") == "POST" and tail == "/git-receive-pack":
+            app = _git_app(repo.git, f"{PREFIX}{name}")
+            return self._receive(app, backend, repo, account, credentials[0], environ, start_response)
+        # Reads (clone, fetch, ref discovery) open their own handle: no shared pack caches across threads.
+        from dulwich.repo import Repo
+
+        reader = Repo(str(repo.path))
+        return _closing(_git_app(reader, f"{PREFIX}{name}")(environ, start_response), reader)
+
+    @staticmethod
+    def _receive(app, backend, repo, account: str, access_key: str, environ: dict,
+                 start_response: Callable) -> list[bytes]:
+        """A push: apply it under the account's lock, then let CodeCommit react to the moved refs."""
+        from workshop.cloud.services.codecommit import git_ops, models
+
+        with backend.lock:
+            before = git_ops.all_refs(repo.git)
+            body = app(environ, start_response)
+            chunks = list(body)
+            if hasattr(body, "close"):
+                body.close()
+            after = git_ops.all_refs(repo.git)
+            changes = [(ref, before.get(ref), after.get(ref)) for ref in sorted(set(before) | set(after))
+                       if before.get(ref) != after.get(ref)]
+            if changes:
+                backend.after_ref_changes(repo, changes, models.caller_arn(account, access_key))
+        return chunks
+
+
+def _closing(body: Iterable[bytes], repo) -> Iterable[bytes]:
+    try:
+        yield from body
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+        repo.close()
+
+
+def _git_app(git_repo, prefix: str):
+    from dulwich.server import Backend
+    from dulwich.web import make_wsgi_chain
+    from dulwich.errors import NotGitRepository
+
+    class OneRepository(Backend):
+        def open_repository(self, path):
+            text = path.decode() if isinstance(path, bytes) else path
+            if text.rstrip("/") != prefix:
+                raise NotGitRepository(f"No git repository at {text}")
+            return git_repo
+
+    return make_wsgi_chain(OneRepository())
+
+
+app = GitHTTPApp()
+services.mount(PREFIX, app)
