@@ -1,0 +1,244 @@
+"""CloudFormation for Lambda: ``AWS::Lambda::Function`` with every property the
+API takes (inline ZipFile code also on update), ``AWS::Lambda::Version`` with
+AWS's Ref and attributes, and ``AWS::Lambda::Alias``, which moto lacks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from typing import Any
+
+from moto.awslambda.exceptions import UnknownFunctionException
+from moto.awslambda.models import LambdaFunction, LambdaVersion
+from moto.awslambda.utils import get_backend, make_function_arn
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.core.common_models import CloudFormationModel
+
+from workshop.cloud.services import extend
+from workshop.cloud.services.awslambda.models import _split_name
+
+# CloudFormation property -> CreateFunction parameter, where they differ.
+_RENAMED = {"KmsKeyArn": "KMSKeyArn"}
+_OPTIONAL = ("Description", "MemorySize", "Timeout", "Environment", "Layers", "Architectures",
+             "EphemeralStorage", "TracingConfig", "PackageType", "ImageConfig", "KmsKeyArn", "VpcConfig",
+             "ReservedConcurrentExecutions", "Handler", "Runtime")
+_CONFIGURABLE = ("Description", "Handler", "MemorySize", "Role", "Runtime", "Timeout", "VpcConfig", "Layers")
+
+
+def _inline_zip(source: str) -> bytes:
+    """Inline code as AWS packs it (index.py, plus the cfnresponse module), with fixed
+    timestamps so that the same text gives the same CodeSha256 (no spurious new versions)."""
+    from moto.utilities.utils import load_resource_as_str
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in (("index.py", source),
+                           ("cfnresponse.py", load_resource_as_str("awslambda/resources/cfnresponse.py.txt"))):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, text, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def _code(properties: dict[str, Any]) -> dict[str, Any]:
+    """The Code property as the API takes it: inline ZipFile text becomes a zip."""
+    code = dict(properties.get("Code") or {})
+    if "ZipFile" in code:
+        code["ZipFile"] = base64.b64encode(_inline_zip(str(code["ZipFile"]))).decode("ascii")
+    return code
+
+
+def _function_spec(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"FunctionName": name, "Role": properties["Role"], "Code": _code(properties)}
+    for prop in _OPTIONAL:
+        if prop in properties:
+            spec[_RENAMED.get(prop, prop)] = properties[prop]
+    for prop in ("MemorySize", "Timeout"):
+        if prop in spec:
+            spec[prop] = int(spec[prop])
+    tags = properties.get("Tags")
+    if isinstance(tags, list):
+        spec["Tags"] = {t["Key"]: t["Value"] for t in tags if isinstance(t, dict) and "Key" in t}
+    return spec
+
+
+@extend(LambdaFunction)
+class _FunctionResource:
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> LambdaFunction:
+        properties = cloudformation_json["Properties"]
+        return get_backend(account_id, region_name).create_function(_function_spec(resource_name, properties))
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: LambdaFunction, new_resource_name: str,
+                                        cloudformation_json: dict[str, Any], account_id: str,
+                                        region_name: str) -> LambdaFunction:
+        properties = cloudformation_json["Properties"]
+        backend = get_backend(account_id, region_name)
+        wanted_name = properties.get("FunctionName")
+        if wanted_name and wanted_name != original_resource.function_name:
+            # A new name is a new function (replacement), as in AWS.
+            new = backend.create_function(_function_spec(wanted_name, properties))
+            backend.delete_function(original_resource.function_name)
+            return new
+        name = original_resource.function_name
+        updates = {prop: properties[prop] for prop in _CONFIGURABLE if prop in properties}
+        # A variable removed from the template is removed from the function.
+        updates["Environment"] = {"Variables": (properties.get("Environment") or {}).get("Variables") or {}}
+        for prop in ("MemorySize", "Timeout"):
+            if prop in updates:
+                updates[prop] = int(updates[prop])
+        backend.update_function_configuration(name, None, updates)
+        code = _code(properties)
+        if _code_changed(original_resource, code):   # unchanged code keeps the warm workers
+            backend.update_function_code(name, None, code)
+        return original_resource
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn",)
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return make_function_arn(self.region, self.account_id, self.function_name)
+        raise UnformattedGetAttTemplateException()
+
+
+def _code_changed(function: LambdaFunction, code: dict[str, Any]) -> bool:
+    if "ZipFile" in code:
+        digest = base64.b64encode(hashlib.sha256(base64.b64decode(code["ZipFile"])).digest()).decode()
+        return digest != function.code_sha_256
+    current = function.code or {}
+    return any(code.get(k) != current.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
+               if k in code)
+
+
+@extend(LambdaVersion)
+class _VersionResource:
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> LambdaVersion:
+        properties = cloudformation_json["Properties"]
+        backend = get_backend(account_id, region_name)
+        published = backend.publish_version(properties["FunctionName"], properties.get("Description", ""))
+        if published is None:
+            raise UnknownFunctionException(str(properties["FunctionName"]))
+        version = LambdaVersion({"Version": published.version})
+        version.function_name = published.function_name
+        version.account_id = account_id
+        version.region = region_name
+        return version
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: LambdaVersion, new_resource_name: str,
+                                        cloudformation_json: dict[str, Any], account_id: str,
+                                        region_name: str) -> LambdaVersion:
+        # Every property change replaces a version; the old one stays (aliases may still point at it).
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                   region_name)
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{make_function_arn(self.region, self.account_id, self.function_name)}:{self.version}"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Version", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Version":
+            return str(self.version)
+        if attribute_name == "FunctionArn":
+            return make_function_arn(self.region, self.account_id, self.function_name)
+        raise UnformattedGetAttTemplateException()
+
+    def delete(self, account_id: str, region: str) -> None:
+        try:
+            get_backend(account_id, region).delete_function(self.function_name, str(self.version))
+        except UnknownFunctionException:
+            pass
+
+
+def _routing(properties: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's list of {FunctionVersion, FunctionWeight} -> the API's map."""
+    entries = (properties.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or []
+    if isinstance(entries, dict):
+        entries = [{"FunctionVersion": k, "FunctionWeight": v} for k, v in entries.items()]
+    weights = {str(e["FunctionVersion"]): float(e["FunctionWeight"]) for e in entries}
+    return {"AdditionalVersionWeights": weights} if weights else {}
+
+
+class LambdaAliasResource(CloudFormationModel):
+    """An alias created by a stack (the alias itself lives in the Lambda backend)."""
+
+    def __init__(self, account_id: str, region: str, function_name: str, name: str, arn: str):
+        self.account_id = account_id
+        self.region = region
+        self.function_name = function_name
+        self.name = name
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Alias"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> LambdaAliasResource:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("Name") or resource_name
+        function_name = _split_name(str(properties["FunctionName"]))[0]
+        alias = get_backend(account_id, region_name).create_alias(
+            name=name, function_name=function_name, function_version=str(properties["FunctionVersion"]),
+            description=properties.get("Description", ""), routing_config=_routing(properties))
+        return cls(account_id, region_name, function_name, name, alias.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: LambdaAliasResource, new_resource_name: str,
+                                        cloudformation_json: dict[str, Any], account_id: str,
+                                        region_name: str) -> LambdaAliasResource:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("Name") or new_resource_name
+        function_name = _split_name(str(properties["FunctionName"]))[0]
+        if (name, function_name) != (original_resource.name, original_resource.function_name):
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                       region_name)
+        get_backend(account_id, region_name).update_alias(
+            name=name, function_name=function_name, function_version=str(properties["FunctionVersion"]),
+            description=properties.get("Description", ""), routing_config=_routing(properties))
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str) -> None:
+        properties = cloudformation_json.get("Properties") or {}
+        name = properties.get("Name") or resource_name
+        function_name = _split_name(str(properties.get("FunctionName", "")))[0]
+        cls(account_id, region_name, function_name, name, "").delete(account_id, region_name)
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("AliasArn",)
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "AliasArn":
+            return self.arn
+        raise UnformattedGetAttTemplateException()
+
+    def delete(self, account_id: str, region: str) -> None:
+        try:
+            get_backend(account_id, region).delete_alias(self.name, self.function_name)
+        except UnknownFunctionException:
+            pass  # the function went first

@@ -1,0 +1,608 @@
+"""The engine that runs Lambda handlers: warm worker processes per function
+version (``bootstrap.py``, more than one only under concurrent load), recycled
+when the code or configuration changes, with AWS's timeouts and error payloads;
+each invocation's output goes to CloudWatch Logs and its metrics to CloudWatch.
+It works on backends and the clock, never on requests."""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import json
+import logging
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workshop.cloud import runtime
+from workshop.cloud.clock import get_clock
+
+log = logging.getLogger(__name__)
+
+# Every Python runtime runs on the cloud's own interpreter (the handler's code
+# must suit that version); the others are refused with a clear error.
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+INIT_TIMEOUT_SECONDS = 10.0          # AWS's limit on a cold start's init phase
+LOG_TAIL_BYTES = 4096                # what LogType=Tail returns
+MAX_WORKERS_PER_VERSION = 4          # concurrent executions of one version
+MAX_WORKERS = 32                     # all functions together; idle ones are evicted first
+IDLE_SECONDS = 600.0                 # a warm worker unused this long (real time) is stopped
+UNZIPPED_LIMIT = 262_144_000         # AWS's limit on a function's unzipped code
+
+# Keys AWS sets itself; a function's own variables may not override them.
+RESERVED_ENV = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+
+class CodeError(Exception):
+    """The function's code cannot be unpacked (not a zip, too large, empty)."""
+
+
+class Throttled(Exception):
+    """Every execution environment of the version stayed busy too long."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What a worker runs: a snapshot of one function version's code and configuration."""
+
+    account_id: str
+    region: str
+    function_name: str
+    version: str                      # "$LATEST" or a published version number
+    runtime: str
+    handler: str
+    code_sha256: str
+    environment: tuple[tuple[str, str], ...]
+    memory_size: int
+    timeout: float
+    function_arn: str                 # unqualified
+    code: bytes = field(compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.account_id, self.region, self.function_name, self.version)
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    invoked_arn: str
+    executed_version: str
+    resource: str | None = None       # the Resource dimension: name:alias or name:version
+    via_alias: bool = False
+    client_context: dict | None = None
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    payload: bytes
+    function_error: str | None        # "Unhandled" when the function failed
+    executed_version: str
+    log_text: str                     # this invocation's log lines, START to REPORT
+    duration_ms: float
+
+    @property
+    def log_tail_b64(self) -> str:
+        return base64.b64encode(self.log_text.encode("utf-8")[-LOG_TAIL_BYTES:]).decode("ascii")
+
+
+class _WorkerGone(Exception):
+    pass
+
+
+def _error_payload(message: str, error_type: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+def _iso_now() -> str:
+    return get_clock().now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Worker:
+    """One warm execution environment: a bootstrap process for one function version."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, work_dir: Path):
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        self.stream = f"{get_clock().now():%Y/%m/%d}/[{spec.version}]{self.id}"
+        self.code_dir = code_dir
+        self.log_path = work_dir / f"{self.id}.log"
+        self.home = work_dir / self.id
+        self.proc: subprocess.Popen | None = None
+        self.ready = False
+        self.busy = True
+        self.retired = False          # set when its function changed or went away while it ran
+        self.last_used = time.monotonic()
+        self._buf = bytearray()
+
+    # -- process ------------------------------------------------------------
+    def _environment(self) -> dict[str, str]:
+        spec = self.spec
+        env = {k: v for k, v in spec.environment if k not in RESERVED_ENV}
+        python_bin = os.path.dirname(sys.executable)
+        env.update({
+            "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            # Libraries that look for a home (botocore's config files) find an empty one,
+            # never the cloud host's ~/.aws.
+            "HOME": str(self.home),
+            "AWS_CONFIG_FILE": str(self.home / ".aws" / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.home / ".aws" / "credentials"),
+            "LAMBDA_TASK_ROOT": str(self.code_dir),
+            "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+            "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            # The account's own credentials (the access key is the account), never the host's.
+            "AWS_ACCESS_KEY_ID": spec.account_id,
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL": runtime.endpoint(),
+        })
+        return env
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as early_errors:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", "-P", str(BOOTSTRAP), str(self.log_path)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=early_errors,
+                cwd=self.code_dir, env=self._environment(), start_new_session=True, close_fds=True)
+
+    def kill(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                # The whole session: the handler may have started processes of its own.
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self) -> None:
+        """Kill the process and remove its files."""
+        self.kill()
+        shutil.rmtree(self.home, ignore_errors=True)
+        try:
+            self.log_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def exit_status(self) -> str:
+        code = self.proc.poll() if self.proc else None
+        if code is None:
+            return "exit status unknown"
+        if code < 0:
+            return f"signal: {signal.Signals(-code).name.lower().removeprefix('sig')}"
+        return f"exit status {code}"
+
+    # -- protocol -----------------------------------------------------------
+    def ask(self, message: dict, deadline: float) -> dict | None:
+        """Send one request; the reply, or None when the deadline passed first."""
+        try:
+            self.proc.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise _WorkerGone() from None
+        fd = self.proc.stdout.fileno()
+        while True:
+            newline = self._buf.find(b"\n")
+            if newline >= 0:
+                line = bytes(self._buf[:newline])
+                del self._buf[:newline + 1]
+                return json.loads(line)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise _WorkerGone()
+                self._buf += chunk
+
+    def read_output(self) -> list[str]:
+        try:
+            text = self.log_path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        return text.splitlines()
+
+
+class FunctionRunner:
+    """Workers for every function version of every account, and the invocations they run."""
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple, list[Worker]] = {}
+        self._cond = threading.Condition()
+        self._code_lock = threading.Lock()
+        self._telemetry_lock = threading.RLock()
+        self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-event")
+        self._reaper: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    # -- public -------------------------------------------------------------
+    def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
+        """Run one invocation synchronously (RequestResponse)."""
+        worker = self._acquire(spec)
+        healthy = False
+        try:
+            outcome, healthy = self._run(worker, invocation)
+        finally:
+            self._release(worker, healthy)
+        return outcome
+
+    def submit(self, spec: FunctionSpec, invocation: Invocation) -> None:
+        """Run one invocation in the background (the Event invocation type)."""
+
+        def run() -> None:
+            try:
+                self.invoke(spec, invocation)
+            except Throttled:
+                self.record_throttle(spec, invocation)
+            except Exception:
+                log.exception("asynchronous invocation of %s failed", spec.function_name)
+
+        self._async.submit(run)
+
+    def forget(self, account_id: str, region: str | None = None, function_name: str | None = None,
+               version: str | None = None) -> None:
+        """Stop the workers of an account (optionally one region, function, version)."""
+        doomed: list[Worker] = []
+        with self._cond:
+            for key in list(self._pools):
+                acct, reg, name, ver = key
+                if acct != account_id or (region and reg != region) or (
+                        function_name and name != function_name) or (version and ver != version):
+                    continue
+                pool = self._pools[key]
+                for worker in list(pool):
+                    if not worker.busy:
+                        pool.remove(worker)
+                        doomed.append(worker)
+                    else:
+                        worker.retired = True      # stopped when its invocation ends
+                if not pool:
+                    del self._pools[key]
+            self._cond.notify_all()
+        for worker in doomed:
+            worker.stop()
+
+    def worker_count(self) -> int:
+        with self._cond:
+            return sum(len(pool) for pool in self._pools.values())
+
+    def shutdown(self) -> None:
+        self._closed.set()
+        with self._cond:
+            workers = [w for pool in self._pools.values() for w in pool]
+            self._pools.clear()
+        for worker in workers:
+            worker.stop()
+
+    # -- workers ------------------------------------------------------------
+    def _acquire(self, spec: FunctionSpec) -> Worker:
+        stale: list[Worker] = []
+        started_waiting = time.monotonic()
+        # AWS would start another environment; here a caller waits its turn, within reason.
+        patience = spec.timeout + INIT_TIMEOUT_SECONDS
+        with self._cond:
+            while True:
+                pool = self._pools.setdefault(spec.key, [])
+                for worker in [w for w in pool if not w.busy and w.spec != spec]:
+                    pool.remove(worker)          # code or configuration changed: recycle
+                    stale.append(worker)
+                idle = [w for w in pool if not w.busy]
+                if idle:
+                    worker = max(idle, key=lambda w: w.last_used)   # the warmest one
+                    worker.busy = True
+                    break
+                if len([w for w in pool if w.spec == spec]) < MAX_WORKERS_PER_VERSION:
+                    stale.extend(self._evict_for_room())
+                    worker = Worker(spec, self._code_dir(spec), self._work_dir(spec))
+                    worker.busy = True
+                    pool.append(worker)
+                    break
+                waited = time.monotonic() - started_waiting
+                if waited >= patience:
+                    raise Throttled()
+                self._cond.wait(min(1.0, patience - waited))
+        for old in stale:
+            old.stop()
+        if worker.proc is None:
+            try:
+                worker.start()
+            except Exception:
+                self._release(worker, healthy=False)
+                raise
+            self._ensure_reaper()
+        return worker
+
+    def _evict_for_room(self) -> list[Worker]:
+        """Under the lock: make room under MAX_WORKERS by dropping the least recently used idle worker."""
+        total = sum(len(pool) for pool in self._pools.values())
+        if total < MAX_WORKERS:
+            return []
+        idle = [(w.last_used, key, w) for key, pool in self._pools.items() for w in pool if not w.busy]
+        if not idle:
+            return []
+        _, key, worker = min(idle, key=lambda item: item[0])
+        self._pools[key].remove(worker)
+        return [worker]
+
+    def _release(self, worker: Worker, healthy: bool) -> None:
+        with self._cond:
+            worker.busy = False
+            worker.last_used = time.monotonic()
+            pool = self._pools.get(worker.spec.key)
+            retire = not healthy or worker.retired or pool is None
+            if retire and pool is not None and worker in pool:
+                pool.remove(worker)
+            self._cond.notify_all()
+        if retire:
+            worker.stop()
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is not None:
+            return
+        with self._cond:
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="lambda-reaper", daemon=True)
+                self._reaper.start()
+
+    def _reap(self) -> None:
+        while not self._closed.wait(30.0):
+            cutoff = time.monotonic() - IDLE_SECONDS
+            doomed = []
+            with self._cond:
+                for key, pool in list(self._pools.items()):
+                    for worker in [w for w in pool if not w.busy and w.last_used < cutoff]:
+                        pool.remove(worker)
+                        doomed.append(worker)
+                    if not pool:
+                        del self._pools[key]
+            for worker in doomed:
+                worker.stop()
+
+    # -- code ---------------------------------------------------------------
+    def _work_dir(self, spec: FunctionSpec) -> Path:
+        path = runtime.account_dir("lambda", spec.account_id, spec.region) / "workers"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _code_dir(self, spec: FunctionSpec) -> Path:
+        """The function's code unpacked once per code hash (shared by its versions)."""
+        root = runtime.account_dir("lambda", spec.account_id, spec.region) / "code"
+        target = root / hashlib.sha256(spec.code).hexdigest()
+        with self._code_lock:
+            if target.is_dir():
+                return target
+            unpack_code(spec.code, target)
+        return target
+
+    # -- running ------------------------------------------------------------
+    def _run(self, worker: Worker, inv: Invocation) -> tuple[Outcome, bool]:
+        spec = worker.spec
+        clock = get_clock()
+        lines: list[tuple[int, str]] = []
+
+        def emit(message: str) -> None:
+            lines.append((int(clock.timestamp() * 1000), message))
+
+        def start_line() -> None:
+            emit(f"START RequestId: {inv.request_id} Version: {spec.version}")
+
+        init_ms = None
+        healthy = True
+        error_payload: bytes | None = None
+        payload = b"null"
+        duration_ms = 0.0
+        memory_mb = 0
+        timed_out = False
+        phase = "init"
+        started = time.monotonic()
+        try:
+            if not worker.ready:
+                emit(f"INIT_START Runtime Version: {spec.runtime}.workshop\t"
+                     f"(runs on the workshop's own Python {sys.version.split()[0]})")
+                reply = worker.ask({"op": "init"}, time.monotonic() + INIT_TIMEOUT_SECONDS)
+                if reply is None:
+                    raise TimeoutError(INIT_TIMEOUT_SECONDS)
+                for text in worker.read_output():
+                    emit(text)
+                init_ms = reply.get("init_ms", 0.0)
+                if not reply["ok"]:
+                    healthy = False
+                    error_payload = json.dumps(dict(reply["error"], requestId=inv.request_id)).encode()
+                else:
+                    worker.ready = True
+            start_line()
+            if error_payload is None:
+                phase = "invoke"
+                deadline_ms = int(clock.timestamp() * 1000 + spec.timeout * 1000)
+                started = time.monotonic()
+                reply = worker.ask({
+                    "op": "invoke", "request_id": inv.request_id, "event": inv.payload.decode("utf-8"),
+                    "invoked_arn": inv.invoked_arn, "deadline_ms": deadline_ms,
+                    "client_context": inv.client_context,
+                    "trace_id": f"Root=1-{int(clock.timestamp()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                }, started + spec.timeout)
+                if reply is None:
+                    raise TimeoutError(spec.timeout)
+                for text in worker.read_output():
+                    emit(text)
+                duration_ms = reply.get("duration_ms", 0.0)
+                memory_mb = reply.get("max_memory_mb", 0)
+                if reply["ok"]:
+                    payload = reply["payload"].encode("utf-8")
+                else:
+                    error_payload = json.dumps(reply["error"]).encode()
+        except TimeoutError as exc:
+            # AWS stops the execution environment of a function that runs out of time.
+            limit = float(exc.args[0])
+            timed_out, healthy = True, False
+            worker.kill()
+            for text in worker.read_output():
+                emit(text)
+            if phase == "init":
+                start_line()
+            duration_ms = limit * 1000.0
+            emit(f"{_iso_now()} {inv.request_id} Task timed out after {limit:.2f} seconds")
+            error_payload = _error_payload(
+                f"RequestId: {inv.request_id} Error: Task timed out after {limit:.2f} seconds", "Sandbox.Timedout")
+        except _WorkerGone:
+            # The function ended its own process (sys.exit, os._exit, a crash).
+            healthy = False
+            duration_ms = (time.monotonic() - started) * 1000.0 if phase == "invoke" else 0.0
+            try:
+                worker.proc.wait(2)    # let it finish exiting, for its real exit status
+            except subprocess.TimeoutExpired:
+                pass
+            worker.kill()
+            for text in worker.read_output():
+                emit(text)
+            if phase == "init":
+                start_line()
+            status = worker.exit_status()
+            emit(f"RequestId: {inv.request_id} Error: Runtime exited with error: {status}\nRuntime.ExitError")
+            error_payload = _error_payload(
+                f"RequestId: {inv.request_id} Error: Runtime exited with error: {status}", "Runtime.ExitError")
+
+        emit(f"END RequestId: {inv.request_id}")
+        report = (f"REPORT RequestId: {inv.request_id}\tDuration: {duration_ms:.2f} ms\t"
+                  f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {spec.memory_size} MB\t"
+                  f"Max Memory Used: {memory_mb} MB")
+        if init_ms is not None:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
+        if timed_out:
+            report += "\tStatus: timeout"
+        emit(report)
+
+        failed = error_payload is not None
+        outcome = Outcome(request_id=inv.request_id, payload=error_payload if failed else payload,
+                          function_error="Unhandled" if failed else None,
+                          executed_version=inv.executed_version,
+                          log_text="\n".join(text for _, text in lines) + "\n", duration_ms=duration_ms)
+        self._record(worker, inv, lines, outcome)
+        return outcome, healthy
+
+    # -- telemetry ----------------------------------------------------------
+    def _record(self, worker: Worker, inv: Invocation, lines: list[tuple[int, str]], outcome: Outcome) -> None:
+        spec = worker.spec
+        try:
+            self._write_logs(spec, worker.stream, lines)
+        except Exception:
+            log.exception("could not write the logs of %s", spec.function_name)
+        try:
+            self._put_metrics(spec, inv, {
+                "Invocations": (1.0, "Count"),
+                "Errors": (1.0 if outcome.function_error else 0.0, "Count"),
+                "Duration": (outcome.duration_ms, "Milliseconds"),
+                "Throttles": (0.0, "Count"),
+            })
+        except Exception:
+            log.exception("could not publish the metrics of %s", spec.function_name)
+
+    def record_throttle(self, spec: FunctionSpec, inv: Invocation) -> None:
+        self._put_metrics(spec, inv, {"Throttles": (1.0, "Count")})
+
+    def _write_logs(self, spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> None:
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[spec.account_id][spec.region]
+        events = [{"timestamp": ts, "message": text} for ts, text in lines]
+        # Re-entrant: a subscription filter on this group may invoke a function that logs too.
+        with self._telemetry_lock:
+            backend.ensure_log_group(spec.log_group)
+            backend.ensure_log_stream(spec.log_group, stream)
+            backend.put_log_events(spec.log_group, stream, events)
+
+    def _put_metrics(self, spec: FunctionSpec, inv: Invocation, values: dict[str, tuple[float, str]]) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        name = {"Name": "FunctionName", "Value": spec.function_name}
+        dimension_sets = [[name]]
+        if inv.resource:
+            dimension_sets.append([name, {"Name": "Resource", "Value": inv.resource}])
+        if inv.via_alias:
+            dimension_sets.append([name, {"Name": "ExecutedVersion", "Value": inv.executed_version}])
+        # moto keeps metric timestamps as naive UTC.
+        timestamp = get_clock().now().replace(tzinfo=None)
+        data = [{"MetricName": metric, "Value": value, "Unit": unit, "Dimensions": dims, "Timestamp": timestamp}
+                for dims in dimension_sets for metric, (value, unit) in values.items()]
+        cloudwatch_backends[spec.account_id][spec.region].put_metric_data("AWS/Lambda", data)
+
+
+def unpack_code(code: bytes, target: Path) -> None:
+    """Unzip a function's code into ``target`` (atomically: a half-unpacked folder is never used)."""
+    import io
+
+    if not code:
+        raise CodeError("the function has no code")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(code))
+    except zipfile.BadZipFile:
+        raise CodeError("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+    with archive:
+        if sum(info.file_size for info in archive.infolist()) > UNZIPPED_LIMIT:
+            raise CodeError(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes")
+        partial = target.with_name(target.name + f".{uuid.uuid4().hex}.partial")
+        archive.extractall(partial)   # extractall drops absolute and '..' parts of member names
+    partial.rename(target)
+
+
+_runner: FunctionRunner | None = None
+_runner_lock = threading.Lock()
+
+
+def get_runner() -> FunctionRunner:
+    """The cloud's one function runner (created on first use)."""
+    global _runner
+    if _runner is None:
+        with _runner_lock:
+            if _runner is None:
+                _runner = FunctionRunner()
+                atexit.register(_runner.shutdown)
+    return _runner
