@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
     p.add_argument("--notebook-dir", help="folder JupyterLab opens (default: the project's labs/)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--endpoint", help="point the labs at this AWS endpoint (e.g. LocalStack) "
+                   "instead of starting the workshop cloud")
 
     p = sub.add_parser("check", help="run a lab's checks against your account")
     p.add_argument("lab", help="lab id, e.g. 04-iac")
@@ -60,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reset", help="delete what a lab created in your account")
     p.add_argument("lab", help="lab id, e.g. 04-iac")
+    _add_endpoint(p)
+    _add_account(p)
+
+    p = sub.add_parser("traffic", help="invoke a Lambda function or alias and count failures per version")
+    p.add_argument("function", metavar="FUNCTION[:ALIAS]", help="function name, or name:alias")
+    p.add_argument("--count", type=int, default=100, help="invocations to send (default %(default)s)")
+    p.add_argument("--rate", type=_positive, help="at most this many a second (default: as fast as they return)")
+    p.add_argument("--payload", help="the event, as JSON (default {})")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the tally as JSON")
     _add_endpoint(p)
     _add_account(p)
 
@@ -108,6 +120,12 @@ def _cmd_reset(args) -> int:
     from labkit.reset import reset_command
 
     return reset_command(args)
+
+
+def _cmd_traffic(args) -> int:
+    from workshop.traffic_command import traffic_command
+
+    return traffic_command(args)
 
 
 def _cmd_generate_labs(args) -> int:

@@ -1,0 +1,98 @@
+"""``workshop cloud`` as a process: it starts healthy, Ctrl-C (SIGINT) and
+SIGTERM stop it cleanly, a restart on the same data dir starts empty, and a
+port already in use is a clear message and exit 2."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import ROOT, free_port, new_account, wait_healthy
+
+
+def _start(port: int, data: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data)],
+        cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def _client(service: str, port: int, account: str):
+    return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                        aws_access_key_id=account, aws_secret_access_key="test")
+
+
+def _stop_with(proc: subprocess.Popen, sig: int) -> int:
+    proc.send_signal(sig)
+    try:
+        return proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cloud_starts_healthy_and_stops_cleanly(tmp_path, sig):
+    port, data, log = free_port(), tmp_path / "data", tmp_path / "cloud.log"
+    proc = _start(port, data, log)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_localstack/health") as resp:
+            assert "s3" in json.load(resp)["services"]
+        account = new_account()
+        assert _client("sts", port, account).get_caller_identity()["Account"] == account
+        assert (data / "cloud.json").exists()  # where the CLI finds the running cloud
+    finally:
+        code = _stop_with(proc, sig)
+    output = log.read_text()
+    assert code == 0, output
+    assert "workshop cloud stopped" in output
+    assert "Traceback" not in output
+    assert not (data / "cloud.json").exists()
+
+
+def test_restart_with_the_same_data_dir_starts_empty(tmp_path):
+    port, data = free_port(), tmp_path / "data"
+    account = new_account()
+    proc = _start(port, data, tmp_path / "first.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
+        _client("s3", port, account).create_bucket(Bucket=f"before-restart-{account}")
+        _client("sqs", port, account).create_queue(QueueName="before-restart")
+        assert _client("s3", port, account).list_buckets()["Buckets"]
+        leftover = data / "state" / "leftover.txt"
+        leftover.write_text("from the first run")
+    finally:
+        assert _stop_with(proc, signal.SIGTERM) == 0
+
+    proc = _start(port, data, tmp_path / "second.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
+        assert _client("s3", port, account).list_buckets()["Buckets"] == []
+        assert _client("sqs", port, account).list_queues().get("QueueUrls", []) == []
+        assert not leftover.exists()
+        # The bucket's global name is free again too.
+        _client("s3", port, new_account()).create_bucket(Bucket=f"before-restart-{account}")
+    finally:
+        assert _stop_with(proc, signal.SIGTERM) == 0
+
+
+def test_port_in_use_is_a_clear_message_and_exit_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr  # says what to do about it
+    assert "Traceback" not in result.stdout + result.stderr
