@@ -81,7 +81,7 @@ def _page(items: list, next_token: str | None, max_results: int | None, default:
     start = 0
     if next_token:
         try:
-            start = int(base64.b64decode(next_token.encode()).decode())
+            start = int(base64.b64decode(str(next_token).encode()).decode())
         except (ValueError, UnicodeDecodeError):
             raise error("InvalidContinuationTokenException", "The continuation token is not valid.")
     if max_results is not None:
@@ -515,7 +515,7 @@ class CodeCommitBackend(BaseBackend):
         repo = self.repo_for_arn(arn)
         if not keys:
             raise error("TagKeysListRequiredException", "A list of tag keys is required.")
-        if not isinstance(keys, list):
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise error("InvalidTagKeysListException", "The list of tags is not valid.")
         for key in keys:
             repo.tags.pop(key, None)
@@ -677,7 +677,8 @@ class CodeCommitBackend(BaseBackend):
     def create_commit(self, repo_name: Any, branch: Any, parent: Any, author: Any, email: Any, message: Any,
                       keep_empty: bool, put_files: Any, delete_files: Any, set_modes: Any, user_arn: str) -> dict:
         repo = self.get_repo(repo_name)
-        put_files, delete_files, set_modes = put_files or [], delete_files or [], set_modes or []
+        put_files, delete_files, set_modes = ([i if isinstance(i, dict) else {} for i in items or []]
+                                              for items in (put_files, delete_files, set_modes))
         if not (put_files or delete_files or set_modes):
             raise error("FileEntryRequiredException", "The commit cannot be created because no files have "
                                                       "been specified as added, updated, or changed.")
@@ -699,6 +700,8 @@ class CodeCommitBackend(BaseBackend):
             path = validate_file_path((item or {}).get("filePath"))
             claim(path)
             content, source = item.get("fileContent"), item.get("sourceFile")
+            if source is not None and not isinstance(source, dict):
+                source = {}
             if content is not None and source:
                 raise error("FileContentAndSourceFileSpecifiedException",
                             "The commit cannot be created because both a source file and file content "
@@ -776,7 +779,7 @@ class CodeCommitBackend(BaseBackend):
         repo = self.get_repo(repo_name)
         if folder is None or folder == "":
             raise error("PathRequiredException", "The folder path is required, but was not specified.")
-        clean = normalize_path(folder) if folder.strip("/") else ""
+        clean = normalize_path(folder) if not isinstance(folder, str) or folder.strip("/") else ""
         commit_id = self._specifier(repo, specifier)
         tree_id = git_ops.subtree_id(repo.git, commit_id, clean)
         if tree_id is None:
@@ -1441,7 +1444,8 @@ class CodeCommitBackend(BaseBackend):
             if events is None:
                 raise error("RepositoryTriggerEventsListRequiredException", "At least one event for the trigger "
                                                                             "is required.")
-            if not isinstance(events, list) or not events or any(e not in _TRIGGER_EVENTS for e in events) \
+            if not isinstance(events, list) or not events \
+                    or any(not isinstance(e, str) or e not in _TRIGGER_EVENTS for e in events) \
                     or ("all" in events and len(events) > 1):
                 raise error("InvalidRepositoryTriggerEventsException",
                             "One or more events specified for the trigger is not valid. Use all, "
