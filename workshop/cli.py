@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_endpoint(p)
     _add_account(p)
 
+    p = sub.add_parser("traffic", help="invoke a Lambda function or alias and count failures per version")
+    p.add_argument("function", metavar="FUNCTION[:ALIAS]", help="function name, or name:alias")
+    p.add_argument("--count", type=int, default=100, help="invocations to send (default %(default)s)")
+    p.add_argument("--rate", type=_positive, help="at most this many a second (default: as fast as they return)")
+    p.add_argument("--payload", help="the event, as JSON (default {})")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the tally as JSON")
+    _add_endpoint(p)
+    _add_account(p)
+
     p = sub.add_parser("generate-labs", help="regenerate labs/ from solutions/ with nbgrader")
     p.add_argument("labs", nargs="*", help="lab ids (default: all)")
 
@@ -110,6 +120,12 @@ def _cmd_reset(args) -> int:
     from labkit.reset import reset_command
 
     return reset_command(args)
+
+
+def _cmd_traffic(args) -> int:
+    from workshop.traffic_command import traffic_command
+
+    return traffic_command(args)
 
 
 def _cmd_generate_labs(args) -> int:

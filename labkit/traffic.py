@@ -1,0 +1,297 @@
+"""Steady traffic to a Lambda function or alias, tallied per executed version:
+how many requests each version served and how many of them failed, the
+learner's measure of blast radius. It reaches the cloud only through boto3
+(``checker.session``), so it runs unchanged against LocalStack or real AWS.
+
+    from labkit.traffic import send_traffic
+    send_traffic("orders:live", count=200, rate=20)        # a table in the notebook
+    run = start_traffic("orders:live", count=400, rate=20) # in the background...
+    run.result()                                           # ...until it is done
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+NO_VERSION = "-"          # requests that failed before any version ran (throttled, refused)
+MAX_ERROR_SAMPLES = 5
+
+
+class TrafficError(Exception):
+    """The traffic cannot be sent at all (no such function or alias, no cloud)."""
+
+
+@dataclass
+class VersionTally:
+    version: str
+    succeeded: int = 0
+    failed: int = 0
+
+    @property
+    def requests(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / self.requests if self.requests else 0.0
+
+
+@dataclass
+class TrafficResult:
+    """What a burst of traffic met, per executed version."""
+
+    function: str
+    requested: int
+    seconds: float = 0.0
+    versions: dict[str, VersionTally] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def succeeded(self) -> int:
+        return sum(t.succeeded for t in self.versions.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(t.failed for t in self.versions.values())
+
+    @property
+    def sent(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / self.sent if self.sent else 0.0
+
+    def tally(self, version: str) -> VersionTally:
+        """The counts of one version (zeros if it served nothing)."""
+        return self.versions.get(str(version), VersionTally(str(version)))
+
+    def rows(self) -> list[VersionTally]:
+        def order(t: VersionTally):
+            v = t.version
+            return (0, int(v), v) if v.isdigit() else (1 if v == "$LATEST" else 2, 0, v)
+
+        return sorted(self.versions.values(), key=order)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "function": self.function, "requested": self.requested, "sent": self.sent,
+            "succeeded": self.succeeded, "failed": self.failed, "seconds": round(self.seconds, 3),
+            "stopped": self.stopped,
+            "versions": {t.version: {"requests": t.requests, "succeeded": t.succeeded, "failed": t.failed}
+                         for t in self.rows()},
+            "error_samples": list(self.error_samples),
+        }
+
+    # -- views --------------------------------------------------------------
+    def _title(self) -> str:
+        rate = f", {self.sent / self.seconds:.1f}/s" if self.seconds > 0 else ""
+        note = " (stopped early)" if self.stopped else ""
+        return f"{self.sent} invocations of {self.function} in {self.seconds:.1f} s{rate}{note}"
+
+    def table(self) -> str:
+        header = ("version", "requests", "succeeded", "failed", "failed %")
+        rows = [(t.version, str(t.requests), str(t.succeeded), str(t.failed), f"{100 * t.failure_rate:.1f}")
+                for t in self.rows()]
+        rows.append(("total", str(self.sent), str(self.succeeded), str(self.failed),
+                     f"{100 * self.failure_rate:.1f}"))
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+        def line(cells) -> str:
+            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+        out = [self._title(), line(header), line(["-" * w for w in widths])]
+        out += [line(r) for r in rows[:-1]]
+        out += [line(["-" * w for w in widths]), line(rows[-1])]
+        if self.error_samples:
+            out.append("errors seen:")
+            out += [f"  {e}" for e in self.error_samples]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        cells = "".join
+        body = []
+        for t in self.rows():
+            colour = ' style="color:#b00020;font-weight:bold"' if t.failed else ""
+            body.append(f"<tr><td>{esc(t.version)}</td><td>{t.requests}</td><td>{t.succeeded}</td>"
+                        f"<td{colour}>{t.failed}</td><td>{100 * t.failure_rate:.1f}%</td></tr>")
+        body.append(f"<tr style=\"border-top:2px solid #888\"><th>total</th><th>{self.sent}</th>"
+                    f"<th>{self.succeeded}</th><th>{self.failed}</th><th>{100 * self.failure_rate:.1f}%</th></tr>")
+        errors = ""
+        if self.error_samples:
+            errors = "<p>Errors seen:</p><ul>" + cells(f"<li><code>{esc(e)}</code></li>"
+                                                    for e in self.error_samples) + "</ul>"
+        return (f"<div class=\"workshop-traffic\"><table><caption>{esc(self._title())}</caption>"
+                "<thead><tr><th>version</th><th>requests</th><th>succeeded</th><th>failed</th>"
+                f"<th>failed %</th></tr></thead><tbody>{cells(body)}</tbody></table>{errors}</div>")
+
+
+class TrafficRun:
+    """Traffic being sent in the background; ``result()`` waits for the tally."""
+
+    def __init__(self, function: str, count: int, rate: float | None, payload: Any, concurrency: int,
+                 client, on_result: Callable[[str, bool], None] | None = None):
+        self.function = function
+        self.count = count
+        self.rate = rate
+        self.payload = _encode(payload)
+        self.concurrency = max(1, min(int(concurrency), 10))   # botocore pools 10 connections
+        self._client = client
+        self._on_result = on_result
+        self._result = TrafficResult(function=function, requested=count)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TrafficRun:
+        self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Send no more requests (those under way finish)."""
+        self._stop.set()
+
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    def result(self, timeout: float | None = None) -> TrafficResult:
+        if self._thread is None:
+            self.start()
+        self._thread.join(timeout)
+        with self._lock:
+            return self._result
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="traffic") as pool:
+            for _ in range(self.concurrency):
+                pool.submit(self._worker, started)
+        with self._lock:
+            self._result.seconds = time.monotonic() - started
+            self._result.stopped = self._stop.is_set() and self._result.sent < self.count
+
+    def _claim(self) -> int | None:
+        with self._lock:
+            if self._next >= self.count or self._stop.is_set():
+                return None
+            index = self._next
+            self._next += 1
+            return index
+
+    def _worker(self, started: float) -> None:
+        while (index := self._claim()) is not None:
+            if self.rate:
+                delay = started + index / self.rate - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+            version, ok, error = self._invoke_once()
+            with self._lock:
+                tally = self._result.versions.setdefault(version, VersionTally(version))
+                if ok:
+                    tally.succeeded += 1
+                else:
+                    tally.failed += 1
+                    samples = self._result.error_samples
+                    if error and error not in samples and len(samples) < MAX_ERROR_SAMPLES:
+                        samples.append(error)
+            if self._on_result is not None:
+                self._on_result(version, ok)
+
+    def _invoke_once(self) -> tuple[str, bool, str | None]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.invoke(FunctionName=self.function, Payload=self.payload)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            return NO_VERSION, False, f"{err.get('Code', 'Error')}: {err.get('Message', '')}"
+        except BotoCoreError as exc:
+            return NO_VERSION, False, f"{type(exc).__name__}: {exc}"
+        version = response.get("ExecutedVersion") or NO_VERSION
+        body = response["Payload"].read()
+        if response.get("FunctionError"):
+            return version, False, _error_summary(body)
+        return version, True, None
+
+
+def _encode(payload: Any) -> bytes:
+    if payload is None:
+        return b"{}"
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        json.loads(payload)   # a clear error now rather than N failed requests
+        return payload.encode("utf-8")
+    return json.dumps(payload).encode("utf-8")
+
+
+def _error_summary(body: bytes) -> str:
+    try:
+        err = json.loads(body)
+        return f"{err.get('errorType', 'Error')}: {err.get('errorMessage', '')}"[:300]
+    except (ValueError, AttributeError):
+        return body[:300].decode("utf-8", "replace")
+
+
+def _lambda_client(endpoint: str | None, account: str | None, region: str | None, session=None):
+    if session is not None:
+        return session.client("lambda")
+    from checker.session import session as make_session
+    from checker.session import target
+
+    return make_session(target(endpoint=endpoint, account=account, region=region)).client("lambda")
+
+
+def _check_target(client, function: str) -> None:
+    """Fail fast, with a message a learner can act on, when the function or alias is missing."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.get_function_configuration(FunctionName=function)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        if err.get("Code") == "ResourceNotFoundException":
+            name, _, alias = function.partition(":")
+            what = f"function {name!r} has no alias or version {alias!r}" if alias else f"no function {name!r}"
+            raise TrafficError(f"{what} in this account ({err.get('Message', '')})") from None
+        raise TrafficError(f"cannot reach {function}: {err.get('Code')}: {err.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise TrafficError(f"cannot reach the cloud: {exc}") from None
+
+
+def start_traffic(function: str, count: int = 100, rate: float | None = None, payload: Any = None, *,
+                  alias: str | None = None, concurrency: int = 4, endpoint: str | None = None,
+                  account: str | None = None, region: str | None = None, session=None,
+                  on_result: Callable[[str, bool], None] | None = None) -> TrafficRun:
+    """Start sending ``count`` invocations of ``function`` (``name`` or ``name:alias``) in the
+    background, at most ``rate`` a second if given; ``.result()`` waits for the tally."""
+    if count < 0:
+        raise ValueError("count must be 0 or more")
+    if rate is not None and not rate > 0:
+        raise ValueError("rate must be greater than 0")
+    if alias:
+        function = f"{function}:{alias}"
+    client = _lambda_client(endpoint, account, region, session)
+    _check_target(client, function)
+    return TrafficRun(function, count, rate, payload, concurrency, client, on_result).start()
+
+
+def send_traffic(function: str, count: int = 100, rate: float | None = None, payload: Any = None,
+                 **options: Any) -> TrafficResult:
+    """Send ``count`` invocations of ``function`` (``name`` or ``name:alias``) and return the
+    tally per executed version (a table when displayed in a notebook)."""
+    return start_traffic(function, count, rate, payload, **options).result()
