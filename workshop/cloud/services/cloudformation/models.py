@@ -139,6 +139,12 @@ class WorkshopCloudFormationBackend:
             raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
         template = prepare_template(body)
         check_parameters(template, parameters)
+        resources = template["Resources"]
+        retyped = [n for n, r in state_of(stack).records.items()
+                   if r.exists and n in resources and resources[n]["Type"] != r.resource_type]
+        if retyped:
+            raise ValidationError(message="Update of resource type is not permitted. The new template modifies "
+                                          f"resource type of the following resources: [{', '.join(retyped)}]")
         new_map = _loaded(lambda: _new_map(stack, template, parameters, self.exports))
         self._check_export_names(stack, template, new_map)
         return template, new_map
