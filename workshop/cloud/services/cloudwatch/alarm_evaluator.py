@@ -46,6 +46,7 @@ set_alarm_state or delete wakes it. It imports moto only once woken.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
 import math
@@ -602,11 +603,7 @@ class MathEvaluator:
         self.length = length
 
     def evaluate(self, expression: str):
-        try:
-            tree = ast.parse(expression.strip(), mode="eval")
-        except SyntaxError as exc:
-            raise MathError(f"cannot parse expression {expression!r}") from exc
-        return self._eval(tree.body)
+        return self._eval(_parse(expression.strip()))
 
     def _eval(self, node):
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
@@ -694,6 +691,20 @@ class MathEvaluator:
             right = b if isinstance(b, list) else [b] * self.length
             return [None if x is None or y is None else op(x, y) for x, y in zip(left, right)]
         return None if a is None or b is None else op(a, b)
+
+
+_parse_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(expression: str) -> ast.expr:
+    # Once per expression, and one at a time: CPython 3.11 before 3.11.9 can fail
+    # ast.parse in two threads at once ("AST constructor recursion depth mismatch").
+    with _parse_lock:
+        try:
+            return ast.parse(expression, mode="eval").body
+        except SyntaxError as exc:
+            raise MathError(f"cannot parse expression {expression!r}") from exc
 
 
 def check_expressions(queries: list[dict], band_id: str | None = None) -> str | None:
