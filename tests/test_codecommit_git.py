@@ -159,3 +159,31 @@ def test_two_accounts_do_not_see_each_others_repositories(cloud, tmp_path):
     assert not (bob_work / "secret.txt").exists()
     assert cloud.client("codecommit", alice).list_branches(repositoryName="private")["branches"] == ["main"]
     assert bob_cc.list_branches(repositoryName="private")["branches"] == []
+
+
+def test_account_reset_removes_its_repositories_and_their_git_data(cloud, tmp_path):
+    import urllib.request
+
+    from tests.conftest import new_account
+
+    keep, reset = new_account(), new_account()
+    for account in (keep, reset):
+        meta = new_repo(cloud, account)
+        work = clone(cloud, account, meta, tmp_path / account)
+        git("checkout", "-q", "-b", "main", cwd=work)
+        commit_file(work, "a.txt", account, "a")
+        git("push", "-q", "origin", "main", cwd=work)
+    on_disk = cloud.data_dir / "state" / "codecommit" / reset
+    assert any(on_disk.rglob("HEAD"))
+
+    request = urllib.request.Request(f"{cloud.endpoint}/_workshop/accounts/{reset}/reset", method="POST",
+                                     headers={"X-Workshop-Admin-Token": cloud.admin_token})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        assert resp.status == 200
+
+    assert cloud.client("codecommit", reset).list_repositories()["repositories"] == []
+    assert not on_disk.exists()
+    proc = git("clone", with_credentials(meta["cloneUrlHttp"], reset), str(tmp_path / "gone"), check=False)
+    assert proc.returncode != 0
+    assert cloud.client("codecommit", keep).list_branches(repositoryName="app")["branches"] == ["main"]
+    assert new_repo(cloud, reset)["repositoryName"] == "app"  # the name is free again

@@ -274,3 +274,19 @@ def test_bad_rule_content_is_refused(cloud, account, content):
     with pytest.raises(ClientError) as raised:
         cc.create_approval_rule_template(approvalRuleTemplateName="bad", approvalRuleTemplateContent=content)
     assert code_of(raised) == "InvalidApprovalRuleTemplateContentException"
+
+
+def test_pull_request_merged_with_git_is_closed_as_merged(cloud, account, tmp_path):
+    from tests.test_codecommit_git import git, with_credentials
+
+    cc = cloud.client("codecommit", account)
+    _, feature = repo_with_feature(cc)
+    pr = open_pr(cc)
+    url = cc.get_repository(repositoryName="app")["repositoryMetadata"]["cloneUrlHttp"]
+    work = tmp_path / "app"
+    git("clone", "-q", with_credentials(url, account), str(work))
+    git("merge", "-q", "--no-edit", "origin/feature", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    merged = cc.get_pull_request(pullRequestId=pr["pullRequestId"])["pullRequest"]
+    assert merged["pullRequestStatus"] == "CLOSED"
+    assert merged["pullRequestTargets"][0]["mergeMetadata"]["isMerged"] is True

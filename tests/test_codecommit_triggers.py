@@ -131,3 +131,24 @@ def test_bad_triggers_are_refused(cloud, account, trigger, code):
     with pytest.raises(ClientError) as raised:
         cc.put_repository_triggers(repositoryName="app", triggers=[trigger])
     assert raised.value.response["Error"]["Code"] == code
+
+
+def test_reference_changes_reach_eventbridge_rules(cloud, account):
+    """The events CodePipeline's CodeCommit source listens to: "CodeCommit Repository State Change"."""
+    events, sqs = cloud.client("events", account), cloud.client("sqs", account)
+    queue = sqs.create_queue(QueueName="repo-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="main-changes", EventPattern=json.dumps({
+        "source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"],
+        "detail": {"referenceName": ["main"]}}))
+    events.put_targets(Rule="main-changes", Targets=[{"Id": "q", "Arn": queue_arn}])
+    cc = cloud.client("codecommit", account)
+    cc.create_repository(repositoryName="app")
+    commit = cc.put_file(repositoryName="app", branchName="main", filePath="a", fileContent=b"a")["commitId"]
+    cc.create_branch(repositoryName="app", branchName="other", commitId=commit)
+
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
+    details = [json.loads(m["Body"])["detail"] for m in messages]
+    assert details == [{"event": "referenceCreated", "repositoryName": "app",
+                        "repositoryId": details[0]["repositoryId"], "referenceType": "branch",
+                        "referenceName": "main", "referenceFullName": "refs/heads/main", "commitId": commit}]
