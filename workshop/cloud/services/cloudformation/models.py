@@ -220,9 +220,15 @@ class WorkshopCloudFormationBackend:
             stack = existing
         else:
             raise ValidationError(message=f"ChangeSetType {change_set_type} is not supported by the workshop cloud")
-        if stack is not None and any(cs.change_set_name == change_set_name and cs.stack_id == stack.stack_id
-                                     for cs in self.change_sets.values()):
-            raise AlreadyExistsException(f"ChangeSet [{change_set_name}] already exists")
+        for cs_id, cs in list(self.change_sets.items()):
+            if stack is None or cs.change_set_name != change_set_name or cs.stack_id != stack.stack_id:
+                continue
+            if cs.execution_status in ("EXECUTE_COMPLETE", "EXECUTE_FAILED"):
+                # An executed change set is history: `aws cloudformation deploy` names its change
+                # sets by the second, and two quick deploys in a notebook must not collide.
+                self.change_sets.pop(cs_id)
+            else:
+                raise AlreadyExistsException(f"ChangeSet [{change_set_name}] already exists")
         stack_id = stack.stack_id if stack else generate_stack_id(stack_name, self.region_name, self.account_id)
         new_map = _loaded(lambda: ResourceMap(
             stack_id, stack_name, parameters, dict(tags or {}), region_name=self.region_name,
