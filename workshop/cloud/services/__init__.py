@@ -26,6 +26,7 @@ EXTENSIONS: dict[str, list[str]] = {
     "codecommit": ["workshop.cloud.services.codecommit.responses"],
     "awslambda": ["workshop.cloud.services.awslambda"],
     "cloudwatch": ["workshop.cloud.services.cloudwatch.responses"],
+    "s3": ["workshop.cloud.services.s3"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that
@@ -76,6 +77,11 @@ def reset_hooks() -> list[Callable[[str], None]]:
 def ensure_loaded(moto_service: str) -> None:
     """Import the extensions of one moto service (once; cheap afterwards)."""
     if moto_service in _loaded:
+        return
+    if moto_service not in EXTENSIONS:
+        # Nothing to import: never wait behind another service's slow import
+        # (the start-up warm-up holds the lock while CloudFormation loads).
+        _loaded.add(moto_service)
         return
     with _load_lock:
         if moto_service in _loaded:
