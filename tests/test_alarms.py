@@ -542,3 +542,30 @@ def test_accounts_have_their_own_alarms(cloud, account):
     assert state(theirs, "same-name") == "INSUFFICIENT_DATA"
     assert describe(theirs, "same-name")["AlarmArn"].split(":")[4] == other
     assert len(history(theirs, "same-name")) == 1
+
+
+# -- EventBridge --------------------------------------------------------------------
+def test_state_changes_reach_eventbridge_rules(cloud, account):
+    cw, events, sqs = (cloud.client(s, account) for s in ("cloudwatch", "events", "sqs"))
+    queue = sqs.create_queue(QueueName="alarm-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="alarm-changes", EventPattern=json.dumps(
+        {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}))
+    events.put_targets(Rule="alarm-changes", Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    put_alarm(cw, "watched", TreatMissingData="ignore")
+    cw.set_alarm_state(AlarmName="watched", StateValue="ALARM", StateReason="by hand")
+
+    def received():
+        return sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+
+    [message] = wait_for(received, what="the state change event")
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"]) == ("aws.cloudwatch", "CloudWatch Alarm State Change")
+    assert event["resources"] == [describe(cw, "watched")["AlarmArn"]]
+    detail = event["detail"]
+    assert detail["alarmName"] == "watched"
+    assert (detail["state"]["value"], detail["state"]["reason"]) == ("ALARM", "by hand")
+    assert detail["previousState"]["value"] == "INSUFFICIENT_DATA"
+    metric = detail["configuration"]["metrics"][0]["metricStat"]
+    assert metric["metric"] == {"namespace": "Workshop/Test", "name": "Errors",
+                                "dimensions": {"FunctionName": "orders"}}

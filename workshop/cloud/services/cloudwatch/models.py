@@ -484,7 +484,8 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
             alarm.state_reason, alarm.state_reason_data = reason, reason_data
             alarm.state_updated_timestamp = now
             return False
-        old_reason = alarm.state_reason
+        old_reason, old_reason_data = alarm.state_reason, alarm.state_reason_data
+        old_updated = alarm.state_updated_timestamp
         alarm.state_value, alarm.state_reason, alarm.state_reason_data = new_state, reason, reason_data
         alarm.state_updated_timestamp = now
         alarm.state_transitioned_timestamp = now
@@ -503,6 +504,8 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
         enabled = alarm.actions_enabled
     if enabled and actions:
         run_actions(backend, alarm, old_state, actions, now)
+    publish_event(backend, alarm, {"value": old_state, "reason": old_reason,
+                                   "reasonData": old_reason_data, "timestamp": _millis(old_updated)})
     for listener in list(_listeners):
         try:
             listener(backend.account_id, backend.region_name, alarm, old_state, new_state)
@@ -539,6 +542,58 @@ def run_actions(backend: CloudWatchBackend, alarm: Alarm, old_state: str, action
                            f"Recorded action {arn}; the workshop cloud runs only SNS alarm actions",
                            {"actionState": "Recorded", "notificationResource": arn,
                             "stateUpdateTimestamp": _millis(when)}, when)
+
+
+def publish_event(backend: CloudWatchBackend, alarm: Alarm, previous: dict) -> None:
+    """EventBridge's "CloudWatch Alarm State Change" event on the default bus, for
+    accounts that use EventBridge in the alarm's region (nobody else has a rule)."""
+    import sys
+
+    events_models = sys.modules.get("moto.events.models")
+    if events_models is None:
+        return
+    account_backends = dict.get(events_models.events_backends, backend.account_id)
+    if account_backends is None or backend.region_name not in dict.keys(account_backends):
+        return
+    state = {"value": alarm.state_value, "reason": alarm.state_reason,
+             "timestamp": _millis(alarm.state_updated_timestamp)}
+    if alarm.state_reason_data:
+        state["reasonData"] = alarm.state_reason_data
+    configuration: dict[str, Any] = {"description": alarm.description}
+    if alarm_type(alarm) == "CompositeAlarm":
+        configuration["alarmRule"] = alarm.rule
+    elif getattr(alarm, "metrics", None):
+        configuration["metrics"] = [_event_query(q) for q in alarm.metrics]
+    else:
+        configuration["metrics"] = [_event_query({"Id": "m1", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": alarm.namespace, "MetricName": alarm.metric_name,
+                       "Dimensions": alarm_dimensions(alarm)},
+            "Period": alarm.period, "Stat": alarm.extended_statistic or alarm.statistic}})]
+    detail = {"alarmName": alarm.name, "state": state,
+              "previousState": {k: v for k, v in previous.items() if v is not None},
+              "configuration": configuration}
+    try:
+        dict.__getitem__(account_backends, backend.region_name).put_events([{
+            "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+            "Resources": [alarm.alarm_arn], "Detail": json.dumps(detail)}])
+    except Exception:
+        log.exception("could not put the state change event of %s", alarm.name)
+
+
+def _event_query(query: dict) -> dict:
+    out: dict[str, Any] = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
+    if query.get("Expression"):
+        out["expression"] = query["Expression"]
+    if query.get("Label"):
+        out["label"] = query["Label"]
+    stat = query.get("MetricStat")
+    if stat:
+        metric = stat.get("Metric", {})
+        out["metricStat"] = {
+            "metric": {"namespace": metric.get("Namespace"), "name": metric.get("MetricName"),
+                       "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}},
+            "period": stat.get("Period"), "stat": stat.get("Stat")}
+    return out
 
 
 def alarm_notification(backend: CloudWatchBackend, alarm: Alarm, old_state: str) -> dict:
