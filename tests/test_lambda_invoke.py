@@ -21,11 +21,11 @@ ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
 
 
 def zip_code(source: str, filename: str = "app.py", extra: dict[str, str] | None = None) -> bytes:
+    """A zip of the code, the same bytes for the same code (fixed timestamps)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(filename, textwrap.dedent(source))
-        for name, text in (extra or {}).items():
-            archive.writestr(name, textwrap.dedent(text))
+        for name, text in {filename: source, **(extra or {})}.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), textwrap.dedent(text))
     return buffer.getvalue()
 
 
@@ -318,3 +318,48 @@ def test_accounts_have_separate_functions(cloud):
     with pytest.raises(ClientError) as err:
         cloud.client("lambda", a).invoke(FunctionName="whoami")
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def _admin_reset(cloud, account: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{cloud.endpoint}/_workshop/accounts/{account}/reset", method="POST",
+                                     headers={"X-Workshop-Admin-Token": cloud.admin_token})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def test_account_reset_stops_warm_workers(cloud, account):
+    make_function(cloud, account, "survivor", COUNTER)
+    client = cloud.client("lambda", account)
+    assert [invoke(client, "survivor")[1]["calls"] for _ in range(2)] == [1, 2]
+    _admin_reset(cloud, account)
+    with pytest.raises(ClientError):
+        client.get_function(FunctionName="survivor")
+    # The same function again: a fresh environment, not the reset account's warm one.
+    make_function(cloud, account, "survivor", COUNTER)
+    assert invoke(client, "survivor")[1]["calls"] == 1
+
+
+def test_sns_delivers_to_a_function_and_invoke_async_runs_it(cloud, account):
+    fn = make_function(cloud, account, "subscriber", """
+        def handler(event, context):
+            print("got", event["Records"][0]["Sns"]["Message"])
+    """)
+    sns = cloud.client("sns", account)
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn["FunctionArn"])
+    sns.publish(TopicArn=topic, Message="order 17 placed")
+    cloud.client("lambda", account).invoke_async(
+        FunctionName="subscriber", InvokeArgs=json.dumps({"Records": [{"Sns": {"Message": "order 18 placed"}}]}))
+    logs = cloud.client("logs", account)
+    wanted = {"got order 17 placed", "got order 18 placed"}
+    deadline = time.monotonic() + 20
+    seen: set[str] = set()
+    while time.monotonic() < deadline and not wanted <= seen:
+        try:
+            seen = {e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/subscriber")["events"]}
+        except ClientError:
+            pass
+        time.sleep(0.1)
+    assert wanted <= seen

@@ -163,11 +163,12 @@ class _LambdaFunction:
                 "Could not unzip uploaded file. Please check your file, then try to upload again.")
 
     def invoke(self, body: Any, request_headers: Any, response_headers: Any) -> bytes:
-        """moto's integrations (SNS, S3 and log notifications, SQS) invoke this version here."""
+        """moto's notifications (SNS, S3, CloudWatch Logs subscriptions, streams) invoke this
+        version here; AWS delivers them asynchronously, so the publisher does not wait."""
         backend: LambdaBackend = _backend(self.account_id, self.region)
         qualifier = None if str(self.version) == "$LATEST" else str(self.version)
         result = backend.invoke_function(self.function_name, qualifier, _as_bytes(body),
-                                         _header(request_headers, "x-amz-invocation-type") or "RequestResponse")
+                                         _header(request_headers, "x-amz-invocation-type") or "Event")
         if result.function_error:
             response_headers["x-amz-function-error"] = result.function_error
         return result.payload
@@ -275,7 +276,8 @@ class _LambdaBackend:
     # -- invoking -----------------------------------------------------------
     def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
                response_headers: Any) -> bytes:
-        """moto's own entry point (EventBridge targets, Secrets Manager rotation, SQS mappings)."""
+        """moto's own entry point (EventBridge targets, Secrets Manager rotation, SQS mappings),
+        synchronous: rotation steps and SQS deletions depend on the result."""
         result = self.invoke_function(function_name, qualifier, _as_bytes(body),
                                       _header(headers, "x-amz-invocation-type") or "RequestResponse")
         if result.function_error:
