@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+_HOME = tempfile.mkdtemp(prefix="codecommit-git-home-")  # git's global config stays out of the real home
+
+
+def git(*args: str, cwd: Path | None = None, check: bool = True, home: str | Path | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", GIT_CONFIG_NOSYSTEM="1",
                GIT_AUTHOR_NAME="Learner", GIT_AUTHOR_EMAIL="learner@example.com",
                GIT_COMMITTER_NAME="Learner", GIT_COMMITTER_EMAIL="learner@example.com",
-               HOME=str(cwd or Path.cwd()))
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+               HOME=str(home or _HOME))
+    env.pop("XDG_CONFIG_HOME", None)
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+                          input=stdin)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
     return proc
@@ -187,3 +194,20 @@ def test_account_reset_removes_its_repositories_and_their_git_data(cloud, tmp_pa
     assert proc.returncode != 0
     assert cloud.client("codecommit", keep).list_branches(repositoryName="app")["branches"] == ["main"]
     assert new_repo(cloud, reset)["repositoryName"] == "app"  # the name is free again
+
+
+def test_git_credential_store_as_the_labs_show_it(cloud, account, tmp_path):
+    """`credential.helper store` plus `git credential approve`, then the plain cloneUrlHttp."""
+    meta = new_repo(cloud, account)
+    home = tmp_path / "home"
+    home.mkdir()
+    git("config", "--global", "credential.helper", "store", home=home)
+    git("credential", "approve", home=home,
+        stdin=f"protocol=http\nhost=127.0.0.1:{cloud.port}\nusername={account}\npassword=test\n\n")
+    work = tmp_path / "app"
+    git("clone", "-q", meta["cloneUrlHttp"], str(work), home=home)
+    git("checkout", "-q", "-b", "main", cwd=work, home=home)
+    pushed = commit_file(work, "a.txt", "a\n", "a")
+    git("push", "-q", "origin", "main", cwd=work, home=home)
+    assert cloud.client("codecommit", account).get_branch(
+        repositoryName="app", branchName="main")["branch"]["commitId"] == pushed

@@ -290,3 +290,19 @@ def test_pull_request_merged_with_git_is_closed_as_merged(cloud, account, tmp_pa
     merged = cc.get_pull_request(pullRequestId=pr["pullRequestId"])["pullRequest"]
     assert merged["pullRequestStatus"] == "CLOSED"
     assert merged["pullRequestTargets"][0]["mergeMetadata"]["isMerged"] is True
+
+
+@pytest.mark.parametrize("pattern, arn, expected", [
+    ("arn:aws:sts::111122223333:assumed-role/Reviewer/*", "arn:aws:sts::111122223333:assumed-role/Reviewer/alex", True),
+    ("arn:aws:sts::111122223333:assumed-role/Reviewer/*", "arn:aws:sts::111122223333:assumed-role/Dev/alex", False),
+    ("arn:aws:sts::111122223333:assumed-role/Reviewer/*", "arn:aws:sts::444455556666:assumed-role/Reviewer/a", False),
+    ("arn:aws:iam::111122223333:role/Reviewer", "arn:aws:sts::111122223333:assumed-role/Reviewer/alex", True),
+    ("arn:aws:iam::111122223333:user/mary", "arn:aws:iam::111122223333:user/mary", True),
+    ("CodeCommitApprovers:111122223333:alex", "arn:aws:sts::111122223333:assumed-role/Reviewer/alex", True),
+    ("CodeCommitApprovers:111122223333:mary", "arn:aws:iam::111122223333:user/mary", True),
+    ("CodeCommitApprovers:111122223333:mary", "arn:aws:iam::444455556666:user/mary", False),
+])
+def test_approval_pool_member_patterns(pattern, arn, expected):
+    from workshop.cloud.services.codecommit.models import member_matches
+
+    assert member_matches(pattern, arn) is expected

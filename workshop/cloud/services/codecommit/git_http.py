@@ -3,11 +3,20 @@ smart-HTTP server on the same bare repositories the CodeCommit API writes.
 
 Git authenticates with HTTP basic auth, as with CodeCommit's HTTPS Git
 credentials: the user name is the access key id (a 12-digit key is the
-account), the password its secret. Learners give git the credentials in the
-URL (``git clone http://ACCOUNT:test@localhost:4566/v1/repos/NAME``) or with a
-credential helper (``git config --global credential.helper store``). As with
-API signatures outside class mode, the secret is not checked; the account from
-the user name decides which repositories git reaches (any other is a 404).
+account), the password its secret. Learners give git the credentials either in
+the URL::
+
+    git clone http://ACCOUNT:test@localhost:4566/v1/repos/NAME
+
+or once, to git's credential store, and then use the plain cloneUrlHttp::
+
+    git config --global credential.helper store
+    printf 'protocol=http\nhost=localhost:4566\nusername=ACCOUNT\npassword=test\n' | git credential approve
+
+As with API signatures outside class mode, the secret is not checked; the
+account from the user name decides which repositories git reaches (any other
+account's repository is a 404). Without credentials git gets a 401 with
+``WWW-Authenticate: Basic``, so it asks for them.
 
 Importing this module is cheap (no moto): it is an eager module that mounts
 the app when the gateway starts; the models load on the first git request.

@@ -37,8 +37,7 @@ def is_sha(text: str | None) -> bool:
 
 
 def init_bare(path: str) -> Repo:
-    repo = Repo.init_bare(path, mkdir=True)
-    return repo
+    return Repo.init_bare(path, mkdir=True)
 
 
 # -- reading ------------------------------------------------------------------

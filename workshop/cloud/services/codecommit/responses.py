@@ -16,7 +16,7 @@ from workshop.cloud.services.codecommit import models
 from workshop.cloud.services.codecommit.exceptions import error
 
 
-def _blob(value: Any, required_code: str | None = None) -> bytes | None:
+def _blob(value: Any) -> bytes | None:
     """A blob member arrives base64-encoded in JSON."""
     if value is None:
         return None
