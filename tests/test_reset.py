@@ -64,7 +64,10 @@ def test_reset_deletes_the_lab_and_nothing_else(cloud, account):
 
     out = reset(cloud.endpoint, account)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "deleted stack workshop-04-iac" in out.stdout and f"deleted bucket {bucket}" in out.stdout
+    # The report, two versions of notes.txt and its delete marker; then the stack deletes the bucket.
+    assert f"emptied bucket {bucket} (4 object version(s))" in out.stdout
+    assert "deleted stack workshop-04-iac and its 1 change set(s)" in out.stdout
+    assert "deleted stack my-04-iac-try" in out.stdout
 
     assert stack_names(cfn) == {"unrelated", "lab-03-stack"}
     assert not bucket_exists(s3, bucket)

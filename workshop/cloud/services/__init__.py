@@ -26,6 +26,7 @@ EXTENSIONS: dict[str, list[str]] = {
     "codecommit": ["workshop.cloud.services.codecommit.responses"],
     "awslambda": ["workshop.cloud.services.awslambda"],
     "cloudwatch": ["workshop.cloud.services.cloudwatch.responses"],
+    "s3": ["workshop.cloud.services.s3"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that
