@@ -187,6 +187,12 @@ def test_conflicting_changes_need_a_manual_merge(cloud, account):
     main, feature = repo_with_feature(cc)
     main2 = cc.put_file(repositoryName="app", branchName="main", filePath="app.py",
                         fileContent=LINES.replace(b"line 5", b"line 5 on main"), parentCommitId=main)["commitId"]
+    options = cc.get_merge_options(repositoryName="app", sourceCommitSpecifier="feature",
+                                   destinationCommitSpecifier="main")
+    assert options["mergeOptions"] == [] and options["baseCommitId"] == main
+    assert cc.get_merge_options(repositoryName="app", sourceCommitSpecifier="feature",
+                                destinationCommitSpecifier=main)["mergeOptions"] == \
+        ["FAST_FORWARD_MERGE", "SQUASH_MERGE", "THREE_WAY_MERGE"]
     conflicts = cc.get_merge_conflicts(repositoryName="app", destinationCommitSpecifier="main",
                                        sourceCommitSpecifier="feature", mergeOption="THREE_WAY_MERGE")
     assert conflicts["mergeable"] is False

@@ -151,4 +151,6 @@ def test_reference_changes_reach_eventbridge_rules(cloud, account):
     details = [json.loads(m["Body"])["detail"] for m in messages]
     assert details == [{"event": "referenceCreated", "repositoryName": "app",
                         "repositoryId": details[0]["repositoryId"], "referenceType": "branch",
-                        "referenceName": "main", "referenceFullName": "refs/heads/main", "commitId": commit}]
+                        "referenceName": "main", "referenceFullName": "refs/heads/main", "commitId": commit,
+                        "callerUserArn": details[0]["callerUserArn"]}]
+    assert details[0]["callerUserArn"].split(":")[4] == account

@@ -947,6 +947,29 @@ class CodeCommitBackend(BaseBackend):
         out["conflictMetadataList"] = [_conflict_json(repo, c) for c in result.conflicts]
         return out
 
+    @_locked
+    def get_merge_options(self, repo_name: Any, source_spec: Any, dest_spec: Any, level: Any,
+                          strategy: Any) -> dict:
+        """The merge kinds that would work now: fast-forward when the destination is behind, squash
+        and three-way when the changes merge without conflicts."""
+        repo = self.get_repo(repo_name)
+        if not source_spec or not dest_spec:
+            raise error("CommitRequiredException", "Both commit specifiers are required.")
+        source, destination = self._specifier(repo, source_spec), self._specifier(repo, dest_spec)
+        level, strategy = _merge_settings(level, strategy)
+        base = git_ops.merge_base(repo.git, source, destination)
+        options = []
+        if git_ops.is_ancestor(repo.git, destination, source):
+            options.append("FAST_FORWARD_MERGE")
+        result = git_ops.merge(repo.git, git_ops.commit_entries(repo.git, base),
+                               git_ops.commit_entries(repo.git, destination),
+                               git_ops.commit_entries(repo.git, source),
+                               line_level=level == "LINE_LEVEL", strategy=strategy)
+        if not result.conflicts:
+            options += ["SQUASH_MERGE", "THREE_WAY_MERGE"]
+        return {"mergeOptions": options, "sourceCommitId": source, "destinationCommitId": destination,
+                "baseCommitId": base or ""}
+
     # -- pull requests ------------------------------------------------------------------
     def get_pr(self, pr_id: Any) -> PullRequest:
         if not pr_id:
@@ -1571,7 +1594,7 @@ class CodeCommitBackend(BaseBackend):
                     references.append(item)
             if references:
                 self._publish(repo, trigger, references, user_arn, "ReferenceChanges")
-        _put_events(repo, changes)
+        _put_events(repo, changes, user_arn)
 
     def _close_if_merged(self, pr: PullRequest, old: str | None, new: str | None, user_arn: str) -> None:
         """A pull request whose source just arrived in its destination (merged with git) is merged."""
@@ -1705,7 +1728,7 @@ def _conflict_json(repo: Repository, conflict: git_ops.Conflict) -> dict:
     }
 
 
-def _put_events(repo: Repository, changes: list) -> None:
+def _put_events(repo: Repository, changes: list, user_arn: str) -> None:
     """EventBridge's "CodeCommit Repository State Change" events, when the account uses EventBridge."""
     import sys
 
@@ -1717,7 +1740,7 @@ def _put_events(repo: Repository, changes: list) -> None:
         kind = "referenceCreated" if old is None else "referenceDeleted" if new is None else "referenceUpdated"
         ref_type = "branch" if ref.startswith("refs/heads/") else "tag" if ref.startswith("refs/tags/") else "ref"
         detail = {"event": kind, "repositoryName": repo.name, "repositoryId": repo.id, "referenceType": ref_type,
-                  "referenceName": ref.split("/", 2)[-1], "referenceFullName": ref}
+                  "referenceName": ref.split("/", 2)[-1], "referenceFullName": ref, "callerUserArn": user_arn}
         if new:
             detail["commitId"] = new
         if old:

@@ -238,6 +238,11 @@ class CodeCommitOperations:
             self._p("repositoryName"), self._p("destinationCommitSpecifier"), self._p("sourceCommitSpecifier"),
             self._p("mergeOption"), self._p("conflictDetailLevel"), self._p("conflictResolutionStrategy")))
 
+    def get_merge_options(self) -> str:
+        return self._json(self.codecommit_backend.get_merge_options(
+            self._p("repositoryName"), self._p("sourceCommitSpecifier"), self._p("destinationCommitSpecifier"),
+            self._p("conflictDetailLevel"), self._p("conflictResolutionStrategy")))
+
     # -- pull requests -----------------------------------------------------------------
     def create_pull_request(self) -> str:
         pr = self.codecommit_backend.create_pull_request(
