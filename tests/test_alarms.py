@@ -569,3 +569,20 @@ def test_state_changes_reach_eventbridge_rules(cloud, account):
     metric = detail["configuration"]["metrics"][0]["metricStat"]
     assert metric["metric"] == {"namespace": "Workshop/Test", "name": "Errors",
                                 "dimensions": {"FunctionName": "orders"}}
+
+
+def test_an_account_reset_removes_its_alarms_and_history(cloud, account):
+    import urllib.request
+
+    cw = cloud.client("cloudwatch", account)
+    put_alarm(cw, "doomed", TreatMissingData="breaching")
+    wait_state(cw, "doomed", "ALARM")
+    request = urllib.request.Request(f"{cloud.endpoint}/_workshop/accounts/{account}/reset", data=b"",
+                                     method="POST", headers={"X-Workshop-Admin-Token": cloud.admin_token})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    assert cw.describe_alarms()["MetricAlarms"] == []
+    assert cw.describe_alarm_history()["AlarmHistoryItems"] == []
+    # The evaluator carries on with the account's new alarms.
+    put_alarm(cw, "reborn", TreatMissingData="breaching")
+    wait_state(cw, "reborn", "ALARM")

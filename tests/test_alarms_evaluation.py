@@ -265,3 +265,19 @@ def test_alarm_states_reads_states_by_name(backend):
     backend.set_alarm_state("second", "testing", None, "ALARM")
     states = models.alarm_states(backend.account_id, "us-east-1", ["first", "second", "absent"])
     assert states == {"first": "INSUFFICIENT_DATA", "second": "ALARM"}
+
+
+def test_children_and_parents_of_a_composite_alarm(backend):
+    alarm(backend, name="cpu")
+    alarm(backend, name="mem")
+    alarm(backend, name="disk")
+    backend.put_metric_alarm(
+        name="service-health", namespace=None, metric_name=None, comparison_operator=None,
+        evaluation_periods=None, period=None, threshold=None, statistic=None, description=None,
+        dimensions=[], alarm_actions=[],
+        rule=f'ALARM("cpu") OR (OK(mem) AND NOT ALARM("arn:aws:cloudwatch:us-east-1:{backend.account_id}:alarm:gone"))')
+    assert [a.name for a in backend.find_alarms(children_of="service-health")] == ["cpu", "mem"]
+    assert [a.name for a in backend.find_alarms(parents_of="cpu")] == ["service-health"]
+    assert backend.find_alarms(parents_of="disk") == []
+    assert [a.name for a in backend.find_alarms()] == ["cpu", "disk", "mem"]  # metric alarms by default
+    assert [a.name for a in backend.find_alarms(alarm_types=["CompositeAlarm"])] == ["service-health"]

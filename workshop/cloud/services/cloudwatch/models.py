@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -78,6 +79,17 @@ def on_state_change(listener: StateListener) -> StateListener:
     Composite alarms and deployment runners use it to react at once."""
     _listeners.append(listener)
     return listener
+
+
+_RULE_REFERENCE = re.compile(r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(\"?)(.+?)\1\s*\)")
+
+
+def rule_references(rule: str) -> list[str]:
+    """The names of the alarms a composite alarm's AlarmRule refers to (by name or ARN)."""
+    names = []
+    for _, ref in _RULE_REFERENCE.findall(rule or ""):
+        names.append(ref.split(":alarm:", 1)[1] if ":alarm:" in ref else ref)
+    return names
 
 
 def alarm_type(alarm: Alarm) -> str:
@@ -210,11 +222,22 @@ class AlarmRules:
 
     def find_alarms(self, names: list[str] | None = None, name_prefix: str | None = None,
                     state_value: str | None = None, action_prefix: str | None = None,
-                    alarm_types: list[str] | None = None) -> list[Alarm]:
-        """describe_alarms' filters, all applied together, sorted by name as AWS does."""
-        types = set(alarm_types or ["MetricAlarm"])
+                    alarm_types: list[str] | None = None, children_of: str | None = None,
+                    parents_of: str | None = None) -> list[Alarm]:
+        """describe_alarms' filters, all applied together, sorted by name as AWS does.
+        Without AlarmTypes only metric alarms are listed (AWS's default), except for
+        the children or parents of an alarm, which may be of either type."""
+        types = set(alarm_types or (ALARM_TYPES if children_of or parents_of else ["MetricAlarm"]))
+        candidates = list(self.alarms.values())
+        if children_of is not None:
+            parent = self.alarms.get(children_of)
+            referenced = set(rule_references(parent.rule)) if parent is not None and parent.rule else set()
+            candidates = [a for a in candidates if a.name in referenced]
+        if parents_of is not None:
+            candidates = [a for a in candidates
+                          if a.rule and parents_of in rule_references(a.rule)]
         found = []
-        for alarm in list(self.alarms.values()):
+        for alarm in candidates:
             if names and alarm.name not in names:
                 continue
             if name_prefix and not alarm.name.startswith(name_prefix):

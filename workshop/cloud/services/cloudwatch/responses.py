@@ -8,7 +8,11 @@ import base64
 import json
 from typing import Any
 
-from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
+from moto.cloudwatch.exceptions import (
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    ValidationError,
+)
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
@@ -53,11 +57,18 @@ class AlarmResponses:
         if names and prefix:
             raise InvalidParameterCombination(
                 "AlarmNames and AlarmNamePrefix are mutually exclusive; specify only one of them.")
-        if get("ChildrenOfAlarmName") or get("ParentsOfAlarmName"):
-            if names or prefix:
-                raise InvalidParameterCombination(
-                    "ChildrenOfAlarmName and ParentsOfAlarmName cannot be used with AlarmNames "
-                    "or AlarmNamePrefix.")
+        children_of, parents_of = get("ChildrenOfAlarmName"), get("ParentsOfAlarmName")
+        related = children_of or parents_of
+        if related and (names or prefix or get("StateValue") or get("ActionPrefix")
+                        or (children_of and parents_of)):
+            raise InvalidParameterCombination(
+                "ChildrenOfAlarmName or ParentsOfAlarmName can only be used with MaxRecords "
+                "and NextToken.")
+        state_value = get("StateValue")
+        if state_value and state_value not in models.STATES:
+            raise ValidationError(
+                f"1 validation error detected: Value '{state_value}' at 'stateValue' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]")
         types = get("AlarmTypes", []) or []
         for kind in types:
             if kind not in models.ALARM_TYPES:
@@ -65,14 +76,19 @@ class AlarmResponses:
                     f"The value {kind} for parameter AlarmTypes is not valid; use "
                     "MetricAlarm or CompositeAlarm.")
         alarms = self.cloudwatch_backend.find_alarms(
-            names=names, name_prefix=prefix, state_value=get("StateValue"),
-            action_prefix=get("ActionPrefix"), alarm_types=types)
+            names=names, name_prefix=prefix, state_value=state_value,
+            action_prefix=get("ActionPrefix"), alarm_types=types,
+            children_of=children_of, parents_of=parents_of)
         page, token = _page(alarms, get("NextToken"), _int(get("MaxRecords")) or 50, 100)
-        result: dict[str, Any] = {
-            "MetricAlarms": [metric_alarm_view(a) for a in page if models.alarm_type(a) == "MetricAlarm"],
-            "CompositeAlarms": [composite_alarm_view(a) for a in page
-                                if models.alarm_type(a) == "CompositeAlarm"],
-        }
+        views = {"MetricAlarm": metric_alarm_view, "CompositeAlarm": composite_alarm_view}
+        result: dict[str, Any] = {"MetricAlarms": [], "CompositeAlarms": []}
+        for alarm in page:
+            kind = models.alarm_type(alarm)
+            view = views[kind](alarm)
+            if related:  # AWS returns only these four for an alarm's children or parents
+                view = {k: view[k] for k in ("AlarmName", "AlarmArn", "StateValue",
+                                             "StateUpdatedTimestamp") if k in view}
+            result[kind + "s"].append(view)
         if token:
             result["NextToken"] = token
         return ActionResult(result)
