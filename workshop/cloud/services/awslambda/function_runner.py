@@ -41,6 +41,8 @@ MAX_WORKERS_PER_VERSION = 4          # concurrent executions of one version
 MAX_WORKERS = 32                     # all functions together; idle ones are evicted first
 IDLE_SECONDS = 600.0                 # a warm worker unused this long (real time) is stopped
 UNZIPPED_LIMIT = 262_144_000         # AWS's limit on a function's unzipped code
+MAX_EVENT_CHARS = 256 * 1024         # CloudWatch Logs' limit on one event
+MAX_OUTPUT_BYTES = 4 * 1024 * 1024   # what one invocation's output may cost the cloud
 
 # Keys AWS sets itself; a function's own variables may not override them.
 RESERVED_ENV = frozenset({
@@ -126,11 +128,11 @@ def _iso_now() -> str:
 class Worker:
     """One warm execution environment: a bootstrap process for one function version."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, work_dir: Path):
+    def __init__(self, spec: FunctionSpec, work_dir: Path):
         self.spec = spec
         self.id = uuid.uuid4().hex
         self.stream = f"{get_clock().now():%Y/%m/%d}/[{spec.version}]{self.id}"
-        self.code_dir = code_dir
+        self.code_dir: Path | None = None
         self.log_path = work_dir / f"{self.id}.log"
         self.home = work_dir / self.id
         self.proc: subprocess.Popen | None = None
@@ -173,7 +175,8 @@ class Worker:
         })
         return env
 
-    def start(self) -> None:
+    def start(self, code_dir: Path) -> None:
+        self.code_dir = code_dir
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as early_errors:
             self.proc = subprocess.Popen(
@@ -244,11 +247,20 @@ class Worker:
                 self._buf += chunk
 
     def read_output(self) -> list[str]:
+        """What the function printed since the invocation began (bounded, as CloudWatch Logs is)."""
         try:
-            text = self.log_path.read_bytes().decode("utf-8", "replace")
+            with open(self.log_path, "rb") as output:
+                size = os.fstat(output.fileno()).st_size
+                skipped = max(0, size - MAX_OUTPUT_BYTES)
+                output.seek(skipped)
+                text = output.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return []
-        return text.splitlines()
+        lines = [line if len(line) <= MAX_EVENT_CHARS else line[:MAX_EVENT_CHARS] + " [truncated]"
+                 for line in text.splitlines()]
+        if skipped:
+            lines.insert(0, f"[{skipped} bytes of output before this were not kept]")
+        return lines
 
 
 class FunctionRunner:
@@ -341,7 +353,7 @@ class FunctionRunner:
                     break
                 if len([w for w in pool if w.spec == spec]) < MAX_WORKERS_PER_VERSION:
                     stale.extend(self._evict_for_room())
-                    worker = Worker(spec, self._code_dir(spec), self._work_dir(spec))
+                    worker = Worker(spec, self._work_dir(spec))
                     worker.busy = True
                     pool.append(worker)
                     break
@@ -353,7 +365,7 @@ class FunctionRunner:
             old.stop()
         if worker.proc is None:
             try:
-                worker.start()
+                worker.start(self._code_dir(spec))   # unpacked outside the lock: zips can be large
             except Exception:
                 self._release(worker, healthy=False)
                 raise

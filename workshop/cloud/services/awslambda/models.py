@@ -143,8 +143,18 @@ def _check_environment(spec: dict[str, Any]) -> None:
             f"Reserved keys used in this request: {','.join(reserved)}")
 
 
+def _logs_backend(fn: LambdaFunction):
+    from moto.logs.models import logs_backends
+
+    return logs_backends[fn.account_id][fn.region]
+
+
 @extend(LambdaFunction)
 class _LambdaFunction:
+    # Looked up, not held: moto deep-copies functions (list_functions ALL, Publish=True), and a
+    # held reference copied the account's whole CloudWatch Logs with them, every log event included.
+    logs_backend = property(_logs_backend, lambda fn, value: None)
+
     def _set_function_code(self, updated_spec: dict[str, Any]) -> None:
         """moto's, and AWS's check that Zip code is a zip archive (the old code stays on failure)."""
         saved = {name: getattr(self, name, None)
@@ -435,4 +445,10 @@ def _backend(account_id: str, region: str) -> LambdaBackend:
 
 @on_account_reset
 def _stop_workers(account_id: str) -> None:
+    """A reset account keeps no warm environments and no unpacked code."""
+    import shutil
+
+    from workshop.cloud import runtime
+
     get_runner().forget(account_id)
+    shutil.rmtree(runtime.state_dir() / "lambda" / account_id, ignore_errors=True)
