@@ -39,8 +39,8 @@ actions, listeners) are shared. Composite alarms go here as "CompositeAlarm"
 (``models.alarm_type`` names an alarm with an AlarmRule so), evaluated from their
 children's states, and can be re-evaluated at once from ``models.on_state_change``.
 
-The thread starts with the cloud and sleeps while no alarm exists; a put,
-set_alarm_state or delete wakes it. It imports moto only once woken.
+The thread starts with the cloud and sleeps while no alarm exists; a put
+or set_alarm_state wakes it. It imports moto only once woken.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def _backends():
 _engine = AlarmEvaluator()
 
 
-def wake(alarm: Any = None) -> None:
+def wake() -> None:
     """Something changed (an alarm was put, set or deleted): plan again."""
     _engine.wake()
 

@@ -182,7 +182,7 @@ class AlarmRules:
                                {"type": "Update", "version": "1.0",
                                 "originalUpdatedAlarm": old_config,
                                 "updatedAlarm": alarm_configuration(alarm)}, now)
-        alarm_evaluator.wake(alarm)
+        alarm_evaluator.wake()
         return alarm
 
     def set_alarm_state(self, alarm_name: str, reason: str, reason_data: str | None,
@@ -202,7 +202,7 @@ class AlarmRules:
             raise ResourceNotFound(f"Alarm {alarm_name} not found")
         # AWS re-evaluates at the next period, which may set the state back.
         change_state(self, alarm, state_value, reason, reason_data)
-        alarm_evaluator.wake(alarm)
+        alarm_evaluator.wake()
 
     def delete_alarms(self, alarm_names: list[str]) -> None:
         missing = [name for name in alarm_names if name not in self.alarms]
@@ -254,15 +254,13 @@ class AlarmRules:
     def alarms_for_metric(self, namespace: str, metric_name: str, dimensions: list[dict] | None,
                           statistic: str | None, extended_statistic: str | None,
                           period: int | None, unit: str | None) -> list[Alarm]:
-        wanted_dims = dimension_key(dimensions or []) if dimensions is not None else None
         found = []
         for alarm in list(self.alarms.values()):
             if alarm_type(alarm) != "MetricAlarm":
                 continue
             if alarm.namespace != namespace or alarm.metric_name != metric_name:
                 continue
-            if wanted_dims is not None and dimensions and \
-                    dimension_key(alarm_dimensions(alarm)) != wanted_dims:
+            if dimensions and dimension_key(alarm_dimensions(alarm)) != dimension_key(dimensions):
                 continue
             if statistic and alarm.statistic != statistic:
                 continue
