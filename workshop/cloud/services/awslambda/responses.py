@@ -11,8 +11,6 @@ from moto.awslambda.responses import LambdaResponse
 from moto.core.responses import BaseResponse
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.awslambda.models import InvokeResult  # noqa: F401  (the backend's answer)
-
 
 # The invocation's own request id (the one in its logs and context) is the response's,
 # as in AWS; moto would put a random one of its own in its place.
