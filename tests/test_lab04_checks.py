@@ -128,6 +128,17 @@ def test_solved_account_passes_every_check(cloud, account):
     assert "IN_SYNC" in found["drift-fixed"].message
 
 
+def test_the_subscribed_queue_receives_the_topics_messages(cloud, account):
+    solve(cloud, account, upto="change-set")
+    outputs = cloud.client("cloudformation", account).describe_stacks(StackName=STACK_NAME)["Stacks"][0]["Outputs"]
+    topic = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TopicArn")
+    cloud.client("sns", account).publish(TopicArn=topic, Message="disk almost full")
+    sqs = cloud.client("sqs", account)
+    url = sqs.get_queue_url(QueueName="workshop-04-iac-alerts")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
+    assert messages and json.loads(messages[0]["Body"])["Message"] == "disk almost full"
+
+
 def test_stack_only_passes_the_deploy_checks(cloud, account):
     solve(cloud, account, upto="deploy")
     found = checks(cloud, account)
@@ -189,6 +200,20 @@ def test_report_that_is_not_a_drift_report(cloud, account):
     assert "StackResourceDrifts" in found["drift-detected"].message
 
 
+@pytest.mark.slow
+def test_solution_notebook_is_safe_to_run_again(cloud, account, tmp_path):
+    """Every step is idempotent: the whole solution, run twice in one account, raises nothing."""
+    from tests import notebooks
+
+    work = notebooks.lab_copy(SOLUTION.parent, tmp_path)
+    for _ in range(2):
+        nb = notebooks.execute(work / SOLUTION.name, cloud.env(account), allow_errors=True)
+        assert notebooks.cell_errors(nb) == []
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "already exists (UPDATE_COMPLETE)" in printed and "nothing to execute" in printed
+    assert passing(checks(cloud, account)) == ALL
+
+
 def test_workshop_check_exit_codes(cloud, account):
     out = workshop_check(cloud.endpoint, account)
     assert out.returncode == 1, out.stderr
@@ -210,7 +235,7 @@ def test_templates_parse_with_short_form_intrinsics():
     assert t1["Resources"]["LabBucket"]["Properties"]["BucketName"] == {
         "Fn::Sub": "workshop-04-iac-${AWS::AccountId}-${AWS::Region}"}
     assert t2["Resources"]["AlertsSubscription"]["Properties"]["Endpoint"] == {"Fn::GetAtt": ["AlertsQueue", "Arn"]}
-    assert set(t2["Resources"]) - set(t1["Resources"]) == {"AlertsQueue", "AlertsSubscription"}
+    assert set(t2["Resources"]) - set(t1["Resources"]) == {"AlertsQueue", "AlertsSubscription", "AlertsQueuePolicy"}
     with pytest.raises(ValueError):
         parse_template("- just\n- a list\n")
 
