@@ -193,7 +193,7 @@ _engine = AlarmEvaluator()
 
 
 def wake() -> None:
-    """Something changed (an alarm was put, set or deleted): plan again."""
+    """Something changed (an alarm was put or its state set): plan again."""
     _engine.wake()
 
 
