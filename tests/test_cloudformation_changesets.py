@@ -113,8 +113,9 @@ def test_lab_story_create_and_update_through_change_sets(cloud, account):
     topic_arn = outputs(stack)["TopicArn"]  # Outputs survive a change set (moto drops them)
     assert topic_arn.startswith(f"arn:aws:sns:us-east-1:{account}:")
 
-    update = create_change_set(cf, "add-queue", WITH_QUEUE)
+    update = create_change_set(cf, "add-queue", WITH_QUEUE, Tags=[{"Key": "lab", "Value": "04-iac"}])
     assert update["Status"] == "CREATE_COMPLETE"
+    assert update["Tags"] == [{"Key": "lab", "Value": "04-iac"}]
     found = changes(update)
     assert {n: c["Action"] for n, c in found.items()} == {
         "AlertsTopic": "Modify", "AlertsQueue": "Add", "AlertsQueuePolicy": "Add", "AlertsSubscription": "Add"}
@@ -132,6 +133,7 @@ def test_lab_story_create_and_update_through_change_sets(cloud, account):
     cf.get_waiter("stack_update_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     stack = stack_of(cf)
     assert stack["StackStatus"] == "UPDATE_COMPLETE" and stack["ChangeSetId"] == update["ChangeSetId"]
+    assert stack["Tags"] == [{"Key": "lab", "Value": "04-iac"}]
     assert outputs(stack)["TopicArn"] == topic_arn  # modified in place, not replaced
     queue_url = outputs(stack)["QueueUrl"]
     assert sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]["DisplayName"] == "Workshop alerts (v2)"

@@ -37,7 +37,7 @@ def compute(state: StackState, old_template: dict, old_map: ResourceMap | None, 
     as loaded into `new_map`) on a stack in `state` would make."""
     resources = template["Resources"]
     present = [n for n in templates.order(template) if condition_holds(new_map, resources[n])]
-    alive = {n: r for n, r in state.records.items() if r.exists}
+    alive = {n: r for n, r in list(state.records.items()) if r.exists}
     if old_map is not None:
         # Resolving a property must never create a resource (moto's map is lazy):
         # only resources that exist are resolvable.

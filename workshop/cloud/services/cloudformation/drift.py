@@ -156,8 +156,9 @@ def detections(backend: Any) -> dict[str, dict[str, Any]]:
 def detect_stack(backend: Any, stack: Any, logical_ids: list[str] | None = None) -> str:
     _check(stack)
     state = state_of(stack)
+    # Snapshots (list(...)) of the records: another request may be changing the stack.
     records = [_record(stack, n) for n in logical_ids] if logical_ids else \
-        [r for r in state.records.values() if r.exists]
+        [r for r in list(state.records.values()) if r.exists]
     started = now()
     failed: list[str] = []
     drifted = 0
@@ -193,13 +194,14 @@ def detect_resource(stack: Any, logical_id: str) -> dict[str, Any]:
     _check(stack)
     record = _record(stack, logical_id)
     drift = resource_drift(stack, record)
-    record.drift, record.drift_status, record.drift_checked = drift, drift["StackResourceDriftStatus"], drift["Timestamp"]
+    record.drift, record.drift_checked = drift, drift["Timestamp"]
+    record.drift_status = drift["StackResourceDriftStatus"]
     return drift
 
 
 def resource_drifts(stack: Any, status_filter: list[str] | None = None) -> list[dict[str, Any]]:
     """The latest drift of each resource that has been checked, in stack order."""
-    drifts = [r.drift for r in state_of(stack).records.values() if r.exists and r.drift]
+    drifts = [r.drift for r in list(state_of(stack).records.values()) if r.exists and r.drift]
     if status_filter:
         drifts = [d for d in drifts if d["StackResourceDriftStatus"] in status_filter]
     return drifts

@@ -1,9 +1,7 @@
-"""The stack engine: provisions a stack's resources one by one in dependency
-order with AWS's per-resource events and statuses, fails honestly (an
-unsupported type or a failing create is CREATE_FAILED and rolls back),
-updates in place or by replacement (rolling back to the old resources on
-failure), and deletes. It drives moto's models and ResourceMap; the records
-it keeps per resource are what DescribeStackResources and drift read."""
+"""The stack engine: creates, updates and deletes a stack's resources one by one
+in dependency order, with AWS's per-resource events and statuses, honest
+failures and rollbacks. It drives moto's models; its per-resource records are
+what DescribeStackResources, change sets and drift detection read."""
 
 from __future__ import annotations
 
@@ -306,8 +304,8 @@ class StackEngine:
         if failed is None:
             try:
                 self.publish_exports()
-            except ValidationError as exc:
-                failed = f"{exc.message} "
+            except Exception as exc:  # a name taken by another stack, or an unresolvable value
+                failed = f"{getattr(exc, 'message', None) or exc} "
         if failed is None:
             if not pending:
                 self.stack_event("CREATE_COMPLETE")

@@ -140,7 +140,7 @@ class WorkshopCloudFormationBackend:
         template = prepare_template(body)
         check_parameters(template, parameters)
         resources = template["Resources"]
-        retyped = [n for n, r in state_of(stack).records.items()
+        retyped = [n for n, r in list(state_of(stack).records.items())
                    if r.exists and n in resources and resources[n]["Type"] != r.resource_type]
         if retyped:
             raise ValidationError(message="Update of resource type is not permitted. The new template modifies "
@@ -192,7 +192,7 @@ class WorkshopCloudFormationBackend:
 
     def stack_by_physical_resource_id(self, physical_id: str) -> Stack:
         for stack in self.stacks.values():
-            if any(r.physical_id == physical_id and r.exists for r in state_of(stack).records.values()):
+            if any(r.physical_id == physical_id and r.exists for r in list(state_of(stack).records.values())):
                 return stack
         raise ValidationError(message=f"Stack for {physical_id} does not exist")
 
@@ -411,7 +411,10 @@ class WorkshopResourceMap:
             if not (isinstance(target, dict) and "Fn::GetAtt" in target):
                 continue
             arg = target["Fn::GetAtt"]
-            name, attr = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) > 1 else (str(arg).split(".", 1) + [""])[:2]
+            if isinstance(arg, list) and len(arg) > 1:
+                name, attr = arg[0], arg[1]
+            else:
+                name, attr = (str(arg).split(".", 1) + [""])[:2]
             resource = self._resource_json_map.get(name)
             if resource is None:
                 raise ValidationError(

@@ -8,10 +8,12 @@ import json
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
-from moto.cloudformation.responses import CloudFormationResponse
+from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
+
+BOTH_TEMPLATES = "You cannot specify both usePreviousTemplate and Template Body/Template URL."
 
 
 def _resource(stack: Any, record: Any, shape: str) -> dict[str, Any]:
@@ -37,6 +39,10 @@ def _resource(stack: Any, record: Any, shape: str) -> dict[str, Any]:
 
 @extend(CloudFormationResponse)
 class WorkshopCloudFormationResponse:
+    # moto keeps a change set's tags as a dict; the wire format is a Key/Value list.
+    RESPONSE_KEY_PATH_TO_TRANSFORMER = {**CloudFormationResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER,
+                                        "DescribeChangeSetOutput.Tags": transform_dict}
+
     # -- request helpers ------------------------------------------------------
     def _template_body(self, required: bool = True) -> str | None:
         body = self._get_param("TemplateBody")
@@ -94,7 +100,7 @@ class WorkshopCloudFormationResponse:
         stack = backend.get_stack(self._get_param("StackName"))
         if self._get_bool_param("UsePreviousTemplate", False):
             if self._get_param("TemplateBody") or self._get_param("TemplateURL"):
-                raise ValidationError(message="You cannot specify both usePreviousTemplate and Template Body/Template URL.")
+                raise ValidationError(message=BOTH_TEMPLATES)
             body = stack.template
         else:
             body = self._template_body()
@@ -138,7 +144,7 @@ class WorkshopCloudFormationResponse:
             stack = backend.get_stack(stack_name)
         if self._get_bool_param("UsePreviousTemplate", False):
             if self._get_param("TemplateBody") or self._get_param("TemplateURL"):
-                raise ValidationError(message="You cannot specify both usePreviousTemplate and Template Body/Template URL.")
+                raise ValidationError(message=BOTH_TEMPLATES)
             if stack is None:
                 raise ValidationError(message="UsePreviousTemplate is only valid for an UPDATE change set.")
             body = stack.template

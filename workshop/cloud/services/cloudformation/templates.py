@@ -91,12 +91,12 @@ def validate(template: dict[str, Any]) -> None:
         raise ValidationError(message="Template format error: Parameters must be an object.")
     for name, resource in resources.items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            raise ValidationError(
-                message=f"Template format error: [/Resources/{name}] Every Resources object must contain a Type member.")
+            raise ValidationError(message=f"Template format error: [/Resources/{name}] "
+                                          "Every Resources object must contain a Type member.")
         extra = sorted(k for k in resource if k not in RESOURCE_ATTRIBUTES)
         if extra:
-            raise ValidationError(
-                message=f"Template format error: Unrecognized resource attributes in resource {name}: [{', '.join(extra)}]")
+            raise ValidationError(message="Template format error: Unrecognized resource attributes in resource "
+                                          f"{name}: [{', '.join(extra)}]")
         props = resource.get("Properties")
         if props is not None and not isinstance(props, dict):
             raise ValidationError(
