@@ -35,7 +35,8 @@ EAGER: list[str] = ["workshop.cloud.services.cloudwatch.alarm_evaluator",
                     "workshop.cloud.services.codecommit.git_http"]
 
 _loaded: set[str] = set()
-_load_lock = threading.RLock()
+_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
 _reset_hooks: list[Callable[[str], None]] = []
 _mounts: list[tuple[str, Callable]] = []
 
@@ -79,11 +80,13 @@ def ensure_loaded(moto_service: str) -> None:
     if moto_service in _loaded:
         return
     if moto_service not in EXTENSIONS:
-        # Nothing to import: never wait behind another service's slow import
-        # (the start-up warm-up holds the lock while CloudFormation loads).
         _loaded.add(moto_service)
         return
-    with _load_lock:
+    # One lock per service: a request never waits behind another service's
+    # slow import (the start-up warm-up loads CloudFormation, i.e. most of moto).
+    with _locks_lock:
+        lock = _locks.setdefault(moto_service, threading.Lock())
+    with lock:
         if moto_service in _loaded:
             return
         for module in EXTENSIONS.get(moto_service, ()):
