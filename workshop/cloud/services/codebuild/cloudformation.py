@@ -4,11 +4,12 @@ stack's project builds exactly like one made with create_project."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from workshop.cloud.services.codebuild.models import codebuild_backend
+from workshop.cloud.services.codebuild.models import codebuild_backend, service_model, validate_input
 
 # CloudFormation names that are not the API's name with a lower-case first letter.
 _RENAMED = {"BuildSpec": "buildspec", "SourceIdentifier": "sourceIdentifier"}
@@ -31,6 +32,11 @@ def api_shape(value: Any) -> Any:
             continue
         out[name] = api_shape(item)
     return out
+
+
+@lru_cache(maxsize=1)
+def _create_members() -> frozenset[str]:
+    return frozenset(service_model().operation_model("CreateProject").input_shape.members)
 
 
 def _ints(params: dict, *names: str) -> None:
@@ -81,7 +87,9 @@ class CodeBuildProject(CloudFormationModel):
             env["privilegedMode"] = env["privilegedMode"].lower() == "true"
         if "badgeEnabled" in params and isinstance(params["badgeEnabled"], str):
             params["badgeEnabled"] = params["badgeEnabled"].lower() == "true"
-        return params
+        # Keep what the API knows (CloudFormation has a few extras, e.g. Triggers).
+        known = {k: v for k, v in params.items() if k in _create_members()}
+        return validate_input("CreateProject", known)
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict,

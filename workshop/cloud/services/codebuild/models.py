@@ -10,6 +10,7 @@ import re
 import threading
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from moto.codebuild import models as moto_codebuild
@@ -35,21 +36,31 @@ _REPORT_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,127}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _enum(shape: str) -> tuple[str, ...]:
+@lru_cache(maxsize=1)
+def service_model():
+    """CodeBuild's API model, as botocore ships it (loaded once)."""
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model("codebuild")
-    return tuple(model.shape_for(shape).enum)
+    return botocore.session.get_session().get_service_model("codebuild")
 
 
-_ENUMS: dict[str, tuple[str, ...]] = {}
-
-
+@lru_cache(maxsize=None)
 def enum(shape: str) -> tuple[str, ...]:
     """An enum of CodeBuild's own API model (so new AWS values are accepted)."""
-    if shape not in _ENUMS:
-        _ENUMS[shape] = _enum(shape)
-    return _ENUMS[shape]
+    return tuple(service_model().shape_for(shape).enum)
+
+
+def validate_input(operation: str, params) -> dict:
+    """Check a request against CodeBuild's own API model (types, required
+    members, lengths and ranges), as AWS does before anything else."""
+    from botocore.validate import ParamValidator
+
+    if not isinstance(params, dict):
+        raise InvalidInputException("The request body must be a JSON object")
+    report = ParamValidator().validate(params, service_model().operation_model(operation).input_shape)
+    if report.has_errors():
+        raise InvalidInputException(" ".join(report.generate_report().split()))
+    return params
 
 
 def now() -> datetime:

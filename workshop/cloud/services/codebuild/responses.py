@@ -11,7 +11,7 @@ from moto.codebuild.responses import CodeBuildResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.codebuild.models import CodeBuildBackend, codebuild_backends
+from workshop.cloud.services.codebuild.models import CodeBuildBackend, codebuild_backends, validate_input
 
 _START_BUILD_OVERRIDES = (
     "sourceVersion", "artifactsOverride", "environmentVariablesOverride", "sourceTypeOverride",
@@ -28,131 +28,137 @@ class CodeBuildResponses:
     def codebuild_backend(self) -> CodeBuildBackend:
         return codebuild_backends[self.current_account][self.region]
 
-    def _params(self) -> dict:
-        """The whole JSON request body."""
+    def _input(self, operation: str) -> dict:
+        """The JSON request body, checked against the operation's input shape."""
         if getattr(self, "automated_parameter_parsing", False):
-            return dict(self.params)
-        try:
-            body = json.loads(self.body or "{}")
-        except ValueError:
-            raise InvalidInputException("The request body is not valid JSON") from None
-        return body if isinstance(body, dict) else {}
+            body = dict(self.params)
+        else:
+            try:
+                body = json.loads(self.body or "{}")
+            except ValueError:
+                raise InvalidInputException("The request body is not valid JSON") from None
+        return validate_input(operation, body)
 
     # -- projects ---------------------------------------------------------
     def create_project(self):
-        project = self.codebuild_backend.create_project(self._params())
+        project = self.codebuild_backend.create_project(self._input("CreateProject"))
         return ActionResult({"project": project})
 
     def update_project(self):
-        project = self.codebuild_backend.update_project(self._params())
+        project = self.codebuild_backend.update_project(self._input("UpdateProject"))
         return ActionResult({"project": project})
 
     def batch_get_projects(self):
-        found, missing = self.codebuild_backend.batch_get_projects(self._get_param("names"))
+        p = self._input("BatchGetProjects")
+        found, missing = self.codebuild_backend.batch_get_projects(p["names"])
         return ActionResult({"projects": found, "projectsNotFound": missing})
 
     def list_projects(self):
-        names, token = self.codebuild_backend.list_projects(
-            self._get_param("sortBy"), self._get_param("sortOrder"), self._get_param("nextToken"))
+        p = self._input("ListProjects")
+        names, token = self.codebuild_backend.list_projects(p.get("sortBy"), p.get("sortOrder"), p.get("nextToken"))
         return ActionResult(_with_token({"projects": names}, token))
 
     def delete_project(self):
-        name = self._get_param("name")
-        if not name:
-            raise InvalidInputException("Missing required parameter: name")
-        self.codebuild_backend.delete_project(name)
+        self.codebuild_backend.delete_project(self._input("DeleteProject")["name"])
         return EmptyResult()
 
     # -- builds -------------------------------------------------------------
     def start_build(self):
-        params = self._params()
-        overrides = {key: params[key] for key in _START_BUILD_OVERRIDES if key in params}
-        build = self.codebuild_backend.start_build(params.get("projectName") or "", overrides)
+        p = self._input("StartBuild")
+        overrides = {key: p[key] for key in _START_BUILD_OVERRIDES if key in p}
+        build = self.codebuild_backend.start_build(p["projectName"], overrides)
         return ActionResult({"build": build.to_dict()})
 
     def batch_get_builds(self):
-        found, missing = self.codebuild_backend.batch_get_builds(self._get_param("ids"))
+        found, missing = self.codebuild_backend.batch_get_builds(self._input("BatchGetBuilds")["ids"])
         return ActionResult({"builds": found, "buildsNotFound": missing})
 
     def list_builds(self):
-        ids, token = self.codebuild_backend.list_builds(self._get_param("sortOrder"), self._get_param("nextToken"))
+        p = self._input("ListBuilds")
+        ids, token = self.codebuild_backend.list_builds(p.get("sortOrder"), p.get("nextToken"))
         return ActionResult(_with_token({"ids": ids}, token))
 
     def list_builds_for_project(self):
-        ids, token = self.codebuild_backend.list_builds(
-            self._get_param("sortOrder"), self._get_param("nextToken"),
-            project_name=self._get_param("projectName") or "")
+        p = self._input("ListBuildsForProject")
+        ids, token = self.codebuild_backend.list_builds(p.get("sortOrder"), p.get("nextToken"),
+                                                        project_name=p["projectName"])
         return ActionResult(_with_token({"ids": ids}, token))
 
     def stop_build(self):
-        build = self.codebuild_backend.stop_build(self._get_param("id"))
+        build = self.codebuild_backend.stop_build(self._input("StopBuild")["id"])
         return ActionResult({"build": build.to_dict()})
 
     def retry_build(self):
-        build = self.codebuild_backend.retry_build(self._get_param("id"))
+        p = self._input("RetryBuild")
+        if not p.get("id"):
+            raise InvalidInputException("Missing required parameter: id")
+        build = self.codebuild_backend.retry_build(p["id"])
         return ActionResult({"build": build.to_dict()})
 
     def batch_delete_builds(self):
-        deleted, not_deleted = self.codebuild_backend.batch_delete_builds(self._get_param("ids"))
+        deleted, not_deleted = self.codebuild_backend.batch_delete_builds(self._input("BatchDeleteBuilds")["ids"])
         return ActionResult({"buildsDeleted": deleted, "buildsNotDeleted": not_deleted})
 
     # -- report groups and reports ----------------------------------------------
     def create_report_group(self):
-        group = self.codebuild_backend.create_report_group(
-            self._get_param("name"), self._get_param("type"), self._get_param("exportConfig"),
-            self._get_param("tags"))
+        p = self._input("CreateReportGroup")
+        group = self.codebuild_backend.create_report_group(p["name"], p["type"], p["exportConfig"], p.get("tags"))
         return ActionResult({"reportGroup": group.to_dict()})
 
     def update_report_group(self):
-        group = self.codebuild_backend.update_report_group(
-            self._get_param("arn"), self._get_param("exportConfig"), self._get_param("tags"))
+        p = self._input("UpdateReportGroup")
+        group = self.codebuild_backend.update_report_group(p["arn"], p.get("exportConfig"), p.get("tags"))
         return ActionResult({"reportGroup": group.to_dict()})
 
     def delete_report_group(self):
-        self.codebuild_backend.delete_report_group(self._get_param("arn"), bool(self._get_param("deleteReports")))
+        p = self._input("DeleteReportGroup")
+        self.codebuild_backend.delete_report_group(p["arn"], bool(p.get("deleteReports")))
         return EmptyResult()
 
     def list_report_groups(self):
+        p = self._input("ListReportGroups")
         arns, token = self.codebuild_backend.list_report_groups(
-            self._get_param("sortBy"), self._get_param("sortOrder"), self._get_param("nextToken"),
-            self._get_param("maxResults"))
+            p.get("sortBy"), p.get("sortOrder"), p.get("nextToken"), p.get("maxResults"))
         return ActionResult(_with_token({"reportGroups": arns}, token))
 
     def batch_get_report_groups(self):
-        found, missing = self.codebuild_backend.batch_get_report_groups(self._get_param("reportGroupArns"))
+        found, missing = self.codebuild_backend.batch_get_report_groups(
+            self._input("BatchGetReportGroups")["reportGroupArns"])
         return ActionResult({"reportGroups": found, "reportGroupsNotFound": missing})
 
     def list_reports(self):
+        p = self._input("ListReports")
         arns, token = self.codebuild_backend.list_reports(
-            self._get_param("sortOrder"), self._get_param("nextToken"), self._get_param("maxResults"),
-            status=(self._get_param("filter") or {}).get("status"))
+            p.get("sortOrder"), p.get("nextToken"), p.get("maxResults"), status=(p.get("filter") or {}).get("status"))
         return ActionResult(_with_token({"reports": arns}, token))
 
     def list_reports_for_report_group(self):
+        p = self._input("ListReportsForReportGroup")
         arns, token = self.codebuild_backend.list_reports(
-            self._get_param("sortOrder"), self._get_param("nextToken"), self._get_param("maxResults"),
-            status=(self._get_param("filter") or {}).get("status"),
-            group_arn=self._get_param("reportGroupArn") or "")
+            p.get("sortOrder"), p.get("nextToken"), p.get("maxResults"),
+            status=(p.get("filter") or {}).get("status"), group_arn=p["reportGroupArn"])
         return ActionResult(_with_token({"reports": arns}, token))
 
     def batch_get_reports(self):
-        found, missing = self.codebuild_backend.batch_get_reports(self._get_param("reportArns"))
+        found, missing = self.codebuild_backend.batch_get_reports(self._input("BatchGetReports")["reportArns"])
         return ActionResult({"reports": found, "reportsNotFound": missing})
 
     def delete_report(self):
-        self.codebuild_backend.delete_report(self._get_param("arn"))
+        self.codebuild_backend.delete_report(self._input("DeleteReport")["arn"])
         return EmptyResult()
 
     def describe_test_cases(self):
-        flt = self._get_param("filter") or {}
+        p = self._input("DescribeTestCases")
+        flt = p.get("filter") or {}
         cases, token = self.codebuild_backend.describe_test_cases(
-            self._get_param("reportArn"), self._get_param("nextToken"), self._get_param("maxResults"),
-            status=flt.get("status"), keyword=flt.get("keyword"))
+            p["reportArn"], p.get("nextToken"), p.get("maxResults"), status=flt.get("status"),
+            keyword=flt.get("keyword"))
         return ActionResult(_with_token({"testCases": cases}, token))
 
     def get_report_group_trend(self):
+        p = self._input("GetReportGroupTrend")
         stats, raw = self.codebuild_backend.get_report_group_trend(
-            self._get_param("reportGroupArn"), self._get_param("trendField"), self._get_param("numOfReports"))
+            p["reportGroupArn"], p["trendField"], p.get("numOfReports"))
         return ActionResult({"stats": stats, "rawData": raw})
 
 
