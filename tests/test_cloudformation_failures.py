@@ -250,3 +250,35 @@ def test_update_errors(cloud, account):
     wait_for(cf, "u", "CREATE_COMPLETE")
     code, _, _ = error_of(cf.update_stack, StackName="nope", TemplateBody=body)
     assert code == "ValidationError"
+
+
+def test_delete_failures_and_retained_resources(cloud, account):
+    cf, s3, sns = cloud.client("cloudformation", account), cloud.client("s3", account), cloud.client("sns", account)
+    cf.create_stack(StackName="del", TemplateBody=f"""
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: del-{account}
+  Kept:
+    Type: AWS::SNS::Topic
+    DeletionPolicy: Retain
+    Properties:
+      TopicName: kept
+""")
+    s3.put_object(Bucket=f"del-{account}", Key="report.txt", Body=b"not empty")
+    cf.delete_stack(StackName="del")
+    stack = wait_for(cf, "del", "DELETE_FAILED")
+    assert "Bucket" in stack["StackStatusReason"]
+    bucket = resources(cf, "del")["Bucket"]
+    assert bucket["ResourceStatus"] == "DELETE_FAILED"
+    assert "not empty" in bucket["ResourceStatusReason"]
+    assert resources(cf, "del")["Kept"]["ResourceStatus"] == "DELETE_SKIPPED"
+
+    s3.delete_object(Bucket=f"del-{account}", Key="report.txt")
+    cf.delete_stack(StackName="del")
+    code, _, _ = error_of(cf.describe_stacks, StackName="del")
+    assert code == "ValidationError"
+    assert [t["TopicArn"].rsplit(":", 1)[-1] for t in sns.list_topics()["Topics"]] == ["kept"]
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=f"del-{account}")

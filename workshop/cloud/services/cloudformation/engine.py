@@ -221,6 +221,7 @@ class StackEngine:
         rules = rules_for(resource_type)
         if rules.checks_drift and rules.live(physical_id, props, self.account, self.region) is None:
             return  # deleted out of band: nothing left to delete
+        rules.before_delete(physical_id, props, self.account, self.region)
         try:
             model.delete(self.account, self.region)
         except (TypeError, AttributeError):
@@ -229,10 +230,12 @@ class StackEngine:
             if cls is not None:
                 cls.delete_from_cloudformation_json(physical_id, {"Type": resource_type, "Properties": props},
                                                     self.account, self.region)
+        if rules.checks_drift and rules.live(physical_id, props, self.account, self.region) is not None:
+            raise ResourceFailure(f"{resource_type} {physical_id} still exists after the delete")
 
-    def delete_many(self, items: list[tuple[str, str, Any, str, dict, bool]]) -> list[str]:
+    def delete_many(self, items: list[tuple[str, str, Any, str, dict, bool]]) -> dict[str, str]:
         """Delete (logical, type, model, physical, props, retain) in the order given,
-        a few passes for dependencies; returns the logical ids that failed."""
+        a few passes for dependencies; returns the failures (logical id -> reason)."""
         remaining = list(items)
         failures: dict[str, str] = {}
         started: set[int] = set()
@@ -258,7 +261,7 @@ class StackEngine:
                 break
         for logical_id, resource_type, _, physical_id, _, _ in remaining:
             self.event(logical_id, physical_id, resource_type, "DELETE_FAILED", failures.get(logical_id))
-        return [item[0] for item in remaining]
+        return {item[0]: failures.get(item[0], "") for item in remaining}
 
     def _deletion_items(self, rmap: ResourceMap, template: dict, logical_ids: list[str],
                         records: dict[str, ResourceRecord] | None = None) -> list:
@@ -277,6 +280,22 @@ class StackEngine:
             items.append((logical_id, record.resource_type, rmap._parsed_resources.get(logical_id),
                           record.physical_id or "", record.properties, retain))
         return items
+
+    def delete_all(self, rmap: ResourceMap, template: dict) -> dict[str, str]:
+        """Delete every existing resource of the stack (rollback or DeleteStack); the ones that failed."""
+        records = self.state.records
+        alive = [n for n, r in records.items() if r.exists]
+        left = self.delete_many(self._deletion_items(rmap, template, alive))
+        for logical_id in alive:
+            record = records[logical_id]
+            if logical_id in left:
+                record.set("DELETE_FAILED", left[logical_id])
+                continue
+            retained = ((template.get("Resources") or {}).get(logical_id) or {}).get("DeletionPolicy") == "Retain"
+            record.set("DELETE_SKIPPED" if retained else "DELETE_COMPLETE")
+            record.exists = False
+            rmap._parsed_resources.pop(logical_id, None)
+        return left
 
     # -- create ---------------------------------------------------------------
     def create(self, on_failure: str = "ROLLBACK") -> None:
@@ -314,16 +333,7 @@ class StackEngine:
             self.stack_event("CREATE_FAILED", failed)
             return
         self.stack_event("ROLLBACK_IN_PROGRESS", failed + "Rollback requested by user.")
-        alive = [n for n, r in state.records.items() if r.exists]
-        left = self.delete_many(self._deletion_items(rmap, template, alive))
-        for logical_id in alive:
-            record = state.records[logical_id]
-            if logical_id in left:
-                record.set("DELETE_FAILED")
-            else:
-                record.set("DELETE_COMPLETE")
-                record.exists = False
-                rmap._parsed_resources.pop(logical_id, None)
+        left = self.delete_all(rmap, template)
         self.stack_event("ROLLBACK_FAILED" if left else "ROLLBACK_COMPLETE",
                          f"The following resource(s) failed to delete: [{', '.join(left)}]. " if left else None)
 
@@ -348,20 +358,9 @@ class StackEngine:
 
     # -- delete ---------------------------------------------------------------
     def delete(self) -> bool:
-        stack, state = self.stack, self.state
+        stack = self.stack
         self.stack_event("DELETE_IN_PROGRESS", "User Initiated")
-        rmap = stack.resource_map
-        alive = [n for n, r in state.records.items() if r.exists]
-        left = self.delete_many(self._deletion_items(rmap, stack.template_dict or {}, alive))
-        for logical_id in alive:
-            record = state.records[logical_id]
-            if logical_id in left:
-                record.set("DELETE_FAILED")
-            else:
-                retained = (stack.template_dict.get("Resources", {}).get(logical_id) or {}).get("DeletionPolicy")
-                record.set("DELETE_SKIPPED" if retained == "Retain" else "DELETE_COMPLETE")
-                record.exists = False
-                rmap._parsed_resources.pop(logical_id, None)
+        left = self.delete_all(stack.resource_map, stack.template_dict or {})
         if left:
             self.stack_event("DELETE_FAILED", f"The following resource(s) failed to delete: [{', '.join(left)}]. ")
             return False

@@ -223,9 +223,9 @@ class WorkshopCloudFormationBackend:
         for cs_id, cs in list(self.change_sets.items()):
             if stack is None or cs.change_set_name != change_set_name or cs.stack_id != stack.stack_id:
                 continue
-            if cs.execution_status in ("EXECUTE_COMPLETE", "EXECUTE_FAILED"):
-                # An executed change set is history: `aws cloudformation deploy` names its change
-                # sets by the second, and two quick deploys in a notebook must not collide.
+            if cs.status == "FAILED" or cs.execution_status in ("EXECUTE_COMPLETE", "EXECUTE_FAILED"):
+                # An executed or failed change set is history: `aws cloudformation deploy` names its
+                # change sets by the second, and quick deploys in a notebook must not collide.
                 self.change_sets.pop(cs_id)
             else:
                 raise AlreadyExistsException(f"ChangeSet [{change_set_name}] already exists")

@@ -58,6 +58,9 @@ class TypeRules:
     def update(self, model: Any, new: dict[str, Any], old: dict[str, Any], account: str, region: str) -> Any:
         raise NotImplementedError
 
+    def before_delete(self, physical_id: str, props: dict[str, Any], account: str, region: str) -> None:
+        """Raise the service's error when AWS would refuse the delete (moto may not)."""
+
     def live(self, physical_id: str, props: dict[str, Any], account: str, region: str) -> dict[str, Any] | None:
         """The live resource in template shape (`props`: as last deployed); None when it no longer exists."""
         raise NotImplementedError
@@ -145,6 +148,14 @@ class BucketRules(TypeRules):
 
     def after_create(self, model, props, account, region):
         self.update(model, props, {}, account, region)
+
+    def before_delete(self, physical_id, props, account, region):
+        bucket = _s3(account, region).buckets.get(physical_id)
+        if bucket is not None and bucket.keys:
+            # moto's CloudFormation delete leaves a non-empty bucket and says nothing.
+            from moto.s3.exceptions import BucketNotEmpty
+
+            raise BucketNotEmpty(bucket_name=physical_id)
 
     def update(self, model, new, old, account, region):
         backend = _s3(account, region)
