@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -84,6 +85,24 @@ class Server:
         client.get_caller_identity()
         return time.perf_counter() - self.started
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used (Linux), for a figure load cannot skew."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        deadline = time.perf_counter() + timeout
+        last = self.cpu_seconds()
+        while time.perf_counter() < deadline:
+            time.sleep(0.5)
+            now = self.cpu_seconds()
+            if now - last < 0.02:
+                return
+            last = now
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -128,7 +147,9 @@ def bench_calls(gateway: Server, moto: Server, calls: int) -> dict:
     out = {}
     for service, operation, params in CALLS:
         clients = {"workshop": client(service, gateway.endpoint), "moto": client(service, moto.endpoint)}
+        servers = {"workshop": gateway, "moto": moto}
         times = {"workshop": [], "moto": []}
+        cpu = {"workshop": 0.0, "moto": 0.0}
         for kind, c in clients.items():  # warm: the service loaded, the connection open
             for _ in range(5):
                 getattr(c, operation)(**params)
@@ -136,11 +157,15 @@ def bench_calls(gateway: Server, moto: Server, calls: int) -> dict:
         for _ in range(calls // batch):  # interleaved batches
             for kind, c in clients.items():
                 call = getattr(c, operation)
+                before = servers[kind].cpu_seconds()
                 for _ in range(batch):
                     t = time.perf_counter()
                     call(**params)
                     times[kind].append(time.perf_counter() - t)
+                cpu[kind] += servers[kind].cpu_seconds() - before
         out[f"{service}.{operation}"] = {k: median_ms(v) for k, v in times.items()}
+        out[f"{service}.{operation}"].update(
+            {f"{k}_cpu": cpu[k] * 1000 / len(times[k]) for k in cpu})
     return out
 
 
@@ -179,14 +204,17 @@ def bench_check(gateway: Server, n: int) -> dict:
                "--account", "987654321098"]  # an account nobody used: every check fails
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     subprocess.run(command, cwd=ROOT, env=env, capture_output=True)  # warm the OS file cache
-    last = None
+    last, cpu = None, []
     for _ in range(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         last = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         codes.add(last.returncode)
     checks = sum(1 for line in last.stdout.splitlines() if "04-iac." in line)
-    return {"median_s": statistics.median(times), "exit_codes": sorted(codes), "checks": checks,
+    return {"median_s": statistics.median(times), "cpu_s": statistics.median(cpu), "exit_codes": sorted(codes), "checks": checks,
             "stderr": last.stderr.strip()[-300:]}
 
 
@@ -222,17 +250,23 @@ def main() -> int:
         try:
             gateway.wait_healthy()
             moto.wait_healthy()
-            client("sts", gateway.endpoint).get_caller_identity()  # let the cloud finish warming up
-            time.sleep(1)
+            # Let the cloud finish its start-up warm-up (CloudFormation's first call waits for it),
+            # then wait until both servers are idle, so no background work is counted.
+            client("cloudformation", gateway.endpoint).describe_stacks()
+            for server in (gateway, moto):
+                server.wait_idle()
 
             print(f"\n(b) per-call latency, {args.calls} calls each, interleaved (median)")
             calls = bench_calls(gateway, moto, args.calls)
             figures["calls"] = calls
-            print(f"    {'':<36}{'gateway':>10}{'moto':>10}{'ratio':>8}")
+            print(f"    {'':<34}{'gateway':>10}{'moto':>10}{'ratio':>7}   "
+                  f"{'server CPU per call: gateway':>28}{'moto':>9}{'ratio':>7}")
             ratios = []
             for name, t in calls.items():
                 ratios.append(t["workshop"] / t["moto"])
-                print(f"    {name:<36}{t['workshop']:>8.2f}ms{t['moto']:>8.2f}ms{ratios[-1]:>8.2f}")
+                cpu_ratio = t["workshop_cpu"] / t["moto_cpu"] if t["moto_cpu"] else float("nan")
+                print(f"    {name:<34}{t['workshop']:>8.2f}ms{t['moto']:>8.2f}ms{ratios[-1]:>7.2f}   "
+                      f"{t['workshop_cpu']:>26.2f}ms{t['moto_cpu']:>7.2f}ms{cpu_ratio:>7.2f}")
             overall = statistics.median(ratios)
             figures["ratio"] = overall
             print(f"    median ratio gateway/moto {overall:.2f}; target <= {TARGET_RATIO}: "
@@ -253,7 +287,7 @@ def main() -> int:
             print(f"\n(d) a new `workshop check 04-iac` process on an empty account, N={args.checks} (median)")
             check = bench_check(gateway, args.checks)
             figures["check"] = check
-            print(f"    wall {check['median_s']:.3f} s, {check['checks']} checks, exit codes {check['exit_codes']}")
+            print(f"    wall {check['median_s']:.3f} s (its own CPU {check['cpu_s']:.3f} s), {check['checks']} checks, exit codes {check['exit_codes']}")
             if check["exit_codes"] != [1]:
                 print(f"    note: expected exit 1 (every check fails on an empty account): {check['stderr']}")
             print(f"    target: <= {TARGET_CHECK} s: {verdict(check['median_s'] <= TARGET_CHECK)}")
