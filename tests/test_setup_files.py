@@ -176,3 +176,44 @@ def test_docker_compose_runs_the_workshop_and_a_localstack_profile():
 def test_compose_path_listing(volume, expected):
     compose = {"volumes": {"cache": None}, "services": {"s": {"image": "x", "volumes": [volume]}}}
     assert compose_paths(compose) == expected
+
+
+# -- what `workshop up` gives JupyterLab (the end-to-end run is tests/test_up.py) --
+def test_shipped_jupyter_settings_turn_off_news_and_instructor_extensions():
+    import json
+
+    from workshop import up
+
+    settings_dir = ROOT / "jupyter" / "lab" / "settings"
+    assert up.LAB_SETTINGS_DIR == settings_dir
+    overrides = json.loads((settings_dir / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false",
+                                                                         "checkForUpdates": False}
+    disabled = json.loads((settings_dir / "page_config.json").read_text())["disabledExtensions"]
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(disabled)
+
+
+def test_jupyter_command_and_learner_environment(monkeypatch):
+    import argparse
+    import os
+
+    from workshop import up
+
+    args = argparse.Namespace(host="127.0.0.1", jupyter_port=8123, no_browser=True)
+    command = up.jupyter_command(args, ROOT / "labs", "tok")
+    assert f"--LabApp.app_settings_dir={up.LAB_SETTINGS_DIR}" in command
+    assert f"--ServerApp.root_dir={ROOT / 'labs'}" in command
+    assert "--no-browser" in command and "--ServerApp.port_retries=0" in command
+    assert ("--allow-root" in command) == (os.geteuid() == 0)
+    assert "nbgrader.server_extensions.formgrader=False" in command
+
+    monkeypatch.setenv("AWS_PROFILE", "mine")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "secret")
+    monkeypatch.setenv("WORKSHOP_ACCOUNT", "111111111111")
+    env = up.learner_env("http://localhost:4566", ROOT)
+    assert env["AWS_ENDPOINT_URL"] == "http://localhost:4566"
+    assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] == "111111111111" and env["AWS_SECRET_ACCESS_KEY"] == "test"
+    assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
+    monkeypatch.delenv("WORKSHOP_ACCOUNT")
+    assert up.learner_env("http://localhost:4566", ROOT)["AWS_ACCESS_KEY_ID"] == "test"
