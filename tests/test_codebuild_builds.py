@@ -429,6 +429,57 @@ phases:
     assert build_processes(started["id"]) == []  # the background sleep too
 
 
+def test_an_account_gets_its_share_of_workers_and_a_queued_build_can_be_stopped(cloud, tmp_path):
+    """Each account runs at most two builds at once (the cloud's four workers,
+    halved): a third waits in QUEUED while another account's build runs."""
+    from tests.conftest import new_account
+
+    busy, other = new_account(), new_account()
+    go = tmp_path / "go"
+    cb = cloud.client("codebuild", busy)
+    inline_project(cb, busy, "blocking", f"version: 0.2\nphases:\n  build:\n    commands:\n"
+                                         f"      - while [ ! -f {go} ]; do sleep 0.05; done\n")
+    running = [cb.start_build(projectName="blocking")["build"]["id"] for _ in range(2)]
+    for build_id in running:
+        wait_phase(cb, build_id, "BUILD")
+    queued = cb.start_build(projectName="blocking")["build"]["id"]
+
+    cb_other = cloud.client("codebuild", other)
+    inline_project(cb_other, other, "quick", "version: 0.2\nphases:\n  build:\n    commands: [true]\n")
+    assert run(cb_other, "quick")["buildStatus"] == "SUCCEEDED"  # not stuck behind `busy`
+
+    waiting = cb.batch_get_builds(ids=[queued])["builds"][0]
+    assert waiting["currentPhase"] == "QUEUED" and waiting["buildStatus"] == "IN_PROGRESS"
+    cb.stop_build(id=queued)
+    stopped = wait_build(cb, queued)
+    assert stopped["buildStatus"] == "STOPPED"
+    assert phases(stopped)["QUEUED"]["phaseStatus"] == "STOPPED"
+    assert "PROVISIONING" not in phases(stopped)
+
+    go.write_text("go")
+    assert [wait_build(cb, i)["buildStatus"] for i in running] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def test_pip_in_a_build_installs_into_the_build_not_the_workshop(cloud, account):
+    import sys
+
+    cb = cloud.client("codebuild", account)
+    inline_project(cb, account, "pip", f"""
+version: 0.2
+phases:
+  build:
+    commands:
+      - pip --version
+      - python -c "import sys, os; assert sys.prefix.startswith(os.path.dirname(os.environ['CODEBUILD_SRC_DIR'])), sys.prefix"
+      - python -c "import sysconfig, os; assert sysconfig.get_paths()['purelib'].startswith(os.path.dirname(os.environ['CODEBUILD_SRC_DIR']))"
+      - pip install --no-index --quiet pytest
+      - test "$(python -c 'import sys; print(sys.base_prefix)')" = "{sys.base_prefix}"
+""")
+    build = run(cb, "pip")
+    assert build["buildStatus"] == "SUCCEEDED", phases(build)
+    assert "pip " in log_text(cloud, account, build)
+
+
 def _log_or_empty(cloud, account, build) -> str:
     try:
         return log_text(cloud, account, build)
@@ -487,9 +538,17 @@ def test_logs_config_group_and_stream(cloud, account):
     assert build["logs"]["streamName"] == f"sample/{build_uuid}"
     assert "custom-log-line" in log_text(cloud, account, build)
 
-    inline_project(cb, account, "no-logs", spec,
-                   logsConfig={"cloudWatchLogs": {"status": "DISABLED"}})
+    s3 = cloud.client("s3", account)
+    s3.create_bucket(Bucket=f"build-logs-{account}")
+    inline_project(cb, account, "no-logs", spec, logsConfig={
+        "cloudWatchLogs": {"status": "DISABLED"},
+        "s3Logs": {"status": "ENABLED", "location": f"build-logs-{account}/codebuild"}})
     build = run(cb, "no-logs")
+    key = f"codebuild/{build['id'].split(':', 1)[1]}.gz"
+    assert build["logs"]["s3LogsArn"] == f"arn:aws:s3:::build-logs-{account}/{key}"
+    import gzip
+    body = gzip.decompress(s3.get_object(Bucket=f"build-logs-{account}", Key=key)["Body"].read()).decode()
+    assert "custom-log-line" in body and "Phase complete: BUILD State: SUCCEEDED" in body
     assert build["buildStatus"] == "SUCCEEDED"
     assert "groupName" not in build["logs"]
     groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]

@@ -231,9 +231,9 @@ class LogShipper:
             out.write(text.encode("utf-8", "replace"))
 
     def container(self, message: str) -> None:
-        stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
-        micro = f"{time.time() % 1:.6f}"[2:]
-        self.write(f"[Container] {stamp}.{micro} {message}\n")
+        now = time.time()
+        stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(now))
+        self.write(f"[Container] {stamp}.{int(now % 1 * 1e6):06d} {message}\n")
 
     def pump(self, final: bool = False) -> None:
         with self._lock:

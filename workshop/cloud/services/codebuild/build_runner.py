@@ -6,11 +6,11 @@ the waits AWS adds; it reports through the backends only, never requests."""
 from __future__ import annotations
 
 import atexit
-import io
+import gzip
 import hashlib
+import io
 import logging
 import os
-import queue
 import re
 import shlex
 import shutil
@@ -107,11 +107,18 @@ class Job:
 
 
 class BuildRunner:
-    def __init__(self, workers: int):
+    """A bounded pool of workers over one queue of builds. No account runs
+    more than `per_account` builds at once, so one learner's long builds
+    never hold every worker while other accounts wait."""
+
+    def __init__(self, workers: int, per_account: int | None = None):
         self.workers = workers
-        self._queue: queue.Queue[Job] = queue.Queue()
+        self.per_account = per_account or max(1, workers // 2)
+        self._pending: list[Job] = []
+        self._running: dict[str, int] = {}  # account -> builds running now
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._threads: list[threading.Thread] = []
 
     # -- what the backend asks ---------------------------------------------
@@ -119,10 +126,11 @@ class BuildRunner:
         from workshop.cloud.services.codebuild.models import codebuild_backend
 
         job = Job(build, codebuild_backend(build.account_id, build.region))
-        with self._lock:
+        with self._wake:
             self._jobs[build.arn] = job
+            self._pending.append(job)
             self._start_workers()
-        self._queue.put(job)
+            self._wake.notify()
 
     def stop(self, build, wait: float = 5.0) -> None:
         with self._lock:
@@ -150,10 +158,6 @@ class BuildRunner:
         for job in jobs:
             job.done.wait(max(0.0, deadline - time.monotonic()))
 
-    def active(self) -> int:
-        with self._lock:
-            return len(self._jobs)
-
     def shutdown(self) -> None:
         """The cloud is exiting: end every build's processes."""
         with self._lock:
@@ -162,7 +166,7 @@ class BuildRunner:
             job.request_stop("RESET")
         for job in jobs:
             for session in list(job.sessions):
-                _kill_group(session, signal.SIGKILL)
+                _kill_session(session, job.build.id)
 
     # -- workers --------------------------------------------------------------
     def _start_workers(self) -> None:
@@ -173,14 +177,29 @@ class BuildRunner:
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            job = self._next()
             try:
                 if self._claim(job):
                     self._run(job)
             except Exception:  # a build never takes the runner down
                 log.exception("build runner failed on %s", job.build.id)
             finally:
+                with self._wake:
+                    self._running[job.account] -= 1
+                    self._wake.notify_all()
                 self._done(job)
+
+    def _next(self) -> Job:
+        """The oldest pending build whose account is below its share of workers."""
+        with self._wake:
+            while True:
+                self._pending = [j for j in self._pending if not j.done.is_set()]
+                for i, job in enumerate(self._pending):
+                    if self._running.get(job.account, 0) < self.per_account:
+                        del self._pending[i]
+                        self._running[job.account] = self._running.get(job.account, 0) + 1
+                        return job
+                self._wake.wait()
 
     @staticmethod
     def _claim(job: Job) -> bool:
@@ -191,9 +210,10 @@ class BuildRunner:
             return True
 
     def _done(self, job: Job) -> None:
-        with self._lock:
+        with self._wake:
             self._jobs.pop(job.build.arn, None)
-        job.done.set()
+            job.done.set()
+            self._wake.notify_all()
 
     # -- one build --------------------------------------------------------------
     def _run(self, job: Job) -> None:
@@ -216,10 +236,11 @@ class BuildRunner:
         finally:
             self._finalize(job)
         if not job.detached:
-            build.finish(status)
             if job.logs is not None:
                 job.logs.container(f"Build {status.lower().replace('_', ' ')}")
                 job.logs.pump(final=True)
+                self._s3_logs(job)
+            build.finish(status)
         else:
             build.finish("STOPPED")
         self._cleanup(job)
@@ -472,7 +493,7 @@ class BuildRunner:
                 except subprocess.TimeoutExpired:
                     rc = None
                 if rc is not None:
-                    if self._stopping(job):  # killed by stop_build or reset, not a failure
+                    if job.stop_event.is_set():  # killed by stop_build or reset, not a failure
                         job.check()
                     return rc
                 job.logs.pump()
@@ -484,10 +505,6 @@ class BuildRunner:
         finally:
             job.running = None
             job.logs.pump()
-
-    @staticmethod
-    def _stopping(job: Job) -> bool:
-        return job.stop_event.is_set()
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
@@ -626,6 +643,21 @@ class BuildRunner:
         except Exception:
             log.exception("finalizing build %s", build.id)
 
+    @staticmethod
+    def _s3_logs(job: Job) -> None:
+        """A copy of the build's output in S3, gzipped, when logsConfig asks for it."""
+        arn = job.build.spec["logs"].get("s3LogsArn")
+        if not arn:
+            return
+        bucket, _, key = arn.split(":::", 1)[1].partition("/")
+        try:
+            data = gzip.compress((job.dir / "output.log").read_bytes())
+            build_io.upload_s3(job.account, bucket, key, data)
+        except (OSError, BuildIOError) as exc:
+            job.logs.container(f"Could not write the build log to s3://{bucket}/{key}: "
+                               f"{getattr(exc, 'message', exc)}")
+            job.logs.pump(final=True)
+
     def _cleanup(self, job: Job) -> None:
         """The build's container goes away: its processes and its folder."""
         for session in list(job.sessions):
@@ -760,7 +792,11 @@ def get_runner() -> BuildRunner:
                     workers = int(os.environ.get("WORKSHOP_CODEBUILD_WORKERS", "4"))
                 except ValueError:
                     workers = 4
-                _runner = BuildRunner(max(1, workers))
+                try:
+                    per_account = int(os.environ.get("WORKSHOP_CODEBUILD_BUILDS_PER_ACCOUNT", "0")) or None
+                except ValueError:
+                    per_account = None
+                _runner = BuildRunner(max(1, workers), per_account)
                 atexit.register(_runner.shutdown)
     return _runner
 

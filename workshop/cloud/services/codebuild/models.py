@@ -23,8 +23,6 @@ from moto.core.base_backend import BaseBackend
 
 from workshop.cloud.clock import get_clock
 
-PHASE_ORDER = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD",
-               "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED")
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED")
 TEST_STATUSES = ("SUCCEEDED", "FAILED", "ERROR", "SKIPPED", "UNKNOWN")
 DEFAULT_TIMEOUT = 60
@@ -152,18 +150,9 @@ class Build:
         self.finish_phase("SUCCEEDED", contexts=False)
         self.enter_phase("QUEUED")
 
-    # The runner's view
-    @property
-    def status(self) -> str:
-        return self.record["buildStatus"]
-
     @property
     def complete(self) -> bool:
         return self.record["buildComplete"]
-
-    @property
-    def current_phase(self) -> str:
-        return self.record["currentPhase"]
 
     def enter_phase(self, phase_type: str) -> None:
         with self.lock:
@@ -181,13 +170,6 @@ class Build:
                          durationInSeconds=int((end - phase["startTime"]).total_seconds()))
             if contexts:
                 phase["contexts"] = [{"statusCode": status_code, "message": message}]
-
-    def phase_status(self, phase_type: str) -> str | None:
-        with self.lock:
-            for phase in self.record["phases"]:
-                if phase["phaseType"] == phase_type:
-                    return phase.get("phaseStatus")
-        return None
 
     def set(self, **fields) -> None:
         with self.lock:
@@ -668,6 +650,11 @@ def logs_location(backend: CodeBuildBackend, project: str, build_uuid: str, logs
     cw.setdefault("status", "ENABLED")
     s3 = dict((logs_config or {}).get("s3Logs") or {"status": "DISABLED"})
     logs: dict[str, Any] = {"cloudWatchLogs": cw, "s3Logs": s3}
+    if s3.get("status") == "ENABLED" and s3.get("location"):
+        # AWS writes LOCATION/BUILD-UUID.gz
+        key = f"{s3['location'].rstrip('/')}/{build_uuid}.gz"
+        logs.update(s3LogsArn=f"arn:{backend.partition}:s3:::{key}",
+                    s3DeepLink=f"https://s3.console.aws.amazon.com/s3/object/{key}?region={backend.region_name}")
     if cw["status"] == "ENABLED":
         group = cw.get("groupName") or f"/aws/codebuild/{project}"
         stream = f"{cw['streamName']}/{build_uuid}" if cw.get("streamName") else build_uuid
