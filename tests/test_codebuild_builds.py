@@ -184,7 +184,7 @@ def test_variables_parameters_secrets_and_exports(cloud, account):
     cb, ssm, sm = (cloud.client(s, account) for s in ("codebuild", "ssm", "secretsmanager"))
     ssm.put_parameter(Name="/lab02/db-host", Value="db.internal", Type="String")
     ssm.put_parameter(Name="/lab02/token", Value="s3cr3t", Type="SecureString")
-    sm.create_secret(Name="lab02/creds", SecretString=json.dumps({"user": "ada", "password": "pw"}))
+    sm.create_secret(Name="lab02/creds", SecretString=json.dumps({"user": "ada", "password": "hunter22"}))
     spec = """
 version: 0.2
 env:
@@ -203,6 +203,7 @@ phases:
     commands:
       - export RESULT="$FROM_SPEC/$LAYERED/$FROM_PROJECT/$DB_HOST/$DB_USER/$TOKEN/$WHOLE"
       - echo "admin token is [${WORKSHOP_ADMIN_TOKEN:-absent}]"
+      - echo "token $TOKEN and password $WHOLE"
 """
     inline_project(cb, account, "vars", spec, environment=environment(environmentVariables=[
         {"name": "LAYERED", "value": "project", "type": "PLAINTEXT"},
@@ -212,9 +213,12 @@ phases:
     build = run(cb, "vars")
     assert build["buildStatus"] == "SUCCEEDED"
     exported = {v["name"]: v["value"] for v in build["exportedEnvironmentVariables"]}
-    assert exported == {"RESULT": "spec/project/p/db.internal/ada/s3cr3t/pw", "NEVER_SET": ""}
+    assert exported == {"RESULT": "spec/project/p/db.internal/ada/s3cr3t/hunter22", "NEVER_SET": ""}
     # The cloud's own process holds WORKSHOP_ADMIN_TOKEN; a build must not.
-    assert "admin token is [absent]" in log_text(cloud, account, build)
+    text = log_text(cloud, account, build)
+    assert "admin token is [absent]" in text
+    # Values from Parameter Store and Secrets Manager are masked in the logs.
+    assert "token *** and password ***" in text and "s3cr3t" not in text
     assert build["environment"]["image"] == IMAGE
     assert {v["name"] for v in build["environment"]["environmentVariables"]} == {
         "LAYERED", "FROM_PROJECT", "TOKEN", "WHOLE"}
@@ -222,7 +226,7 @@ phases:
     override = run(cb, "vars", environmentVariablesOverride=[{"name": "LAYERED", "value": "start",
                                                               "type": "PLAINTEXT"}])
     exported = {v["name"]: v["value"] for v in override["exportedEnvironmentVariables"]}
-    assert exported["RESULT"] == "spec/start/p/db.internal/ada/s3cr3t/pw"
+    assert exported["RESULT"] == "spec/start/p/db.internal/ada/s3cr3t/hunter22"
 
 
 def test_missing_parameter_fails_the_build_with_a_message(cloud, account):

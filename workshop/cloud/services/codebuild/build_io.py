@@ -208,9 +208,21 @@ class LogShipper:
         self.group, self.stream = group, stream
         self.enabled = bool(group and stream)
         self.detached = False  # the account was reset: write nothing more
+        self.secrets: list[str] = []  # values from Parameter Store and Secrets Manager, masked
         self._offset = 0
         self._partial = b""
         self._lock = threading.Lock()
+
+    def hide(self, value: str) -> None:
+        if value and len(value) >= 3 and value not in self.secrets:
+            self.secrets.append(value)
+            self.secrets.sort(key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        """Secret values never reach the logs, as CodeBuild masks them."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def open_stream(self) -> None:
         if not self.enabled:
@@ -258,7 +270,7 @@ class LogShipper:
         from moto.logs.models import logs_backends
 
         stamp = int(time.time() * 1000)
-        events = [{"timestamp": stamp, "message": (line or " ")[:MAX_EVENT_BYTES]} for line in lines]
+        events = [{"timestamp": stamp, "message": self.mask(line or " ")[:MAX_EVENT_BYTES]} for line in lines]
         try:
             backend = logs_backends[self.account][self.region]
             backend.ensure_log_stream(self.group, self.stream)

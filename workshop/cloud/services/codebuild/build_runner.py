@@ -221,14 +221,16 @@ class BuildRunner:
         status = "SUCCEEDED"
         try:
             self._queued(job)
-            self._phase(job, "PROVISIONING", self._provision)
-            if self._phase(job, "DOWNLOAD_SOURCE", self._download_source):
+            if self._phase(job, "PROVISIONING", self._provision) and \
+                    self._phase(job, "DOWNLOAD_SOURCE", self._download_source):
                 self._run_phases(job)
             status = "FAILED" if job.failed else "SUCCEEDED"
         except Interrupted as stop:
             status = "STOPPED" if stop.reason in ("STOPPED", "RESET") else "TIMED_OUT"
-            build.finish_phase(status, "BUILD_" + status if status == "TIMED_OUT" else "",
-                               "Build timed out" if status == "TIMED_OUT" else "Build was stopped")
+            if status == "TIMED_OUT":
+                build.finish_phase(status, "BUILD_TIMED_OUT", "Build timed out")
+            else:
+                build.finish_phase(status, "", "Build was stopped")
         except Exception as exc:
             log.exception("build %s failed inside the runner", build.id)
             status = "FAULT"
@@ -311,7 +313,11 @@ class BuildRunner:
         job.logs = build_io.LogShipper(job.account, job.region, root / "output.log",
                                        logs.get("groupName"), logs.get("streamName"))
         job.logs.detached = job.detached
-        job.logs.open_stream()
+        try:
+            job.logs.open_stream()
+        except Exception as exc:
+            raise PhaseFailed("CLIENT_ERROR", f"cannot write to log group {logs.get('groupName')}: "
+                              f"{getattr(exc, 'message', None) or exc}") from None
         job.logs.container(f"Running on CodeBuild On-demand (the workshop cloud), "
                            f"image {build.spec['environment'].get('image')}")
         job.logs.container("Waiting for agent ping")
@@ -379,14 +385,18 @@ class BuildRunner:
         env.update(spec.variables)
         for name, param in spec.parameter_store.items():
             env[name] = build_io.ssm_parameter(job.account, job.region, param)
+            job.logs.hide(env[name])
         for name, ref in spec.secrets_manager.items():
             env[name] = build_io.secret_value(job.account, job.region, ref)
+            job.logs.hide(env[name])
         for var in build.spec["environment"].get("environmentVariables") or []:
             kind, value = var.get("type", "PLAINTEXT"), str(var.get("value", ""))
             if kind == "PARAMETER_STORE":
                 value = build_io.ssm_parameter(job.account, job.region, value)
+                job.logs.hide(value)
             elif kind == "SECRETS_MANAGER":
                 value = build_io.secret_value(job.account, job.region, value)
+                job.logs.hide(value)
             env[var["name"]] = value
         source = build.spec["source"]
         env.update(_base_env(job, root))
@@ -651,7 +661,8 @@ class BuildRunner:
             return
         bucket, _, key = arn.split(":::", 1)[1].partition("/")
         try:
-            data = gzip.compress((job.dir / "output.log").read_bytes())
+            text = (job.dir / "output.log").read_text(encoding="utf-8", errors="replace")
+            data = gzip.compress(job.logs.mask(text).encode())
             build_io.upload_s3(job.account, bucket, key, data)
         except (OSError, BuildIOError) as exc:
             job.logs.container(f"Could not write the build log to s3://{bucket}/{key}: "

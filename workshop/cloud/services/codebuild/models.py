@@ -32,6 +32,7 @@ PAGE = 100
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,254}$")
 _REPORT_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,127}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
 
 
 @lru_cache(maxsize=1)
@@ -764,6 +765,16 @@ def _check_logs_config(logs_config) -> None:
         status = (logs_config.get(key) or {}).get("status", "ENABLED" if key == "cloudWatchLogs" else "DISABLED")
         if status not in ("ENABLED", "DISABLED"):
             raise InvalidInputException(f"Invalid logsConfig {key} status {status}: use ENABLED or DISABLED")
+    cw = logs_config.get("cloudWatchLogs") or {}
+    if not isinstance(cw, dict):
+        raise InvalidInputException("Invalid logsConfig: cloudWatchLogs must be a mapping")
+    group = cw.get("groupName")
+    if group is not None and not (isinstance(group, str) and _LOG_GROUP.match(group)):
+        raise InvalidInputException(f"Invalid logsConfig groupName {group!r}: 1-512 of letters, digits, '_-./#'")
+    stream = cw.get("streamName")
+    if stream is not None and not (isinstance(stream, str) and 0 < len(stream) <= 400 and ":" not in stream
+                                   and "*" not in stream):
+        raise InvalidInputException(f"Invalid logsConfig streamName {stream!r}")
     s3 = logs_config.get("s3Logs") or {}
     if s3.get("status") == "ENABLED" and not s3.get("location"):
         raise InvalidInputException("Invalid logsConfig: S3 logs need a location")
