@@ -22,7 +22,7 @@ EXTENSIONS: dict[str, list[str]] = {
                        "workshop.cloud.services.awslambda.cloudformation",
                        "workshop.cloud.services.codecommit.cloudformation",
                        "workshop.cloud.services.codebuild.cloudformation",
-                       "workshop.cloud.services.codedeploy.cloudformation",
+                       "workshop.cloud.services.codedeploy.cloudformation"],
     "codebuild": ["workshop.cloud.services.codebuild"],
     "codecommit": ["workshop.cloud.services.codecommit.responses"],
     "codedeploy": ["workshop.cloud.services.codedeploy"],
