@@ -209,6 +209,15 @@ def test_start_build_overrides(cloud, account):
     project = cb.batch_get_projects(names=["over"])["projects"][0]
     assert project["timeoutInMinutes"] == 60 and project["source"]["buildspec"] == TRIVIAL
 
+    # A buildspec kept in S3, named by its ARN.
+    s3 = cloud.client("s3", account)
+    s3.create_bucket(Bucket=f"specs-{account}")
+    s3.put_object(Bucket=f"specs-{account}", Key="ci/buildspec.yml",
+                  Body=b"version: 0.2\nphases:\n  build:\n    commands: [echo from-s3-spec]\n")
+    build = run(cb, "over", buildspecOverride=f"arn:aws:s3:::specs-{account}/ci/buildspec.yml")
+    assert build["buildStatus"] == "SUCCEEDED"
+    assert "from-s3-spec" in log_text(cloud, account, build)
+
 
 def test_report_groups_and_reports(cloud, account):
     cb = cloud.client("codebuild", account)
