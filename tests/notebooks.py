@@ -1,9 +1,11 @@
 """Running lab notebooks in tests: execute one with nbclient in a learner's
 environment, list the cells that failed, answer a released lab with its
-solution's code, and run a lab's checks against an account."""
+solution's code, run a lab's checks against an account, and do a lab's
+solution (or half of it) in many accounts at once for grading tests."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -76,3 +78,83 @@ def describe(result: LabResult, which=None) -> str:
 
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
+
+
+# -- a lab's solution done in many accounts ---------------------------------------
+
+def _check_panel_step(source: str, lab_id: str) -> str | None:
+    """The step of a ``check_my_work(LAB, step=STEP)`` panel in a cell, if any."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check_my_work"
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == lab_id):
+            for kw in node.keywords:
+                if kw.arg == "step" and isinstance(kw.value, ast.Constant):
+                    return kw.value.value
+    return None
+
+
+def _grading_section(source: str, lab_id: str) -> bool:
+    return f'grade("{lab_id}")' in source or f"grade('{lab_id}')" in source
+
+
+def solution_steps(lab_id: str) -> list[str]:
+    """The lab's steps in notebook order: each ends with its "Check my work" panel."""
+    from workshop.grading import solutions_dir
+
+    steps = []
+    for path in sorted((solutions_dir() / lab_id).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            step = _check_panel_step(cell.source, lab_id) if cell.cell_type == "code" else None
+            if step and step not in steps:
+                steps.append(step)
+    return steps
+
+
+def perform_solution(lab_id: str, endpoint: str, accounts: list[str], workdir: Path,
+                     through_step: str | None = None) -> None:
+    """Do what a learner who solved the lab did, in each account: the solution
+    notebook's code cells up to its grading section (or through the "Check my
+    work" panel of ``through_step``: a learner half-way), all in ONE kernel
+    that switches account between runs (a kernel per account costs seconds)."""
+    from workshop.grading import solutions_dir
+
+    paths = sorted((solutions_dir() / lab_id).glob("*.ipynb"))
+    if through_step is not None and through_step not in solution_steps(lab_id):
+        raise ValueError(f"{lab_id} has no step {through_step!r} (steps: {solution_steps(lab_id)})")
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
+               AWS_SECRET_ACCESS_KEY="test")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "WORKSHOP_ADMIN_TOKEN"):
+        env.pop(name, None)
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cells = []
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if _grading_section(cell.source, lab_id):
+                break
+            cells.append(cell)
+            if through_step is not None and _check_panel_step(cell.source, lab_id) == through_step:
+                break
+        kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
+        client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel,
+                                resources={"metadata": {"path": str(workdir)}})
+        with client.setup_kernel(env=env):
+            for account in accounts:
+                # boto3's default session keeps the first credentials it resolved.
+                switch = nbformat.v4.new_code_cell(
+                    "import os, boto3\nboto3.DEFAULT_SESSION = None\n"
+                    f"os.environ.update(AWS_ACCESS_KEY_ID={account!r}, WORKSHOP_ACCOUNT={account!r})")
+                client.execute_cell(switch, 0)
+                for index, cell in enumerate(cells):
+                    run = nbformat.from_dict(cell)
+                    client.execute_cell(run, index)  # raises CellExecutionError on a failing cell
+        if through_step is not None and any(_check_panel_step(c.source, lab_id) == through_step for c in cells):
+            return

@@ -1,0 +1,194 @@
+"""`workshop grade`: a class of 30 accounts on one cloud (solved, half-way,
+untouched) plus roster lines that cannot be checked; the HTML, CSV and JSON
+it writes must say what each account really holds, row by row."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from collections import Counter
+
+import pytest
+
+from checker import registry
+from checker.results import CheckResult, LabResult
+from tests import notebooks
+from tests.conftest import free_port, new_account
+from workshop.class_report import ClassReport, LabInfo, Learner, LearnerRow, grade_class, read_roster
+from workshop.cli import main
+
+
+def _roster(path, rows, columns=("email", "learner", "account_id")):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: v for k, v in row.items() if k in columns})
+    return path
+
+
+def _csv_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_grade_a_class_of_30_accounts_reports_what_each_account_holds(cloud, tmp_path):
+    labs = registry.lab_ids()
+    solved = [new_account() for _ in range(10)]
+    half = [new_account() for _ in range(10)]
+    empty = [new_account() for _ in range(10)]
+    half_steps = {}
+    for lab in labs:
+        steps = notebooks.solution_steps(lab)
+        half_steps[lab] = steps[:(len(steps) - 1) // 2 + 1]  # the steps a half-way learner did
+        notebooks.perform_solution(lab, cloud.endpoint, solved, tmp_path / "work" / lab)
+        notebooks.perform_solution(lab, cloud.endpoint, half, tmp_path / "work" / lab,
+                                   through_step=half_steps[lab][-1])
+    kind = {**dict.fromkeys(solved, "solved"), **dict.fromkeys(half, "half"), **dict.fromkeys(empty, "empty")}
+    # Interleaved, as a real roster is; plus two lines whose checks cannot run.
+    accounts = [a for trio in zip(solved, half, empty) for a in trio]
+    lines = [{"learner": f"learner {i:02d}", "account_id": a, "email": f"l{i}@example.org"}
+             for i, a in enumerate(accounts)]
+    lines.insert(7, {"learner": "not-yet-issued", "account_id": "", "email": ""})
+    lines.append({"learner": "typo", "account_id": "12345", "email": ""})
+    roster = _roster(tmp_path / "roster.csv", lines)
+    out = tmp_path / "report"
+
+    assert main(["grade", "--roster", str(roster), "--endpoint", cloud.endpoint, "--out", str(out),
+                 "--workers", "8"]) == 0
+
+    data = json.loads((out / "report.json").read_text())
+    assert [r["learner"] for r in data["learners"]] == [line["learner"] for line in lines]
+    assert [lab["id"] for lab in data["labs"]] == labs
+    truth = {}  # what each account holds, read one account at a time, outside `workshop grade`
+    for account in accounts:
+        truth[account] = {lab: notebooks.check(cloud, account, lab) for lab in labs}
+    for row in data["learners"]:
+        account = row["account_id"]
+        if row["learner"] in ("not-yet-issued", "typo"):
+            assert "account" in row["error"] and row["score"] == 0, row
+            assert all(r["error"] and not r["results"] for r in row["labs"].values())
+            continue
+        assert row["error"] is None, row
+        for lab in labs:
+            got = LabResult.from_dict(row["labs"][lab])
+            assert got.account == account
+            expected = truth[account][lab]
+            assert {r.id: r.passed for r in got.results} == {r.id: r.passed for r in expected.results}, \
+                f"{row['learner']} ({kind[account]}):\n{notebooks.describe(got)}"
+            checks = registry.get_lab(lab).checks
+            if kind[account] == "solved":
+                assert got.all_passed, notebooks.describe(got)
+            elif kind[account] == "empty":
+                assert got.score == 0 and got.error is None, notebooks.describe(got)
+            else:
+                done = {c.id for c in checks if c.step in half_steps[lab]}
+                assert {r.id for r in got.results if r.passed} == done, notebooks.describe(got)
+                assert 0 < got.score < got.total
+
+    # The CSV says the same, check by check.
+    rows = _csv_rows(out / "report.csv")
+    assert [r["learner"] for r in rows] == [line["learner"] for line in lines]
+    for csv_row, json_row in zip(rows, data["learners"]):
+        assert int(csv_row["score"]) == json_row["score"]
+        for lab in labs:
+            result = LabResult.from_dict(json_row["labs"][lab])
+            for check in registry.get_lab(lab).checks:
+                expected = "" if result.error else str(result.result(check.id).earned)
+                assert csv_row[check.id] == expected
+            assert csv_row[f"{lab} total"] == ("" if result.error else str(result.score))
+        assert bool(csv_row["error"]) == bool(json_row["error"])
+
+    # The HTML: every learner, and each lab's most common failing check with its hint.
+    page = (out / "report.html").read_text()
+    for line in lines:
+        assert html.escape(line["learner"]) in page
+    for lab in labs:
+        checks = registry.get_lab(lab).checks
+        fails = Counter(r.id for account in accounts for r in truth[account][lab].results if not r.passed)
+        worst = min(fails, key=lambda cid: (-fails[cid], [c.id for c in checks].index(cid)))
+        check = registry.get_check(worst)
+        common = {f["lab"]: f for f in data["most_common_failures"]}[lab]
+        assert (common["check"], common["failing"], common["checked"]) == (worst, fails[worst], len(accounts))
+        assert html.escape(check.title) in page and html.escape(check.hints[0]) in page
+
+
+def test_grade_when_the_cloud_is_down_shows_the_reason_in_each_row(tmp_path, capsys):
+    roster = _roster(tmp_path / "roster.csv", [{"learner": "ada", "account_id": new_account()},
+                                               {"learner": "bob", "account_id": new_account()}])
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    assert main(["grade", "--roster", str(roster), "--endpoint", endpoint, "--out", str(tmp_path / "r")]) == 1
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    for row in data["learners"]:
+        assert "cannot reach the AWS endpoint" in row["error"] and row["score"] == 0
+    assert "no learner's checks could run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name,account_id\nada,111111111111\n", "needs a 'learner' column"),
+    ("learner,account_id\nada,111111111111\nada,222222222222\n", "appears twice"),
+])
+def test_grade_refuses_a_roster_it_cannot_read(tmp_path, capsys, content, message):
+    (tmp_path / "roster.csv").write_text(content)
+    assert main(["grade", "--roster", str(tmp_path / "roster.csv"), "--out", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_grade_refuses_an_unknown_lab_and_a_missing_roster(tmp_path, capsys):
+    roster = _roster(tmp_path / "roster.csv", [{"learner": "ada", "account_id": new_account()}])
+    assert main(["grade", "--roster", str(roster), "--labs", "04-iac,99-nope"]) == 2
+    assert "no lab 99-nope" in capsys.readouterr().err
+    assert main(["grade", "--roster", str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
+
+
+def test_roster_lines_keep_their_problems_and_issued_keys(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("\ufefflearner , account_id\nada,111111111111\n,\nbob,\ncy,12-34\n")
+    ada, bob, cy = read_roster(path, keys={"111111111111": ("AKIAISSUED", "s3cret")})
+    assert (ada.name, ada.account_id, ada.problem) == ("ada", "111111111111", None)
+    assert ada.target("http://x").access_key_id == "AKIAISSUED" and ada.target("http://x").secret_access_key == "s3cret"
+    assert "no account_id" in bob.problem and "12-digit" in cy.problem
+    assert Learner("dee", "222222222222").target("http://x").access_key_id == "222222222222"
+
+
+def _result(lab: LabInfo, passed: set[str], error: str | None = None) -> LabResult:
+    results = [] if error else [CheckResult(c.id, c.title, c.points, c.id in passed, f"msg {c.id}", c.hint)
+                                for c in lab.checks]
+    return LabResult(lab.id, lab.title, "http://x", "111111111111", results, error)
+
+
+def test_report_views_escape_names_and_break_ties_by_check_order():
+    lab = LabInfo.of("04-iac")
+    first, second, *_ = [c.id for c in lab.checks]
+    everything = {c.id for c in lab.checks}
+    rows = [LearnerRow("<script>alert(1)</script>", "111111111111", {lab.id: _result(lab, everything - {second})}),
+            LearnerRow("b", "222222222222", {lab.id: _result(lab, everything - {first, second})}),
+            LearnerRow("c", "333333333333", {lab.id: _result(lab, everything - {first})}),
+            LearnerRow("d", None, {lab.id: _result(lab, set(), error="no account_id")})]
+    report = ClassReport("http://x", [lab], rows, "now", 1.0)
+    # first and second each fail for 2 of the 3 learners whose checks ran: the earlier check wins.
+    (common,) = report.common_failures()
+    assert (common.check.id, common.failing, common.checked) == (first, 2, 3)
+    page = report.to_html()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert html.escape(common.check.hint) in page
+    again = ClassReport.from_dict(json.loads(report.to_json()))
+    assert again.to_csv() == report.to_csv()
+    table = list(csv.DictReader(report.to_csv().splitlines()))
+    assert table[0][second] == "0" and table[0][first] != "0" and table[3][first] == ""
+    assert table[3]["error"] == "no account_id" and table[3]["max_score"] == str(lab.total)
+
+
+def test_grade_class_keeps_roster_order_whatever_finishes_first(cloud):
+    learners = [Learner(f"l{i}", new_account()) for i in range(12)]
+    seen = []
+    report = grade_class(learners, ["04-iac"], cloud.endpoint, workers=6,
+                         progress=lambda learner, lab: seen.append((learner, lab)))
+    assert [r.learner for r in report.rows] == [l.name for l in learners]
+    assert [r.account_id for r in report.rows] == [l.account_id for l in learners]
+    assert sorted(seen) == sorted((l.name, "04-iac") for l in learners)
+    assert all(r.labs["04-iac"].account == r.account_id for r in report.rows)
