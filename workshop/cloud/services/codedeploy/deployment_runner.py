@@ -14,7 +14,6 @@ import json
 import logging
 import shutil
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -112,10 +111,11 @@ class DeploymentRunner:
         if job is not None:
             job.request_stop(reason)
 
-    def forget(self, account_id: str) -> None:
+    def forget(self, account_id: str, region: str | None = None) -> None:
         """Stop the account's deployments (their scripts too) without recording anything."""
         with self._lock:
-            jobs = [j for j in self._jobs.values() if j.deployment.account_id == account_id]
+            jobs = [j for j in self._jobs.values() if j.deployment.account_id == account_id
+                    and (region is None or j.deployment.region == region)]
         for job in jobs:
             job.request_stop("reset")
         for job in jobs:

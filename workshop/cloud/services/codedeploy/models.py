@@ -128,6 +128,9 @@ class DeploymentGroup:
         out: dict[str, Any] = {"applicationName": self.application.name, "deploymentGroupId": self.id,
                                "deploymentGroupName": self.name, "computePlatform": self.compute_platform}
         out.update(copy.deepcopy(self.settings))
+        # The API takes Auto Scaling group names and answers structures (name, and the hook CodeDeploy adds).
+        out["autoScalingGroups"] = [{"name": n, "hook": f"CodeDeploy-managed-automatic-launch-deployment-hook-{n}"}
+                                    for n in self.settings.get("autoScalingGroups") or []]
         if self.target_revision:
             out["targetRevision"] = copy.deepcopy(self.target_revision)
         if self.last_successful:
@@ -387,6 +390,18 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
         self.instances: dict[str, OnPremisesInstance] = {}
         self.revisions: dict[str, dict[str, dict[str, Any]]] = {}
         self.tagger = TaggingService()
+
+    @property
+    def _url_module(self):
+        # moto finds a service's URLs next to its backend's module: they stay moto's.
+        from moto.codedeploy import urls
+
+        return urls
+
+    def reset(self) -> None:
+        # A reset account's running deployments stop (their scripts killed) and record nothing more.
+        _runner().forget(self.account_id, self.region_name)
+        super().reset()
 
     def arn(self, resource: str) -> str:
         return f"arn:{self.partition}:codedeploy:{self.region_name}:{self.account_id}:{resource}"

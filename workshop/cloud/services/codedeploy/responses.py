@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from moto.codedeploy.responses import CodeDeployResponse
-from moto.core.responses import ActionResult, EmptyResult
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 
 from workshop.cloud.services import extend
 from workshop.cloud.services.codedeploy.models import CodeDeployBackend, codedeploy_backends, error
@@ -48,8 +48,21 @@ class CodeDeployResponses:
     def codedeploy_backend(self) -> CodeDeployBackend:
         return codedeploy_backends[self.current_account][self.region]
 
+    def parse_parameters(self, request) -> None:
+        # moto parses the body before any operation runs; a body that is not a JSON object
+        # must become CodeDeploy's error, not a traceback.
+        try:
+            BaseResponse.parse_parameters(self, request)
+        except Exception as exc:
+            self.params = {}
+            self._malformed = f"The request body could not be read as the operation's input: {exc}"
+
     def _input(self, operation: str) -> dict:
-        return validate_input(operation, dict(self.params or {}))
+        malformed = getattr(self, "_malformed", None)
+        if malformed:
+            raise error("SerializationException", malformed)
+        params = self.params if isinstance(self.params, dict) else None
+        return validate_input(operation, dict(params) if params is not None else params)
 
     # -- applications -------------------------------------------------------
     def create_application(self):
