@@ -206,7 +206,9 @@ class CodeDeployDeploymentGroup(CloudFormationModel):
         except Exception:
             backend.delete_deployment_group(application, resource_name)
             raise
-        return cls(account_id, region_name, application, resource_name)
+        model = cls(account_id, region_name, application, resource_name)
+        model._deployment = props.get("Deployment")   # an update deploys again only when this changes
+        return model
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource: CodeDeployDeploymentGroup, new_resource_name: str,

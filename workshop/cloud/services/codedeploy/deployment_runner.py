@@ -290,7 +290,9 @@ class DeploymentRunner:
     def _shift(self, job: Job, lam, target) -> None:
         d = job.deployment
         spec = d.lambda_spec
-        for weight, wait in d.config.traffic_steps():
+        # Nothing to shift between one version and itself: the alias just points at it.
+        steps = [(1.0, 0.0)] if spec.current_version == spec.target_version else d.config.traffic_steps()
+        for weight, wait in steps:
             self._check(job)
             try:
                 if weight >= 1.0:
