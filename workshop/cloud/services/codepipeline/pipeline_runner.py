@@ -18,10 +18,13 @@ import time
 from collections import deque
 
 from workshop.cloud import runtime, services
+from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codepipeline.actions import ActionContext, ActionFailed, Result, handler_for
 from workshop.cloud.services.codepipeline.models import ActionRun, StageRun
 
 log = logging.getLogger("workshop.cloud.codepipeline")
+
+ACTION_PICKUP_SECONDS = 2  # AWS seconds between an action's start and its job being picked up
 
 _VARIABLE = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.([A-Za-z0-9@\-_]+)\}")
 
@@ -207,9 +210,10 @@ class PipelineRunner:
         active = [r for r in runs.values() if r is not None and not r.done]
         if active:
             moment = time.monotonic()
-            due = [r for r in active if r.started and (r.approval is not None or
-                                                       (r.next_poll is not None and r.next_poll <= moment))]
-            return [("poll", r) for r in due] or None
+            starts = [("start", r) for r in active if not r.started and r.next_poll <= moment]
+            polls = [("poll", r) for r in active if r.started and (
+                r.approval is not None or (r.next_poll is not None and r.next_poll <= moment))]
+            return starts + polls or None
         failed = [r for r in runs.values() if r is not None and r.status in ("Failed", "Abandoned")]
         if failed:
             stage_run.status = "Failed"
@@ -227,18 +231,20 @@ class PipelineRunner:
         pending = [a for a in stage_run.declaration["actions"] if runs.get(a["name"]) is None]
         if pending:
             order = min(a.get("runOrder", 1) for a in pending)
-            work = []
+            # As in AWS, an action shows InProgress a moment before its job is picked up.
+            delay = get_clock().real_seconds(ACTION_PICKUP_SECONDS)
             for action in pending:
                 if action.get("runOrder", 1) != order:
                     continue
                 run = ActionRun(execution, stage, action)
                 run.input_artifacts = [{"name": a["name"], "s3location": dict(execution.artifacts[a["name"]])}
                                        for a in action.get("inputArtifacts") or [] if a["name"] in execution.artifacts]
+                run.next_poll = time.monotonic() + delay
                 runs[action["name"]] = run
                 execution.runs.append(run)
-                work.append(("start", run))
-            execution.updated = work[0][1].start
-            return work
+                execution.updated = run.start
+            self.schedule(execution, delay)
+            return None
         stage_run.status = "Succeeded"
         _release(execution, stage)
         execution.in_stage = False
@@ -256,7 +262,8 @@ class PipelineRunner:
             for run in stage_run.actions.values():
                 if run is not None and not run.done:
                     run.finish("Abandoned", "Abandoned: the execution was stopped")
-                    work.append(("abandon", run))
+                    if run.started:
+                        work.append(("abandon", run))
             stage_run.status = "Stopped"
             _release(execution, stage)
         else:
