@@ -1,0 +1,150 @@
+"""The workshop's arrangement on JupyterHub, shared by ``jupyterhub_config.py`` (one
+machine) and ``z2jh-values.yaml`` (Kubernetes): who may log in and which account and
+keys each learner gets (from the class roster), the environment of their server, the
+cloud as a hub-managed service, the instructor role, each learner's copy of ``labs/``.
+
+Not a package module: the config files put this folder on ``sys.path`` (as Zero to
+JupyterHub does for its own config folder) and import it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from workshop import settings
+from workshop.up import INSTRUCTOR_SERVER_EXTENSIONS, LAB_SETTINGS_DIR, learner_env
+
+CLOUD_SERVICE = "workshop-cloud"
+INSTRUCTOR_SERVICE = "workshop-instructor"
+INSTRUCTOR_ROLE = "workshop-instructor"
+# What an instructor (a user, or a script with the instructor service's token) may do:
+# list learners, start and stop their servers, and open them (to help a stuck learner).
+# Grading needs none of it: it reads the learners' accounts in the cloud with their keys.
+INSTRUCTOR_SCOPES = ["list:users", "read:users", "admin:servers", "access:servers"]
+
+# All a learner's server gets from the hub besides JupyterHub's own variables: nothing
+# else of the hub's environment (its proxy token, the cloud's admin token) reaches it.
+LEARNER_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+                     "AWS_SECRET_ACCESS_KEY", "WORKSHOP_ACCOUNT")
+# Where servers run on the hub's machine, from the hub's Python environment; a server in
+# its own image (Kubernetes, Docker) has its own.
+LOCAL_VARIABLES = ("WORKSHOP_HOME", "PATH")
+
+
+class Class:
+    """The class: the roster (``workshop accounts ROSTER.csv`` gave it account ids) and
+    the keys file with each learner's secret. Without a roster (a try-out hub, a
+    laptop-mode cloud), any name logs in and its account id, made from the name as
+    ``workshop accounts`` makes them, is its access key."""
+
+    def __init__(self, roster: str | os.PathLike | None = None, keys: str | os.PathLike | None = None):
+        from workshop.accounts_command import KEYS_FILE
+
+        self.roster = Path(roster).expanduser().resolve() if roster else None
+        if keys:
+            self.keys = Path(keys).expanduser().resolve()
+        else:
+            self.keys = self.roster.with_name(KEYS_FILE) if self.roster else None
+
+    @classmethod
+    def from_environment(cls) -> Class:
+        return cls(os.environ.get("WORKSHOP_ROSTER") or None, os.environ.get("WORKSHOP_CLASS_KEYS") or None)
+
+    @property
+    def class_mode(self) -> bool:
+        return self.keys is not None
+
+    def learners(self) -> list[str]:
+        """The roster's learners (the names that may log in)."""
+        from workshop.accounts_command import LEARNER, read_roster
+
+        if self.roster is None:
+            return []
+        _, rows = read_roster(self.roster)
+        return [row[LEARNER] for row in rows]
+
+    def learner_environment(self, name: str, endpoint: str, local: bool = True) -> dict[str, str]:
+        """The environment of one learner's server, and so of every kernel and terminal in it:
+        ``workshop up``'s learner environment, with this learner's own key."""
+        env = learner_env(endpoint, settings.project_root())
+        if self.class_mode:
+            from workshop.cloud.class_mode import learner_env as class_learner_env
+
+            # Only this learner's issued key and secret; a name without one gets no server.
+            env.update(class_learner_env(self.keys, name, endpoint, settings.DEFAULT_REGION))
+        else:
+            from workshop.accounts_command import derive_account_id
+
+            account = derive_account_id("", name, set())
+            env.update(AWS_ACCESS_KEY_ID=account, AWS_SECRET_ACCESS_KEY="test", WORKSHOP_ACCOUNT=account)
+        wanted = LEARNER_VARIABLES + (LOCAL_VARIABLES if local else ())
+        return {variable: env[variable] for variable in wanted if variable in env}
+
+    def spawner_environment(self, endpoint: str, local: bool = True) -> dict:
+        """``Spawner.environment``: one callable per variable, answering for the spawner's
+        user (JupyterHub calls them at each spawn, so a re-run of ``workshop accounts``
+        during the class needs no restart). ``local``: the servers run on this machine."""
+
+        def variable(name):
+            return lambda spawner: self.learner_environment(spawner.user.name, endpoint, local)[name]
+
+        return {name: variable(name) for name in LEARNER_VARIABLES + (LOCAL_VARIABLES if local else ())}
+
+    def cloud_service(self, host: str, port: int, data_dir: Path, time_scale: float = 60.0,
+                      admin_token: str | None = None) -> dict:
+        """The workshop cloud as a hub-managed service: the hub starts it, restarts it if it
+        exits, and stops it with the hub; in class mode with the class's keys. It is not
+        routed through the hub's proxy: kernels reach it directly (SigV4 signs the host and
+        path, which a proxy's prefix would change)."""
+        command = [sys.executable, "-m", "workshop", "cloud", "--host", host, "--port", str(port),
+                   "--data-dir", str(data_dir), "--time-scale", f"{time_scale:g}"]
+        if self.class_mode:
+            command += ["--class-keys", str(self.keys)]
+        environment = {"WORKSHOP_HOME": str(settings.project_root()), "PYTHONUNBUFFERED": "1"}
+        if admin_token:
+            environment["WORKSHOP_ADMIN_TOKEN"] = admin_token
+        return {"name": CLOUD_SERVICE, "command": command, "environment": environment, "display": False}
+
+
+def instructor_roles(users: list[str], services: list[str]) -> list[dict]:
+    return [{"name": INSTRUCTOR_ROLE, "description": "Run the workshop: see, start and open learners' servers",
+             "scopes": INSTRUCTOR_SCOPES, "users": users, "services": services}]
+
+
+def singleuser_args(as_root: bool = False, settings_dir: str | os.PathLike = LAB_SETTINGS_DIR) -> list[str]:
+    """Arguments of ``jupyterhub-singleuser``: the workshop's JupyterLab settings (news
+    pop-up off, nbgrader's instructor menus off) and nbgrader's instructor server
+    extensions off, as ``workshop up`` has them. ``settings_dir``: where the server's
+    machine or image has the project's ``jupyter/lab/settings``."""
+    args = [f"--LabApp.app_settings_dir={settings_dir}"]
+    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
+        args += ["--ServerApp.jpserver_extensions", f"{extension}=False"]
+    if as_root:
+        args.append("--allow-root")  # jupyterhub-singleuser refuses root without it
+    return args
+
+
+def singleuser_command() -> list[str]:
+    """``jupyterhub-singleuser`` of this Python environment, by absolute path (the hub
+    may run from an environment that is not activated)."""
+    here = Path(sys.executable).parent / "jupyterhub-singleuser"
+    return [str(here) if here.exists() else (shutil.which("jupyterhub-singleuser") or "jupyterhub-singleuser")]
+
+
+def copy_labs(labs: Path, home: Path, owner: str | None = None) -> Path:
+    """The learner's own ``labs/`` in their home: lab folders they do not have yet are
+    copied in (labs released later arrive at the next spawn); folders they have are
+    theirs and are never overwritten."""
+    work = home / "labs"
+    work.mkdir(parents=True, exist_ok=True)
+    for lab in sorted(labs.iterdir()):
+        if lab.is_dir() and not lab.name.startswith(".") and not (work / lab.name).exists():
+            shutil.copytree(lab, work / lab.name,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    if owner is not None:  # real system users (LocalProcessSpawner as root): hand it over
+        for path in [home, work, *work.rglob("*")]:
+            shutil.chown(path, user=owner)
+    return work
