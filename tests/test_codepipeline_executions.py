@@ -2,7 +2,8 @@
 real `git push` to main starts the pipeline, get_pipeline_state shows each
 stage as it runs, the approval waits until approved, the CloudFormation stage
 deploys; a failing build stops the execution at Build and nothing is deployed.
-Also: merges and API commits start it, other branches do not."""
+Also: merges and API commits start it, other branches do not, an EventBridge
+rule is named as the trigger, and an approval notifies its SNS topic."""
 
 from __future__ import annotations
 
@@ -342,3 +343,49 @@ def test_merges_and_api_commits_start_it_and_other_branches_do_not(cloud, accoun
              what="the source revision")
     assert execution(cp, "watch", by_api["pipelineExecutionId"])["artifactRevisions"][0]["revisionId"] == \
         put["commitId"]
+
+
+def test_an_eventbridge_rule_is_named_as_the_trigger_and_a_push_runs_once(cloud, account, tmp_path):
+    iam, s3, cc, cp, events = (cloud.client(s, account) for s in ("iam", "s3", "codecommit", "codepipeline", "events"))
+    role, bucket = pipeline_role(iam), artifact_bucket(s3, account)
+    repo = Repo(cc, account, tmp_path)
+    repo.commit({"README.md": "hello\n"}, "Initial")
+    repo.push()
+    create_pipeline(cp, "evented", role, bucket, [codecommit_source(repo.name), approval_stage()])
+    arn = cp.get_pipeline(name="evented")["metadata"]["pipelineArn"]
+    # What the console makes for PollForSourceChanges false: a rule on the branch, targeting the pipeline.
+    rule_arn = events.put_rule(Name="evented-on-main", EventPattern=json.dumps({
+        "source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"],
+        "detail": {"referenceType": ["branch"], "referenceName": ["main"]}}))["RuleArn"]
+    events.put_targets(Rule="evented-on-main", Targets=[{"Id": "pipeline", "Arn": arn, "RoleArn": role}])
+    wait_for(lambda: len(executions(cp, "evented")) == 1, what="the CreatePipeline execution")
+    known = {e["pipelineExecutionId"] for e in executions(cp, "evented")}
+    repo.commit({"README.md": "hello again\n"}, "Second")
+    repo.push()
+    pushed = new_execution(cp, "evented", known)
+    assert pushed["trigger"] == {"triggerType": "CloudWatchEvent", "triggerDetail": rule_arn}
+    time.sleep(0.3)
+    assert len(executions(cp, "evented")) == 2  # one push, one execution
+
+
+def test_an_approval_notifies_its_topic(cloud, account):
+    iam, s3, cc, cp, sns, sqs = (cloud.client(s, account)
+                                 for s in ("iam", "s3", "codecommit", "codepipeline", "sns", "sqs"))
+    role, bucket = pipeline_role(iam), artifact_bucket(s3, account)
+    cc.create_repository(repositoryName="app")
+    cc.put_file(repositoryName="app", branchName="main", fileContent=b"v1\n", filePath="VERSION")
+    topic = sns.create_topic(Name="approvals")["TopicArn"]
+    queue = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    gate = {"name": "Approval", "actions": [action("Approve", "Approval", "Manual", {
+        "NotificationArn": topic, "CustomData": "Please review", "ExternalEntityLink": "https://example.com/pr/1"})]}
+    create_pipeline(cp, "notify", role, bucket, [codecommit_source("app"), gate])
+    token = approval_token(cp, "notify")
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages"),
+                        what="the approval notification")
+    body = json.loads(messages[0]["Body"])
+    assert body["approval"]["token"] == token
+    assert body["approval"]["customData"] == "Please review"
+    assert body["approval"]["externalEntityLink"] == "https://example.com/pr/1"
+    assert (body["approval"]["pipelineName"], body["approval"]["stageName"]) == ("notify", "Approval")
