@@ -200,3 +200,24 @@ def test_variables_reach_action_configuration(env):
         "CustomData"].endswith("to prod")
     trigger = execution(cp, "v", second)["trigger"]
     assert trigger["triggerType"] == "StartPipelineExecution" and trigger["triggerDetail"].startswith("arn:aws:")
+
+
+def test_an_older_commit_on_request_and_an_action_type_the_cloud_does_not_run(env):
+    cp, cc = env["cp"], env["cc"]
+    first = cc.get_branch(repositoryName="app", branchName="main")["branch"]["commitId"]
+    cc.put_file(repositoryName="app", branchName="main", fileContent=b"v2\n", filePath="VERSION",
+                parentCommitId=first)
+    invoke = {"name": "Invoke", "actions": [action("Invoke", "Invoke", "Lambda", {"FunctionName": "notify"})]}
+    create_pipeline(cp, "p", env["role"], env["bucket"], [codecommit_source("app"), invoke], pipelineType="V2")
+    wait_execution(cp, "p", only_execution(cp, "p"))
+    run_id = cp.start_pipeline_execution(name="p", sourceRevisions=[
+        {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": first}])["pipelineExecutionId"]
+    done = wait_execution(cp, "p", run_id)
+    assert done["artifactRevisions"][0]["revisionId"] == first
+    assert done["status"] == "Failed"
+    assert stage_states(cp, "p")["Invoke"]["actionStates"][0]["latestExecution"]["summary"] == \
+        "The workshop cloud does not run Invoke actions of provider Lambda (owner AWS)"
+    with pytest.raises(ClientError) as wrong_type:
+        cp.start_pipeline_execution(name="p", sourceRevisions=[
+            {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "v1"}])
+    assert error_code(wrong_type) == "ValidationException"

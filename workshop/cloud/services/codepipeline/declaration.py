@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from workshop.cloud.services.codepipeline.exceptions import error, structure, validation
 
@@ -28,30 +27,29 @@ class ActionType:
     outputs: tuple[int, int]
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
-    runs: bool = True  # the workshop cloud runs it (others are stored and fail when reached)
-    extra: dict = field(default_factory=dict)
 
 
-def _t(category, provider, inputs, outputs, required=(), optional=(), runs=True) -> ActionType:
-    return ActionType(category, provider, inputs, outputs, tuple(required), tuple(optional), runs)
+def _t(category, provider, inputs, outputs, required=(), optional=()) -> ActionType:
+    return ActionType(category, provider, inputs, outputs, tuple(required), tuple(optional))
 
 
 # AWS-owned action types, version 1. Artifact bounds and configuration keys as
-# the CodePipeline action structure reference gives them.
+# the CodePipeline action structure reference gives them. A pipeline may use any
+# of them; the ones without a handler in actions/ fail when an execution reaches them.
 _CATALOGUE = [
     _t("Source", "CodeCommit", (0, 0), (1, 1), ("RepositoryName", "BranchName"),
        ("PollForSourceChanges", "OutputArtifactFormat")),
     _t("Source", "S3", (0, 0), (1, 1), ("S3Bucket", "S3ObjectKey"),
        ("PollForSourceChanges", "AllowOverrideForS3ObjectKey")),
-    _t("Source", "ECR", (0, 0), (1, 1), ("RepositoryName",), ("ImageTag",), runs=False),
+    _t("Source", "ECR", (0, 0), (1, 1), ("RepositoryName",), ("ImageTag",)),
     _t("Source", "CodeStarSourceConnection", (0, 0), (1, 1), ("ConnectionArn", "FullRepositoryId", "BranchName"),
-       ("OutputArtifactFormat", "DetectChanges"), runs=False),
+       ("OutputArtifactFormat", "DetectChanges")),
     _t("Build", "CodeBuild", (1, 5), (0, 5), ("ProjectName",),
        ("PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables")),
     _t("Test", "CodeBuild", (1, 5), (0, 5), ("ProjectName",),
        ("PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables")),
-    _t("Build", "ECRBuildAndPublish", (1, 1), (0, 0), ("ECRRepositoryName",), runs=False),
-    _t("Test", "DeviceFarm", (1, 1), (0, 0), ("ProjectId", "DevicePoolArn", "AppType"), runs=False),
+    _t("Build", "ECRBuildAndPublish", (1, 1), (0, 0), ("ECRRepositoryName",)),
+    _t("Test", "DeviceFarm", (1, 1), (0, 0), ("ProjectId", "DevicePoolArn", "AppType")),
     _t("Approval", "Manual", (0, 0), (0, 0), (), ("CustomData", "ExternalEntityLink", "NotificationArn")),
     _t("Deploy", "CloudFormation", (0, 10), (0, 1), ("ActionMode", "StackName"),
        ("TemplatePath", "TemplateConfiguration", "ParameterOverrides", "Capabilities", "RoleArn",
@@ -59,16 +57,14 @@ _CATALOGUE = [
     _t("Deploy", "CodeDeploy", (1, 1), (0, 0), ("ApplicationName", "DeploymentGroupName")),
     _t("Deploy", "S3", (1, 1), (0, 0), ("BucketName", "Extract"),
        ("ObjectKey", "KMSEncryptionKeyARN", "CannedACL", "CacheControl")),
-    _t("Deploy", "ECS", (1, 1), (0, 0), ("ClusterName", "ServiceName"), ("FileName", "DeploymentTimeout"),
-       runs=False),
+    _t("Deploy", "ECS", (1, 1), (0, 0), ("ClusterName", "ServiceName"), ("FileName", "DeploymentTimeout")),
     _t("Deploy", "CodeDeployToECS", (1, 3), (0, 0),
        ("ApplicationName", "DeploymentGroupName", "TaskDefinitionTemplateArtifact", "AppSpecTemplateArtifact"),
-       ("TaskDefinitionTemplatePath", "AppSpecTemplatePath", "Image1ArtifactName", "Image1ContainerName"),
-       runs=False),
-    _t("Deploy", "ElasticBeanstalk", (1, 1), (0, 0), ("ApplicationName", "EnvironmentName"), runs=False),
-    _t("Invoke", "Lambda", (0, 5), (0, 5), ("FunctionName",), ("UserParameters",), runs=False),
+       ("TaskDefinitionTemplatePath", "AppSpecTemplatePath", "Image1ArtifactName", "Image1ContainerName")),
+    _t("Deploy", "ElasticBeanstalk", (1, 1), (0, 0), ("ApplicationName", "EnvironmentName")),
+    _t("Invoke", "Lambda", (0, 5), (0, 5), ("FunctionName",), ("UserParameters",)),
     _t("Invoke", "StepFunctions", (0, 1), (0, 1), ("StateMachineArn",),
-       ("ExecutionNamePrefix", "InputType", "Input"), runs=False),
+       ("ExecutionNamePrefix", "InputType", "Input")),
 ]
 ACTION_TYPES: dict[tuple[str, str], ActionType] = {(t.category, t.provider): t for t in _CATALOGUE}
 

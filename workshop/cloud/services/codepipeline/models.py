@@ -32,6 +32,7 @@ from workshop.cloud.services.codepipeline.exceptions import (
 log = logging.getLogger("workshop.cloud.codepipeline")
 
 FINAL = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
+_REVISION_TYPES = {"CodeCommit": ("COMMIT_ID",), "S3": ("S3_OBJECT_VERSION_ID", "S3_OBJECT_KEY")}
 PAGE = 100
 
 
@@ -515,6 +516,10 @@ class CodePipelineBackend(BaseBackend):
                 if action is None:
                     raise validation(f"Source revision override names action '{revision.get('actionName')}', "
                                      "which is not a source action of the pipeline")
+                kinds = _REVISION_TYPES.get(action["actionTypeId"].get("provider"), ())
+                if revision["revisionType"] not in kinds:
+                    raise validation(f"Source revision type {revision['revisionType']} does not fit action "
+                                     f"'{action['name']}': use {' or '.join(kinds) or 'none'}")
                 overrides[action["name"]] = (revision["revisionType"], revision["revisionValue"])
             if variables and pipeline.declaration.get("pipelineType", "V1") != "V2":
                 raise validation("Pipeline variables are only supported for pipelines of type V2")
@@ -543,8 +548,8 @@ class CodePipelineBackend(BaseBackend):
             pipeline = self.get(name)
             executions = list(reversed(pipeline.executions.values()))
             if succeeded_in_stage:
-                executions = [e for e in executions
-                              if e.stages.get(succeeded_in_stage) and e.stages[succeeded_in_stage].status == "Succeeded"]
+                executions = [e for e in executions if e.stages.get(succeeded_in_stage)
+                              and e.stages[succeeded_in_stage].status == "Succeeded"]
             items = [e.summary_dict() for e in executions]
         return _page(items, token, max_results, 100)
 
