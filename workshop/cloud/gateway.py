@@ -125,10 +125,35 @@ class Gateway:
                 if account_id not in dict.keys(backend_dict):
                     continue
                 for region_backend in list(dict.values(backend_dict[account_id])):
-                    region_backend.reset()
+                    _reset_backend(region_backend)
             _forget_s3_bucket_names(account_id)
         for hook in services.reset_hooks():
             hook(account_id)
+
+
+def _reset_backend(backend) -> None:
+    """Reset one account's backend of one service and region. moto's S3 reset
+    also disposes the data of every object of EVERY account (its list of keys,
+    ``FakeKey.instances_tracked``, is global): for S3, dispose only this
+    account's objects, then reset as any other backend."""
+    import sys
+
+    s3_models = sys.modules.get("moto.s3.models")
+    if s3_models is None or not isinstance(backend, s3_models.S3Backend):
+        backend.reset()
+        return
+    from itertools import chain
+
+    from moto.core.base_backend import BaseBackend
+
+    for bucket in chain(backend.buckets.values(), backend.table_buckets.values()):
+        for _, versions in bucket.keys._iterlists():
+            for key in versions:
+                if isinstance(key, s3_models.FakeKey):
+                    key.dispose()
+        for part in bucket.multiparts.values():
+            part.dispose()
+    BaseBackend.reset(backend)
 
 
 def _forget_s3_bucket_names(account_id: str) -> None:
