@@ -212,3 +212,17 @@ def test_a_malformed_request_is_a_validation_error_not_a_500(cloud, account):
             urllib.request.urlopen(request, timeout=10)
         assert answer.value.code == 400
         assert json.loads(answer.value.read())["__type"] == "ValidationException"
+
+
+def test_codepipeline_answers_when_cloudformation_loaded_it_first(tmp_path):
+    """CloudFormation's extensions import this service's package; moto must still
+    find CodePipeline's URLs when the first CodePipeline request comes after."""
+    from tests.conftest import new_account, start_cloud, stop_cloud
+
+    fresh = start_cloud(tmp_path)
+    try:
+        account = new_account()
+        fresh.client("cloudformation", account).list_stacks()
+        assert fresh.client("codepipeline", account).list_pipelines()["pipelines"] == []
+    finally:
+        stop_cloud(fresh)

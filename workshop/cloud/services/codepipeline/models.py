@@ -347,6 +347,13 @@ class CodePipelineBackend(BaseBackend):
         self.lock = threading.RLock()
         self.pipelines: dict[str, Pipeline] = {}
 
+    @property
+    def _url_module(self):
+        # moto finds a service's URLs next to its backend's module: they stay moto's.
+        from moto.codepipeline import urls
+
+        return urls
+
     def reset(self) -> None:
         with self.lock:
             for pipeline in self.pipelines.values():
