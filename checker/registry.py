@@ -17,6 +17,7 @@ from typing import Any
 
 # Lab id -> the module that registers its checks.
 LAB_MODULES: dict[str, str] = {
+    "01-source": "checker.labs.lab01_source",
     "04-iac": "checker.labs.lab04_iac",
 }
 
