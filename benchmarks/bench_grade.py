@@ -126,8 +126,8 @@ def main() -> int:
             for size in SIZES:
                 # Every size keeps the same mix of solved, half-way and empty accounts.
                 third = size // 3
-                chosen = [a for kind in ("solved", "half", "empty")
-                          for a in [x for x in accounts if kinds[x] == kind][:third if kind != "empty" else size - 2 * third]]
+                wanted = {"solved": third, "half": third, "empty": size - 2 * third}
+                chosen = [a for kind, n in wanted.items() for a in [x for x in accounts if kinds[x] == kind][:n]]
                 roster = tmp_path / f"roster-{size}.csv"
                 write_roster(roster, chosen)
                 times = [time_grade(cloud.endpoint, roster, tmp_path / f"out-{size}", args.workers)

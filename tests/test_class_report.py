@@ -192,3 +192,42 @@ def test_grade_class_keeps_roster_order_whatever_finishes_first(cloud):
     assert [r.account_id for r in report.rows] == [l.account_id for l in learners]
     assert sorted(seen) == sorted((l.name, "04-iac") for l in learners)
     assert all(r.labs["04-iac"].account == r.account_id for r in report.rows)
+
+
+def test_grade_in_class_mode_signs_with_the_issued_keys_or_the_admin_token(tmp_path, monkeypatch, capsys):
+    from tests.conftest import ADMIN_TOKEN, start_cloud, stop_cloud
+
+    monkeypatch.delenv("WORKSHOP_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("WORKSHOP_CLASS_KEYS", raising=False)
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path / "no-cloud-data"))  # no admin token on this machine
+    roster = tmp_path / "class" / "roster.csv"
+    roster.parent.mkdir()
+    roster.write_text("learner\nada\nbob\n")
+    assert main(["accounts", str(roster)]) == 0
+    keys = roster.with_name("class-keys.json")
+    issued = {row["learner"]: row["account_id"] for row in _csv_rows(roster)}
+    cloud = start_cloud(tmp_path, extra_env={"WORKSHOP_CLASS_KEYS": str(keys)})
+    try:
+        grade = ["grade", "--roster", str(roster), "--endpoint", cloud.endpoint, "--labs", "04-iac"]
+        # The keys beside the roster: each learner's checks run as that learner.
+        assert main([*grade, "--out", str(tmp_path / "with-keys")]) == 0
+        rows = json.loads((tmp_path / "with-keys" / "report.json").read_text())["learners"]
+        assert {r["learner"]: (r["account_id"], r["error"]) for r in rows} == \
+            {name: (account, None) for name, account in issued.items()}
+
+        hidden = keys.rename(tmp_path / "elsewhere.json")
+        # Neither keys nor the admin token: the class-mode cloud refuses, and each row says so.
+        assert main([*grade, "--out", str(tmp_path / "refused")]) == 1
+        rows = json.loads((tmp_path / "refused" / "report.json").read_text())["learners"]
+        assert all("refused" in r["error"] for r in rows), rows
+        # The admin token signs for any account.
+        monkeypatch.setenv("WORKSHOP_ADMIN_TOKEN", ADMIN_TOKEN)
+        assert main([*grade, "--out", str(tmp_path / "admin")]) == 0
+        rows = json.loads((tmp_path / "admin" / "report.json").read_text())["learners"]
+        assert [r["error"] for r in rows] == [None, None]
+        # A keys file named but missing is bad input, not a report of failures.
+        assert main([*grade, "--keys", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
+        assert "missing.json" in capsys.readouterr().err
+        assert main([*grade, "--keys", str(hidden), "--out", str(tmp_path / "named")]) == 0
+    finally:
+        stop_cloud(cloud)

@@ -24,6 +24,8 @@ DEFAULT_REGION = "us-east-1"
 # Learners' checks wait on the network, not the CPU: more threads than cores
 # keep the cloud busy; more than this only queue inside its WSGI server.
 DEFAULT_WORKERS = 16
+CLASS_KEYS_ENV = "WORKSHOP_CLASS_KEYS"
+CLASS_KEYS_FILE = "class-keys.json"  # where `workshop accounts` writes the keys, beside the roster
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,14 @@ class Learner:
                       self.secret_access_key or "test", region)
 
 
-def read_roster(path: Path, keys: dict[str, tuple[str, str]] | None = None) -> list[Learner]:
+def read_roster(path: Path, keys: dict[str, tuple[str, str]] | None = None,
+                secret: str | None = None) -> list[Learner]:
     """A roster CSV with ``learner`` and ``account_id`` columns (what
     ``workshop accounts`` writes). ``keys`` maps an account id to its issued
-    (access key id, secret). A line without a usable account id is kept, with
-    the reason, so that the report shows it instead of failing the run."""
+    (access key id, secret); ``secret`` signs for the others (the admin token,
+    which the cloud in class mode accepts for any account). A line without a
+    usable account id is kept, with the reason, so that the report shows it
+    instead of failing the run."""
     from workshop.cloud.accounts import is_account_id
 
     with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -73,9 +78,34 @@ def read_roster(path: Path, keys: dict[str, tuple[str, str]] | None = None) -> l
             problem = "no account_id in the roster (run `workshop accounts ROSTER.csv`)"
         elif not is_account_id(account):
             problem = f"account_id {account!r} is not a 12-digit account id"
-        key, secret = (keys or {}).get(account or "", (None, None))
-        learners.append(Learner(name, account, key, secret, problem))
+        key, key_secret = (keys or {}).get(account or "", (None, secret))
+        learners.append(Learner(name, account, key, key_secret, problem))
     return learners
+
+
+def keys_file(given: str | None, roster: Path) -> Path | None:
+    """The class's issued keys: ``given``, else $WORKSHOP_CLASS_KEYS, else the
+    ``class-keys.json`` that ``workshop accounts`` writes beside the roster;
+    None on a laptop (no keys issued)."""
+    import os
+
+    if given:
+        return Path(given)
+    if os.environ.get(CLASS_KEYS_ENV):
+        return Path(os.environ[CLASS_KEYS_ENV])
+    beside = Path(roster).resolve().with_name(CLASS_KEYS_FILE)
+    return beside if beside.exists() else None
+
+
+def issued_keys(path: Path) -> dict[str, tuple[str, str]]:
+    """Account id -> (access key id, secret) from the keys file of ``workshop accounts``."""
+    from workshop.cloud.class_mode import ClassKeys, ClassKeysError
+
+    try:
+        keys = ClassKeys.load(path)
+    except ClassKeysError as exc:
+        raise ValueError(str(exc)) from None
+    return {k.account_id: (k.access_key_id, k.secret_access_key) for k in keys.learners.values()}
 
 
 # -- running the checks ---------------------------------------------------------

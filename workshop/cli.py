@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_endpoint(p)
     p.add_argument("--out", default="class-report", help="folder for report.html/.csv/.json (default %(default)s)")
     p.add_argument("--workers", type=int, default=16, help="learners checked at once (default %(default)s)")
+    p.add_argument("--keys", help="class mode: the keys `workshop accounts` issued (default: $WORKSHOP_CLASS_KEYS, "
+                   "else class-keys.json beside the roster if it exists)")
+
+    from workshop import nbgrader_commands
+
+    nbgrader_commands.add_parser(sub)
 
     p = sub.add_parser("doctor", help="report endpoint, account, versions and what is wrong")
     _add_endpoint(p)
@@ -146,6 +152,12 @@ def _cmd_grade(args) -> int:
     from workshop.grade_command import grade_command
 
     return grade_command(args)
+
+
+def _cmd_course(args) -> int:
+    from workshop.nbgrader_commands import course_command
+
+    return course_command(args)
 
 
 def _cmd_doctor(args) -> int:

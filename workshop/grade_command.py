@@ -24,7 +24,9 @@ def grade_command(args) -> int:
         print("workshop grade: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
-        learners = class_report.read_roster(Path(args.roster), _issued_keys(args))
+        keys_path = class_report.keys_file(getattr(args, "keys", None), Path(args.roster))
+        keys = class_report.issued_keys(keys_path) if keys_path else {}
+        learners = class_report.read_roster(Path(args.roster), keys, _admin_token())
     except (OSError, ValueError) as exc:
         print(f"workshop grade: {exc}", file=sys.stderr)
         return 2
@@ -53,10 +55,12 @@ def _endpoint(given: str | None) -> str | None:
     return None if endpoint == REAL_AWS else endpoint.rstrip("/")
 
 
-def _issued_keys(args) -> dict[str, tuple[str, str]]:
-    """Keys issued per account, when the cloud runs in class mode; none in laptop mode
-    (where the account id is the access key)."""
-    return {}
+def _admin_token() -> str | None:
+    """The cloud's admin token, if this machine has it: in class mode it signs for
+    any account (a learner missing from the keys file); a laptop cloud ignores secrets."""
+    from workshop import settings
+
+    return settings.admin_token(settings.data_dir())
 
 
 def _run_with_progress(learners, labs, endpoint, workers):

@@ -1,7 +1,9 @@
 """Grading with nbgrader: a course directory (source/, release/, submitted/,
-autograded/, the gradebook) configured by the project's ``nbgrader_config.py``,
-and autograde of a submission with the kernel in that learner's AWS account.
-``workshop generate-labs`` and the instructor commands build on this."""
+autograded/, feedback/, the gradebook) configured by the project's
+``nbgrader_config.py``; release and collection through nbgrader's exchange;
+autograde of a submission with the kernel in that learner's AWS account (reset
+first through the cloud's control API); feedback that never shows hidden
+tests; the grades as CSV. ``workshop generate-labs`` and ``workshop course`` build on this."""
 
 from __future__ import annotations
 
@@ -44,6 +46,29 @@ def check_id(grade_id: str) -> str:
 
 class GradingError(RuntimeError):
     """An nbgrader step failed; the message carries nbgrader's own log."""
+
+
+def reset_account(endpoint: str, account_id: str, admin_token: str, timeout: float = 120.0) -> None:
+    """Empty an account through the cloud's control API (``POST
+    /_workshop/accounts/ID/reset``) with the instructor's admin token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint.rstrip('/')}/_workshop/accounts/{account_id}/reset",
+                                     data=b"", method="POST",
+                                     headers={"X-Workshop-Admin-Token": admin_token})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            if json.loads(answer.read() or b"{}").get("reset") is not True:
+                raise GradingError(f"the cloud at {endpoint} did not reset account {account_id}")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300]
+        raise GradingError(f"the cloud at {endpoint} refused to reset account {account_id} "
+                           f"(HTTP {exc.code}: {detail})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise GradingError(f"cannot reach the cloud at {endpoint} to reset account {account_id}: {reason}") from None
 
 
 def course_config(root: Path | None = None, **directories: str) -> Config:
@@ -91,6 +116,29 @@ def _learner_execute_class():
         start_new_kernel = run_sync(async_start_new_kernel)
 
     return LearnerExecute
+
+
+def _hidden_free_feedback_class():
+    """A feedback preprocessor: nbgrader's feedback shows hidden tests on purpose
+    (jupyter/nbgrader#917); ours never does. In graded cells (the only ones that
+    may hold hidden tests) the hidden regions leave the source, and an error's
+    traceback, which quotes the failing line, becomes its one-line message
+    (for a check: its title, what was found, and the hint)."""
+    from nbgrader import utils
+    from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+
+    class HideHiddenTests(NbGraderPreprocessor):
+        def preprocess_cell(self, cell, resources, index):
+            if not utils.is_grade(cell):
+                return cell, resources
+            clear = ClearHiddenTests(parent=self, enforce_metadata=False)
+            clear._remove_hidden_test_region(cell)
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+            return cell, resources
+
+    return HideHiddenTests
 
 
 @contextmanager
@@ -226,6 +274,70 @@ class Course:
         cfg[execute.__name__].learner_env = dict(learner_env)
         _run(Autograde, cfg, lab_id, student_id)
         return self.grades(lab_id, student_id)
+
+    def submissions(self, lab_id: str) -> list[str]:
+        """The student ids with a submission of this lab in submitted/."""
+        root = self.root / self._dirs.submitted_directory
+        return sorted(p.parent.name for p in root.glob(f"*/{lab_id}") if p.is_dir()) if root.is_dir() else []
+
+    def release_to_exchange(self, lab_id: str, exchange: Path) -> Path:
+        """``nbgrader release_assignment``: release/LAB into the exchange that
+        learners fetch from (JupyterLab's Assignments tab, ``nbgrader fetch_assignment``)."""
+        from nbgrader.exchange.default import ExchangeReleaseAssignment
+
+        cfg = self.config()
+        cfg.Exchange.root = str(exchange)
+        self._exchange(ExchangeReleaseAssignment, cfg, lab_id, force=True)
+        return Path(exchange) / self._dirs.course_id / "outbound" / lab_id
+
+    def collect_from_exchange(self, lab_id: str, exchange: Path) -> list[str]:
+        """``nbgrader collect``: the latest submission of each learner into submitted/."""
+        from nbgrader.exchange.default import ExchangeCollect
+
+        cfg = self.config()
+        cfg.Exchange.root = str(exchange)
+        self._exchange(ExchangeCollect, cfg, lab_id, update=True)
+        return self.submissions(lab_id)
+
+    def _exchange(self, exchange_class, cfg: Config, lab_id: str, **traits) -> None:
+        from nbgrader.auth import Authenticator
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.exchange.abc import ExchangeError
+
+        coursedir = CourseDirectory(config=cfg)
+        coursedir.assignment_id = lab_id
+        step = exchange_class(coursedir=coursedir, authenticator=Authenticator(config=cfg), config=cfg)
+        for name, value in traits.items():
+            setattr(step, name, value)
+        try:
+            step.start()
+        except ExchangeError as exc:
+            raise GradingError(f"nbgrader {exchange_class.__name__} of {lab_id}: {exc}") from None
+
+    def feedback(self, lab_id: str, student_id: str | None = None) -> list[Path]:
+        """``nbgrader generate_feedback`` without hidden tests: feedback/STUDENT/LAB/*.html
+        for one learner, or for every learner with an autograded submission."""
+        from nbgrader.converters import GenerateFeedback
+
+        cfg = self.config()
+        default = GenerateFeedback.class_traits()["preprocessors"].default()
+        cfg.GenerateFeedback.preprocessors = [*default, _hidden_free_feedback_class()]
+        _run(GenerateFeedback, cfg, lab_id, student_id)
+        pattern = f"{student_id or '*'}/{lab_id}/*.html"
+        return sorted((self.root / self._dirs.feedback_directory).glob(pattern))
+
+    def export(self, to: Path, lab_ids: Iterable[str] | None = None) -> Path:
+        """``nbgrader export``: the gradebook as CSV (one row per learner and lab)."""
+        from nbgrader.api import Gradebook
+        from nbgrader.plugins import CsvExportPlugin
+
+        dirs = self._dirs
+        plugin = CsvExportPlugin(config=self.config())
+        plugin.to = str(to)
+        plugin.assignment = list(lab_ids or [])
+        with _scripts_on_path(), Gradebook(dirs.db_url, dirs.course_id) as gb:
+            plugin.export(gb)
+        return Path(to)
 
     def grades(self, lab_id: str, student_id: str) -> list[Grade]:
         """The gradebook's autograded cells of one submission."""
