@@ -18,6 +18,7 @@ from typing import Any
 # Lab id -> the module that registers its checks.
 LAB_MODULES: dict[str, str] = {
     "01-source": "checker.labs.lab01_source",
+    "02-build": "checker.labs.lab02_build",
     "04-iac": "checker.labs.lab04_iac",
 }
 

@@ -14,6 +14,7 @@ from checker.session import Session, Target
 # Lab id -> the labkit module that registers its reset function.
 LAB_MODULES: dict[str, str] = {
     "01-source": "labkit.lab01_source",
+    "02-build": "labkit.lab02_build",
     "04-iac": "labkit.lab04_iac",
 }
 
