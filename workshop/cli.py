@@ -4,7 +4,9 @@ it runs, so that ``workshop check`` starts fast."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from workshop import __version__, settings
 
@@ -44,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cloud", help="run the workshop cloud in the foreground (Ctrl-C stops it)")
     _add_cloud_options(p)
+    p.add_argument("--class-keys", metavar="KEYS.json", default=os.environ.get("WORKSHOP_CLASS_KEYS"),
+                   help="class mode: accept only the keys `workshop accounts` issued, signatures verified "
+                   "(default $WORKSHOP_CLASS_KEYS; unset: any key, as on a laptop)")
 
     p = sub.add_parser("up", help="start the cloud (unless one is running) and JupyterLab on labs/")
     _add_cloud_options(p)
@@ -74,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the tally as JSON")
     _add_endpoint(p)
     _add_account(p)
+
+    p = sub.add_parser("accounts", help="give each learner of a roster an account id and an access key")
+    p.add_argument("roster", metavar="ROSTER.csv", help="a CSV file with a 'learner' column")
+    p.add_argument("--keys", metavar="KEYS.json", help="where the secrets go, mode 0600, for the cloud and the hub "
+                   "(default: class-keys.json beside the roster)")
+    p.add_argument("--out", metavar="OUT.csv", help="write the roster with account ids here (default: in place)")
 
     p = sub.add_parser("generate-labs", help="regenerate labs/ from solutions/ with nbgrader")
     p.add_argument("labs", nargs="*", help="lab ids (default: all)")
@@ -115,6 +126,15 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_cloud(args) -> int:
     from workshop.cloud.server import serve
 
+    if args.class_keys:
+        from workshop.cloud.class_mode import ClassKeys, ClassKeysError
+
+        try:  # refuse to start open when the class's keys cannot be read
+            ClassKeys.load(args.class_keys)
+        except ClassKeysError as exc:
+            print(f"workshop cloud: {exc}", file=sys.stderr)
+            return 2
+        os.environ["WORKSHOP_CLASS_KEYS"] = str(Path(args.class_keys).resolve())
     return serve(args.host, args.port, args.time_scale, args.data_dir)
 
 
@@ -140,6 +160,12 @@ def _cmd_traffic(args) -> int:
     from workshop.traffic_command import traffic_command
 
     return traffic_command(args)
+
+
+def _cmd_accounts(args) -> int:
+    from workshop.accounts_command import accounts_command
+
+    return accounts_command(args)
 
 
 def _cmd_generate_labs(args) -> int:

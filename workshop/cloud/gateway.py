@@ -2,8 +2,9 @@
 
 It owns what every request shares: the control API (``/_localstack/health``,
 ``/_workshop/...``), the account rule (a 12-digit access key is the account,
-passed to moto in its ``x-moto-account-id`` header), the project's services
-first, and AWS-shaped errors where moto would answer an HTML 500 or 404.
+passed to moto in its ``x-moto-account-id`` header; in class mode only with
+a verified signature), the project's services first, and AWS-shaped errors
+where moto would answer an HTML 500 or 404.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from workshop.cloud import accounts, errors, services
+from workshop.cloud import accounts, class_mode, errors, services
 from workshop.cloud.clock import WorkshopClock
 from workshop.cloud.control import ControlAPI
 
@@ -35,6 +36,8 @@ class Gateway:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._moto_lock = threading.Lock()
         self.control = ControlAPI(self, admin_token)
+        # Class mode (issued keys, verified signatures) when $WORKSHOP_CLASS_KEYS names a keys file.
+        class_mode.configure_from_environment(admin_token)
         services.load_eager()
 
     # -- WSGI ---------------------------------------------------------------
@@ -52,6 +55,9 @@ class Gateway:
         environ["workshop.account"] = account
         environ["workshop.gateway"] = self
         self._buffer_form(environ)
+        refusal = class_mode.refusal(environ)
+        if refusal is not None:
+            return self._send(start_response, *refusal)
 
         for prefix, app in services.mounts():
             if path.startswith(prefix):
