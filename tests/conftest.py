@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -68,10 +70,13 @@ class Cloud:
 
 def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = None) -> Cloud:
     port = free_port()
-    env = dict(os.environ, WORKSHOP_ADMIN_TOKEN=ADMIN_TOKEN, **(extra_env or {}))
+    env = {**os.environ, "WORKSHOP_ADMIN_TOKEN": ADMIN_TOKEN, **(extra_env or {})}
     log = open(tmp / "cloud.log", "w")
+    # Not under pytest's basetemp (0700, and reset to 0700 whenever a pytest session starts):
+    # as root, the cloud runs learner code as unprivileged users who must reach their folders here.
+    data = Path(tempfile.mkdtemp(prefix="workshop-data-"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(tmp / "data"),
+        [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data),
          "--time-scale", str(time_scale)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
@@ -79,8 +84,9 @@ def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = No
         wait_healthy(f"{endpoint}/_workshop/health", proc=proc)
     except Exception:
         proc.kill()
+        shutil.rmtree(data, ignore_errors=True)
         raise
-    return Cloud(endpoint, port, tmp / "data", ADMIN_TOKEN, proc)
+    return Cloud(endpoint, port, data, ADMIN_TOKEN, proc)
 
 
 def stop_cloud(cloud: Cloud) -> None:
@@ -89,6 +95,8 @@ def stop_cloud(cloud: Cloud) -> None:
         cloud.process.wait(10)
     except subprocess.TimeoutExpired:
         cloud.process.kill()
+        cloud.process.wait(10)
+    shutil.rmtree(cloud.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

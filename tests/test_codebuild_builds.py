@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tempfile
 import time
 import uuid
 import zipfile
@@ -46,6 +47,14 @@ def zip_dir(folder: Path, skip=("__pycache__", ".pytest_cache")) -> bytes:
             if path.is_file() and not any(part in skip for part in path.parts):
                 archive.write(path, path.relative_to(folder).as_posix())
     return buffer.getvalue()
+
+
+def gate_file() -> Path:
+    """A path that builds can watch for: as root, the cloud runs builds as unprivileged
+    users, who cannot reach pytest's tmp_path (0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="codebuild-gate-"))
+    folder.chmod(0o755)
+    return folder / "go"
 
 
 def wait_build(cb, build_id: str, timeout: float = 120.0) -> dict:
@@ -439,7 +448,7 @@ def test_an_account_gets_its_share_of_workers_and_a_queued_build_can_be_stopped(
     from tests.conftest import new_account
 
     busy, other = new_account(), new_account()
-    go = tmp_path / "go"
+    go = gate_file()
     cb = cloud.client("codebuild", busy)
     inline_project(cb, busy, "blocking", f"version: 0.2\nphases:\n  build:\n    commands:\n"
                                          f"      - while [ ! -f {go} ]; do sleep 0.05; done\n")
@@ -565,7 +574,7 @@ def test_two_accounts_build_at_once_and_see_nothing_of_each_other(cloud, tmp_pat
     from tests.conftest import new_account
 
     a, b = new_account(), new_account()
-    go = tmp_path / "go"
+    go = gate_file()
     spec = f"""
 version: 0.2
 env:

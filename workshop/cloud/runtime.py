@@ -28,9 +28,12 @@ def state_dir() -> Path:
 def account_dir(service: str, account_id: str, region: str | None = None) -> Path:
     """A private folder per service, account (and region) under the state dir."""
     path = state_dir() / service / account_id
+    # Private to the cloud (0700): a sandboxed account reaches only what
+    # sandbox.prepare_dir opens to it, never another account's files.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if region:
         path = path / region
-    path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True)
     return path
 
 

@@ -40,6 +40,10 @@ def build_gateway(data: Path, time_scale: float, endpoint: str = "http://127.0.0
     clock = get_clock()
     clock.set_time_scale(time_scale)
     token = settings.admin_token(data, create=True)
+    # As root, learner code runs as unprivileged users: the data dir must be the cloud's alone.
+    from workshop.cloud import sandbox
+
+    sandbox.protect_data_dir(data)
     return Gateway(clock=clock, admin_token=token, data_dir=str(data / STATE_DIR))
 
 

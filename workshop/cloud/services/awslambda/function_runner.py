@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.cloud import runtime
+from workshop.cloud import class_mode, runtime, sandbox
 from workshop.cloud.clock import get_clock
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ class Worker:
             "AWS_DEFAULT_REGION": spec.region,
             # The account's own credentials (the access key is the account), never the host's.
             "AWS_ACCESS_KEY_ID": spec.account_id,
-            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SECRET_ACCESS_KEY": class_mode.secret_for(spec.account_id),
             "AWS_ENDPOINT_URL": runtime.endpoint(),
         })
         return env
@@ -179,10 +179,14 @@ class Worker:
         self.code_dir = code_dir
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as early_errors:
+            # As root, the worker runs as the account's own user: its home and log are its own.
+            sandbox.prepare_dir(self.spec.account_id, self.home)
+            sandbox.prepare_dir(self.spec.account_id, self.log_path)
             self.proc = subprocess.Popen(
                 [sys.executable, "-u", "-P", str(BOOTSTRAP), str(self.log_path)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=early_errors,
-                cwd=self.code_dir, env=self._environment(), start_new_session=True, close_fds=True)
+                cwd=self.code_dir, env=self._environment(), start_new_session=True, close_fds=True,
+                **sandbox.popen_kwargs(self.spec.account_id))
 
     def kill(self) -> None:
         proc = self.proc

@@ -9,6 +9,7 @@ import atexit
 import gzip
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ import venv
 import zipfile
 from pathlib import Path
 
-from workshop.cloud import runtime, services
+from workshop.cloud import class_mode, runtime, sandbox, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codebuild import build_io, buildspec, junit
 from workshop.cloud.services.codebuild.build_io import BuildIOError
@@ -402,7 +403,7 @@ class BuildRunner:
         env.update(_base_env(job, root))
         env.update({
             "AWS_ACCESS_KEY_ID": job.account,
-            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SECRET_ACCESS_KEY": class_mode.secret_for(job.account),
             "AWS_DEFAULT_REGION": job.region,
             "AWS_REGION": job.region,
             "AWS_ENDPOINT_URL": runtime.endpoint(),
@@ -424,6 +425,9 @@ class BuildRunner:
         state = root / "state"
         (state / "env.sh").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
         (state / "cwd").write_text(str(root / "src"))
+        # As root, the commands run as the account's own user: give it what they write.
+        for sub in ("src", "tmp", "home", "venv", "state"):
+            sandbox.prepare_dir(job.account, root / sub)
 
     # -- INSTALL .. POST_BUILD -----------------------------------------------------
     def _commands(self, job: Job, phase: buildspec.Phase) -> str:
@@ -471,7 +475,8 @@ class BuildRunner:
         spec, state = job.spec, job.dir / "state"
         job.commands_run += 1
         job.logs.container(f"Running command {command}")
-        cwd = (state / "cwd").read_text().strip() if spec.persistent_shell else str(job.dir / "src")
+        cwd = (sandbox.read_text(job.account, state / "cwd").strip() if spec.persistent_shell
+               else str(job.dir / "src"))
         succeeding = "0" if job.failed else "1"
         lines = [f". {shlex.quote(str(state / 'env.sh'))}",
                  f"cd {shlex.quote(cwd)} 2>/dev/null || cd \"$CODEBUILD_SRC_DIR\"",
@@ -486,14 +491,14 @@ class BuildRunner:
                       "}",
                       "trap __codebuild_save EXIT"]
         script = state / f"command-{job.commands_run}.sh"
-        script.write_text("\n".join(lines) + "\n" + command + "\n")
+        sandbox.write_text(job.account, script, "\n".join(lines) + "\n" + command + "\n")
         return self._spawn(job, [spec.shell, str(script)])
 
     def _spawn(self, job: Job, argv: list[str]) -> int:
         with open(job.dir / "output.log", "ab") as out:
             proc = subprocess.Popen(argv, cwd=job.dir / "src", env=_base_env(job, job.dir),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, **sandbox.popen_kwargs(job.account))
         job.sessions.add(proc.pid)
         job.running = proc
         try:
@@ -548,14 +553,20 @@ class BuildRunner:
         out = job.dir / "state" / "final-env.json"
         python = job.dir / "venv" / "bin" / "python"
         state = job.dir / "state"
-        cwd = (state / "cwd").read_text().strip() if job.spec.persistent_shell else str(job.dir / "src")
+        cwd = (sandbox.read_text(job.account, state / "cwd").strip() if job.spec.persistent_shell
+               else str(job.dir / "src"))
         script = state / "final-env.sh"
-        script.write_text(f". {shlex.quote(str(state / 'env.sh'))}\ncd {shlex.quote(cwd)} 2>/dev/null\n"
-                          f"exec {shlex.quote(str(python))} -c 'import json,os,sys; "
-                          f"json.dump(dict(os.environ), open(sys.argv[1], \"w\"))' {shlex.quote(str(out))}\n")
+        sandbox.write_text(job.account, script,
+                           f". {shlex.quote(str(state / 'env.sh'))}\ncd {shlex.quote(cwd)} 2>/dev/null\n"
+                           f"exec {shlex.quote(str(python))} -c 'import json,os,sys; "
+                           f"json.dump(dict(os.environ), open(sys.argv[1], \"w\"))' {shlex.quote(str(out))}\n")
         subprocess.run([job.spec.shell, str(script)], env=_base_env(job, job.dir), stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, start_new_session=True)
-        return build_io.read_json_env(out)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, start_new_session=True,
+                       **sandbox.popen_kwargs(job.account))
+        try:  # the account's code may have left anything under that name
+            return json.loads(sandbox.read_text(job.account, out))
+        except ValueError:
+            return {}
 
     # -- UPLOAD_ARTIFACTS ---------------------------------------------------------------
     def _upload(self, job: Job) -> str:

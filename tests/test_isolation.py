@@ -1,0 +1,196 @@
+"""Isolation that holds (issue 5): with the cloud running as root (as in a class,
+and in CI), each account's build commands and Lambda functions run as that
+account's own unprivileged user in private folders, so they cannot read or
+change another learner's files or environment, nor the cloud's admin token."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import textwrap
+import time
+
+import pytest
+
+from tests.conftest import new_account, start_cloud, stop_cloud
+from tests.test_codebuild_builds import inline_project, log_text, wait_build
+from tests.test_lambda_invoke import invoke, make_function
+
+pytestmark = pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0,
+    reason="the cloud isolates learners from each other when it runs as root (a class, CI); "
+           "run as another user, everything runs as that one user")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    # No WORKSHOP_ADMIN_TOKEN: the cloud keeps its token in the data dir, as in a class.
+    c = start_cloud(tmp_path_factory.mktemp("isolation"), extra_env={"WORKSHOP_ADMIN_TOKEN": ""})
+    c.admin_token = (c.data_dir / "admin-token").read_text().strip()
+    yield c
+    stop_cloud(c)
+
+
+def wait_log(cloud, account: str, build_id: str, pattern: str, timeout: float = 60.0) -> re.Match:
+    cb = cloud.client("codebuild", account)
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        build = cb.batch_get_builds(ids=[build_id])["builds"][0]
+        if build.get("logs", {}).get("streamName"):
+            text = log_text(cloud, account, build)
+            found = re.search(pattern, text)
+            if found:
+                return found
+        if build["buildComplete"]:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"{pattern!r} never appeared in the build's log:\n{text}")
+
+
+def test_the_data_dir_is_the_clouds_alone(cloud):
+    data = cloud.data_dir.stat()
+    assert data.st_uid == 0 and stat.S_IMODE(data.st_mode) == 0o711   # passable, never listable
+    token = (cloud.data_dir / "admin-token").stat()
+    assert token.st_uid == 0 and stat.S_IMODE(token.st_mode) == 0o600
+
+
+def test_a_build_cannot_read_another_accounts_build_folder(cloud):
+    a, b = new_account(), new_account()
+    cb_a, cb_b = cloud.client("codebuild", a), cloud.client("codebuild", b)
+    inline_project(cb_b, b, "holder", textwrap.dedent("""
+        version: 0.2
+        env:
+          variables:
+            B_ONLY: b-private-value
+        phases:
+          build:
+            commands:
+              - echo "b-secret-content" > "$CODEBUILD_SRC_DIR/secret.txt"
+              - echo "B reads its own file = $(cat "$CODEBUILD_SRC_DIR/secret.txt")"
+              - echo "B uid=$(id -u)"
+              - sleep 120
+    """))
+    holder = cb_b.start_build(projectName="holder")["build"]
+    try:
+        wait_log(cloud, b, holder["id"], r"B reads its own file = b-secret-content")
+        src = wait_log(cloud, b, holder["id"], r"CODEBUILD_SRC_DIR=(\S+)").group(1)
+        b_uid = wait_log(cloud, b, holder["id"], r"B uid=(\d+)").group(1)
+
+        inline_project(cb_a, a, "thief", textwrap.dedent("""
+            version: 0.2
+            phases:
+              build:
+                commands:
+                  - echo "A uid=$(id -u)"
+                  - if ls "$TARGET" 2>&1; then echo LIST-ALLOWED; else echo LIST-DENIED; fi
+                  - if touch "$TARGET/planted" 2>&1; then echo WRITE-ALLOWED; else echo WRITE-DENIED; fi
+                  - if ls "$TARGET/../.." 2>&1; then echo ACCOUNT-ALLOWED; else echo ACCOUNT-DENIED; fi
+                  - if cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -q b-private-value; then echo ENV-SEEN; else echo ENV-HIDDEN; fi
+                  - cat "$TARGET/secret.txt"
+        """), environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                           "computeType": "BUILD_GENERAL1_SMALL",
+                           "environmentVariables": [{"name": "TARGET", "value": src}]})
+        thief = wait_build(cb_a, cb_a.start_build(projectName="thief")["build"]["id"])
+        text = log_text(cloud, a, thief)
+        assert thief["buildStatus"] == "FAILED", text            # reading B's folder fails the build
+        assert "Permission denied" in text and "b-secret-content" not in text
+        for denied in ("LIST-DENIED", "WRITE-DENIED", "ACCOUNT-DENIED", "ENV-HIDDEN"):
+            assert denied in text, text
+        a_uid = re.search(r"A uid=(\d+)", text).group(1)
+        assert a_uid != b_uid and "0" not in (a_uid, b_uid)
+        assert not os.path.exists(os.path.join(src, "planted"))
+        assert os.path.isfile(os.path.join(src, "secret.txt"))    # B's build still has its file
+    finally:
+        cb_b.stop_build(id=holder["id"])
+        wait_build(cb_b, holder["id"])
+
+
+PROBE = """
+    import json, os
+
+    def attempt(action, path):
+        try:
+            result = action(path)
+            return "allowed: " + (result if isinstance(result, str) else json.dumps(result))[:80]
+        except PermissionError:
+            return "PermissionError"
+        except OSError as exc:
+            return type(exc).__name__
+
+    def handler(event, context):
+        mine = os.path.join(os.environ["HOME"], "mine.txt")
+        with open(mine, "w") as out:
+            out.write("function-private " + context.function_name)
+        scratch = "/tmp/scratch-" + context.function_name
+        with open(scratch, "w") as out:
+            out.write("scratch of " + context.function_name)
+        read = lambda p: open(p).read()
+        return {
+            "uid": os.getuid(), "mine": mine, "scratch": scratch,
+            "reads": {p: attempt(read, p) for p in event.get("read", [])},
+            "lists": {p: attempt(os.listdir, p) for p in event.get("list", [])},
+            "env_has_admin_token": any("ADMIN_TOKEN" in k for k in os.environ),
+        }
+"""
+
+
+def test_a_function_cannot_read_the_admin_token_or_another_accounts_files(cloud):
+    a, b = new_account(), new_account()
+    make_function(cloud, b, "keeper", PROBE)
+    _, theirs = invoke(cloud.client("lambda", b), "keeper", {"read": []})
+    make_function(cloud, a, "prober", PROBE)
+    token, state = str(cloud.data_dir / "admin-token"), str(cloud.data_dir / "state")
+    response, mine = invoke(cloud.client("lambda", a), "prober", {
+        "read": [token, theirs["mine"], theirs["scratch"]],
+        "list": [str(cloud.data_dir), state, os.path.dirname(theirs["mine"])],
+    })
+    assert "FunctionError" not in response, mine
+    assert mine["reads"] == {token: "PermissionError", theirs["mine"]: "PermissionError",
+                             theirs["scratch"]: "PermissionError"}
+    assert mine["lists"] == {str(cloud.data_dir): "PermissionError", state: "PermissionError",
+                             os.path.dirname(theirs["mine"]): "PermissionError"}
+    assert mine["env_has_admin_token"] is False
+    assert 0 not in (mine["uid"], theirs["uid"]) and mine["uid"] != theirs["uid"]
+    # Each reads its own.
+    _, again = invoke(cloud.client("lambda", b), "keeper", {"read": [theirs["mine"], theirs["scratch"]]})
+    assert again["reads"] == {theirs["mine"]: "allowed: function-private keeper",
+                              theirs["scratch"]: "allowed: scratch of keeper"}
+    assert json.dumps(again).count("PermissionError") == 0
+
+
+def test_links_a_build_plants_in_its_folder_do_not_lead_the_cloud_astray(cloud, tmp_path_factory):
+    """The cloud writes each command's script into the build's state folder and reads the
+    final environment back from it: a build that plants links there under those names must
+    neither overwrite a file of the cloud's nor read one back into its exported variables."""
+    import tempfile
+
+    account = new_account()
+    private = tempfile.mkdtemp(prefix="cloud-only-")            # 0700 root: no learner reaches it
+    victim, secret = os.path.join(private, "victim.txt"), os.path.join(private, "secret.json")
+    with open(victim, "w") as out:
+        out.write("original")
+    with open(secret, "w") as out:
+        json.dump({"X": "cloud-secret"}, out)
+    cb = cloud.client("codebuild", account)
+    inline_project(cb, account, "planter", textwrap.dedent(f"""
+        version: 0.2
+        env:
+          variables:
+            X: mine
+          exported-variables: [X]
+        phases:
+          build:
+            commands:
+              - STATE="$(dirname "$CODEBUILD_SRC_DIR")/state"; ln -s {victim} "$STATE/command-3.sh"; ln -s {secret} "$STATE/final-env.json"
+              - echo two
+              - echo three-ran
+    """))
+    build = wait_build(cb, cb.start_build(projectName="planter")["build"]["id"])
+    text = log_text(cloud, account, build)
+    with open(victim) as handle:
+        assert handle.read() == "original"
+    assert "three-ran" in text
+    assert "cloud-secret" not in json.dumps(build.get("exportedEnvironmentVariables", [])) + text
