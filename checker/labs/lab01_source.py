@@ -36,6 +36,8 @@ MAX_TRIGGERS = 10
 LAB = lab(LAB_ID, "Source control with CodeCommit")
 
 _CC = "https://docs.aws.amazon.com/codecommit/latest/userguide"
+_BRANCHING = ("https://docs.aws.amazon.com/prescriptive-guidance/latest/choosing-git-branch-approach/"
+              "git-branching-strategies.html")
 
 
 @dataclass
@@ -97,8 +99,7 @@ class Source:
         return line
 
     def merged_into_main(self) -> list[dict]:
-        return [pr for pr in self.pull_requests if _main_target(pr) and _main_target(pr).get(
-            "mergeMetadata", {}).get("isMerged")]
+        return [pr for pr in self.pull_requests if _is_merged(_main_target(pr))]
 
 
 def _main_target(pr: dict) -> dict | None:
@@ -106,6 +107,10 @@ def _main_target(pr: dict) -> dict | None:
         if target.get("repositoryName") == REPO_NAME and target.get("destinationReference") in (MAIN_REF, MAIN):
             return target
     return None
+
+
+def _is_merged(target: dict | None) -> bool:
+    return bool(target and (target.get("mergeMetadata") or {}).get("isMerged"))
 
 
 def _branch_of(ref: str | None) -> str:
@@ -226,7 +231,7 @@ def _read_pull_requests(account, st: Source) -> None:
             continue
         st.pull_requests.append(pr)
         target = _main_target(pr)
-        if target and target.get("mergeMetadata", {}).get("isMerged") and pr.get("revisionId"):
+        if _is_merged(target) and pr.get("revisionId"):
             states = account.call("codecommit", "get_pull_request_approval_states", pullRequestId=pr_id,
                                   revisionId=pr["revisionId"]) or {}
             st.approvals[pr_id] = states.get("approvals") or []
@@ -302,7 +307,7 @@ def trigger_records(message: Any, depth: int = 0) -> list[dict]:
     payload ({"Records": [...]}), the SNS notification around it (its
     "Message" is that payload as text), the SQS message around that ("Body"),
     one record, or a list of any of these."""
-    if depth > 4:
+    if depth > 8:  # a list of SQS messages holding SNS notifications holding the payload: 6 levels
         return []
     if isinstance(message, (str, bytes)):
         try:
@@ -656,8 +661,7 @@ def pr_approved(st: Source) -> Finding:
                   "git push origin --delete BRANCH, or codecommit.delete_branch.",
                   "git('push', 'origin', '--delete', 'contributing-guide'); git('branch', '-D', "
                   "'contributing-guide')"],
-           docs="https://docs.aws.amazon.com/prescriptive-guidance/latest/choosing-git-branch-approach/"
-                "trunk-branching-strategy.html")
+           docs=_BRANCHING)
 def trunk_merged(st: Source) -> Finding:
     if st.repo is None:
         return _no_repo(st, "Create it (step 1) first.")
@@ -692,8 +696,7 @@ def trunk_merged(st: Source) -> Finding:
                   "commit the version bump; git push origin develop feature/changelog release/1.1.0",
                   "git('merge', '--no-ff', 'feature/changelog', '-m', \"Merge branch 'feature/changelog' into "
                   "develop\"); git('push', 'origin', 'develop', 'feature/changelog', 'release/1.1.0')"],
-           docs="https://docs.aws.amazon.com/prescriptive-guidance/latest/choosing-git-branch-approach/"
-                "gitflow-branching-strategy.html")
+           docs=_BRANCHING)
 def gitflow_branches(st: Source) -> Finding:
     if st.repo is None:
         return _no_repo(st, "Create it (step 1) first.")
