@@ -39,7 +39,12 @@ def prepare(endpoint: str, labs: list[str], accounts: list[str], work: Path) -> 
     kinds = {}
     third = len(accounts) // 3
     solved, half = accounts[:third], accounts[third:2 * third]
+    from workshop.labtools import solution_labs
+
     for lab in labs:
+        if lab not in solution_labs():
+            print(f"{lab} has no solution yet: every account stays empty for it", flush=True)
+            continue
         steps = solution_steps(lab)
         perform_solution(lab, endpoint, solved, work / lab)
         if steps:
@@ -56,17 +61,33 @@ def write_roster(path: Path, accounts: list[str]) -> None:
         writer.writerows([f"learner-{i:03d}", a] for i, a in enumerate(accounts))
 
 
-def time_grade(endpoint: str, roster: Path, out: Path, workers: int) -> float:
+def time_grade(endpoint: str, roster: Path, out: Path, workers: int, labs: list[str]) -> float:
     """Wall time of a new `workshop grade` process, start to exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "workshop", "grade", "--roster", str(roster),
-                           "--endpoint", endpoint, "--out", str(out), "--workers", str(workers)],
+    done = subprocess.run([sys.executable, "-m", "workshop", "grade", "--roster", str(roster), "--labs",
+                           ",".join(labs), "--endpoint", endpoint, "--out", str(out), "--workers", str(workers)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"workshop grade exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(endpoint: str, cloud_pid: int, roster: Path, labs: list[str], workers: int) -> dict:
+    """Where the time goes: one in-process run, the grader's CPU beside the cloud's."""
+    from workshop.class_report import grade_class, read_roster
+
+    learners = read_roster(roster)
+    cloud0, grader0 = _cpu_seconds(cloud_pid), time.process_time()
+    report = grade_class(learners, labs, endpoint, workers=workers)
+    return {"wall_s": report.seconds, "grader_cpu_s": time.process_time() - grader0,
+            "cloud_cpu_s": _cpu_seconds(cloud_pid) - cloud0}
 
 
 def count_calls(endpoint: str, labs: list[str], kinds: dict[str, str]) -> dict[str, dict[str, dict]]:
@@ -107,12 +128,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per size (default %(default)s)")
     parser.add_argument("--workers", type=int, default=16, help="workshop grade --workers (default %(default)s)")
+    parser.add_argument("--labs", help="comma-separated lab ids (default: every registered lab)")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
     from checker.registry import lab_ids
 
-    labs = lab_ids()
+    labs = [lab for lab in (args.labs or "").split(",") if lab] or lab_ids()
     results: dict = {"labs": labs, "cores": os.cpu_count(), "workers": args.workers, "wall_s": {}}
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
         tmp_path = Path(tmp)
@@ -130,11 +152,15 @@ def main() -> int:
                 chosen = [a for kind, n in wanted.items() for a in [x for x in accounts if kinds[x] == kind][:n]]
                 roster = tmp_path / f"roster-{size}.csv"
                 write_roster(roster, chosen)
-                times = [time_grade(cloud.endpoint, roster, tmp_path / f"out-{size}", args.workers)
+                times = [time_grade(cloud.endpoint, roster, tmp_path / f"out-{size}", args.workers, labs)
                          for _ in range(args.runs)]
                 results["wall_s"][str(size)] = {"median": statistics.median(times), "runs": times}
                 print(f"workshop grade, {size} learners x {len(labs)} lab(s): median {statistics.median(times):.2f} s "
                       f"(runs: {', '.join(f'{t:.2f}' for t in times)})", flush=True)
+            results["cpu_100"] = split = cpu_split(cloud.endpoint, cloud.process.pid,
+                                                   tmp_path / f"roster-{max(SIZES)}.csv", labs, args.workers)
+            print(f"in-process, {max(SIZES)} learners: wall {split['wall_s']:.2f} s, grader CPU "
+                  f"{split['grader_cpu_s']:.2f} s, cloud CPU {split['cloud_cpu_s']:.2f} s", flush=True)
             results["api_calls_per_learner_per_lab"] = count_calls(cloud.endpoint, labs, kinds)
         finally:
             stop_cloud(cloud)

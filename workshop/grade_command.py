@@ -80,7 +80,9 @@ def _run_with_progress(learners, labs, endpoint, workers):
 
 
 def _summary(report) -> str:
-    lines = [f"{len(report.rows)} learners, {len(report.labs)} labs, checked in {report.seconds:.1f} s"]
+    learners, labs = len(report.rows), len(report.labs)
+    lines = [f"{learners} learner{'s' * (learners != 1)}, {labs} lab{'s' * (labs != 1)}, "
+             f"checked in {report.seconds:.1f} s"]
     failures = {f.lab: f for f in report.common_failures()}
     for lab in report.labs:
         ran = [row.labs[lab.id] for row in report.rows if not row.labs[lab.id].error]
