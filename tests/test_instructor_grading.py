@@ -183,6 +183,14 @@ def test_feedback_strips_hidden_tests_and_tracebacks_from_graded_cells_only():
     assert nb.cells[1].outputs[0]["traceback"] == ["----> 1 x = 1 / 0"], "the learner's own traceback is theirs"
 
 
+def test_a_grading_kernel_is_not_told_where_the_class_keys_are(monkeypatch):
+    from workshop.grading import kernel_env
+
+    monkeypatch.setenv("WORKSHOP_CLASS_KEYS", "/srv/class/class-keys.json")
+    env = kernel_env({"AWS_ACCESS_KEY_ID": "111111111111", "WORKSHOP_CLASS_KEYS": "/srv/class/class-keys.json"})
+    assert "WORKSHOP_CLASS_KEYS" not in env and env["AWS_ACCESS_KEY_ID"] == "111111111111"
+
+
 def test_collect_from_folders_takes_each_learners_lab_with_its_saved_time(tmp_path, capsys):
     from nbgrader.utils import parse_utc
 

@@ -29,7 +29,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 # What a grading kernel must never inherit from the grader: its own AWS
 # credentials and the cloud's admin token (autograde kernels run learner code).
 _GRADER_ONLY_PREFIXES = ("AWS_",)
-_GRADER_ONLY_NAMES = ("WORKSHOP_ADMIN_TOKEN", "WORKSHOP_ACCOUNT")
+_GRADER_ONLY_NAMES = ("WORKSHOP_ADMIN_TOKEN", "WORKSHOP_ACCOUNT", "WORKSHOP_CLASS_KEYS")
 
 
 def grade_id(check_id: str) -> str:
@@ -97,7 +97,7 @@ def kernel_env(learner: Mapping[str, str]) -> dict[str, str]:
     own, without its AWS settings and secrets, plus the learner's (``AWS_*``)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(_GRADER_ONLY_PREFIXES) and k not in _GRADER_ONLY_NAMES}
-    env.update({k: v for k, v in learner.items() if k != "WORKSHOP_ADMIN_TOKEN"})
+    env.update({k: v for k, v in learner.items() if k not in ("WORKSHOP_ADMIN_TOKEN", "WORKSHOP_CLASS_KEYS")})
     return env
 
 
