@@ -127,7 +127,7 @@ def test_grade_when_the_cloud_is_down_shows_the_reason_in_each_row(tmp_path, cap
 
 
 @pytest.mark.parametrize("content, message", [
-    ("name,account_id\nada,111111111111\n", "needs a 'learner' column"),
+    ("name,account_id\nada,111111111111\n", "no 'learner' column"),
     ("learner,account_id\nada,111111111111\nada,222222222222\n", "appears twice"),
 ])
 def test_grade_refuses_a_roster_it_cannot_read(tmp_path, capsys, content, message):

@@ -55,23 +55,17 @@ def read_roster(path: Path, keys: dict[str, tuple[str, str]] | None = None,
     which the cloud in class mode accepts for any account). A line without a
     usable account id is kept, with the reason, so that the report shows it
     instead of failing the run."""
+    from workshop.accounts_command import RosterError
+    from workshop.accounts_command import read_roster as read_rows  # the one roster reader
     from workshop.cloud.accounts import is_account_id
 
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if "learner" not in columns:
-            raise ValueError(f"{path}: the roster needs a 'learner' column (it has: {', '.join(columns) or 'none'})")
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    try:
+        _, rows = read_rows(Path(path))
+    except RosterError as exc:
+        raise ValueError(str(exc)) from None
     learners: list[Learner] = []
-    seen: set[str] = set()
-    for number, row in enumerate(rows, start=2):
-        name = row.get("learner", "")
-        if not name:
-            continue  # a blank line in a spreadsheet export
-        if name in seen:
-            raise ValueError(f"{path} line {number}: learner {name!r} appears twice")
-        seen.add(name)
+    for row in rows:
+        name = row["learner"]
         account = row.get("account_id") or None
         problem = None
         if account is None:
