@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -261,9 +260,9 @@ def test_streaming_upload_as_boto3_sends_it_over_tls(classroom, learners):
         assert request.headers["X-Amz-Content-SHA256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
         prepared = request.prepare()
         try:
-            with urllib.request.urlopen(urllib.request.Request(
-                    prepared.url, data=body, method="PUT",
-                    headers={"Content-Type": "application/octet-stream", **dict(prepared.headers.items())})) as resp:
+            headers = {"Content-Type": "application/octet-stream", **dict(prepared.headers.items())}
+            with urllib.request.urlopen(urllib.request.Request(prepared.url, data=body, method="PUT",
+                                                               headers=headers)) as resp:
                 return resp.status
         except urllib.error.HTTPError as err:
             return err.code
@@ -350,6 +349,25 @@ def test_keys_issued_mid_class_are_accepted_without_a_restart(classroom):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_a_learner_assumes_roles_in_their_own_account_only(classroom, learners):
+    me, other = learners
+    sts = me.client("sts")
+    code, status = error_of(lambda: sts.assume_role(
+        RoleArn=f"arn:aws:iam::{other.account}:role/anything", RoleSessionName="escape"))
+    assert (code, status) == ("AccessDenied", 403)
+    me.client("iam").create_role(RoleName="deployer",
+                                 AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}))
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{me.account}:role/deployer",
+                            RoleSessionName="lab")["Credentials"]
+    session = dict(endpoint_url=classroom["cloud"].endpoint, region_name="us-east-1",
+                   aws_access_key_id=creds["AccessKeyId"], aws_session_token=creds["SessionToken"])
+    # The session's key is the cloud's own issue: checked against the secret the cloud gave out.
+    assumed = boto3.client("sts", aws_secret_access_key=creds["SecretAccessKey"], **session)
+    assert assumed.get_caller_identity()["Arn"].startswith(f"arn:aws:sts::{me.account}:assumed-role/deployer/")
+    forged = boto3.client("sts", aws_secret_access_key="made-up-secret", **session)
+    assert error_of(forged.get_caller_identity) == ("SignatureDoesNotMatch", 403)
 
 
 # -- git -------------------------------------------------------------------------------

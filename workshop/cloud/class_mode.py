@@ -230,6 +230,10 @@ class ClassMode:
         result = self._verify(environ)
         if isinstance(result, str):
             environ["workshop.verified_account"] = result
+            foreign = _foreign_role(environ, result)
+            if foreign:
+                log.info("class mode: refused %s", foreign)
+                return errors.error_response(environ, 403, "AccessDenied", foreign, "sts")
             return None
         if result is None:
             return None
@@ -365,7 +369,8 @@ class ClassMode:
         candidates = [None]
         host = (_header(environ, "host") or "").split(":")[0]
         if host.count(".") >= 1 and not host.replace(".", "").isdigit():
-            candidates.append("/" + host.split(".")[0] + raw_path)  # virtual-hosted style: the bucket is in the host
+            # Virtual-hosted style: the bucket is the host's first label.
+            candidates.append("/" + host.split(".")[0] + raw_path)
 
         def matches(secret: str) -> bool:
             signer = _v2_signer(_credentials(key, secret), date)
@@ -525,8 +530,8 @@ def _raw_uri(environ: dict) -> str:
 def _url_and_params(environ: dict, drop: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]]:
     raw_path, _, raw_query = _raw_uri(environ).partition("?")
     host = _header(environ, "host") or "localhost"
-    params = [(unquote(k), unquote(v)) for k, _, v in (pair.partition("=") for pair in raw_query.split("&") if pair)
-              if unquote(k) not in drop]
+    pairs = (pair.partition("=") for pair in raw_query.split("&") if pair)
+    params = [(unquote(k), unquote(v)) for k, _, v in pairs if unquote(k) not in drop]
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{raw_path}", params
 
 
@@ -577,6 +582,31 @@ def _refusal_response(environ: dict, refusal: _Refusal) -> tuple[str, list, byte
                    else "The security token included in the request is invalid.") + f" ({message})"
     log.info("class mode: refused %s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), message)
     return errors.error_response(environ, refusal.status, codes[refusal.kind], message, service)
+
+
+def _foreign_role(environ: dict, account: str) -> str | None:
+    """Why an STS request must not go on: moto lets AssumeRole name a role in any
+    account (it keeps no trust policies), which would make a learner another."""
+    query = environ.get("QUERY_STRING", "")
+    body = environ.get("workshop.body") or b""
+    if b"AssumeRole" not in body and "AssumeRole" not in query:
+        return None
+    params = dict(parse_qsl(query))
+    try:
+        params.update(parse_qsl(body.decode("utf-8")))
+    except UnicodeDecodeError:
+        return None
+    action = params.get("Action", "")
+    if action == "AssumeRoleWithSAML":
+        return "AssumeRoleWithSAML is not available in class mode."
+    if action not in ("AssumeRole", "AssumeRoleWithWebIdentity"):
+        return None
+    role = params.get("RoleArn", "")
+    parts = role.split(":")
+    if len(parts) >= 6 and parts[4] == account:
+        return None
+    return (f"User: arn:aws:iam::{account}:user/learner is not authorized to perform: sts:{action} on "
+            f"resource: {role} (in class mode a learner assumes roles of their own account only)")
 
 
 def _cloud_issued_secret(access_key_id: str) -> str | None:
