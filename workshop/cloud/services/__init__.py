@@ -60,6 +60,18 @@ def extend(moto_class: type) -> Callable[[type], type]:
     return apply
 
 
+def replace_backend(backend_dict, ours: type) -> None:
+    """Make one of moto's per-account/region backend dicts build ``ours`` (a
+    subclass of moto's backend), also for accounts it already holds, so every
+    caller (responses, CloudFormation, other engines) finds the same state."""
+    backend_dict.backend = ours
+    for account_backends in dict.values(backend_dict):
+        account_backends.backend = ours
+        for region, backend in list(dict.items(account_backends)):
+            if not isinstance(backend, ours):
+                dict.__setitem__(account_backends, region, ours(region, backend.account_id))
+
+
 def on_account_reset(hook: Callable[[str], None]) -> Callable[[str], None]:
     """Register a function called with an account id when that account is reset."""
     _reset_hooks.append(hook)

@@ -4,8 +4,6 @@ paging, AlarmTypes), DescribeAlarmsForMetric and DescribeAlarmHistory."""
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from moto.cloudwatch.exceptions import (
@@ -18,6 +16,7 @@ from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
 from workshop.cloud.services.cloudwatch import models
+from workshop.cloud.services import paging
 
 
 @extend(CloudWatchResponse)
@@ -177,16 +176,8 @@ def composite_alarm_view(alarm) -> dict[str, Any]:
 def _page(items: list, token: str | None, size: int, limit: int) -> tuple[list, str | None]:
     if not 1 <= size <= limit:
         raise InvalidParameterValue(f"The value {size} for parameter MaxRecords must be between 1 and {limit}.")
-    start = 0
-    if token:
-        try:
-            start = int(json.loads(base64.b64decode(token))["offset"])
-        except (ValueError, KeyError, TypeError):
-            raise InvalidParameterValue("The value for parameter NextToken is not valid.")
-    page = items[start:start + size]
-    more = start + size < len(items)
-    next_token = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode() if more else None
-    return page, next_token
+    return paging.page(items, token, size,
+                       lambda: InvalidParameterValue("The value for parameter NextToken is not valid."))
 
 
 def _int(value) -> int | None:

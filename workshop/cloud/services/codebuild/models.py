@@ -21,7 +21,9 @@ from moto.codebuild.exceptions import (
 )
 from moto.core.base_backend import BaseBackend
 
+from workshop.cloud import services
 from workshop.cloud.clock import get_clock
+from workshop.cloud.services import paging
 
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED")
 TEST_STATUSES = ("SUCCEEDED", "FAILED", "ERROR", "SKIPPED", "UNKNOWN")
@@ -823,31 +825,10 @@ def _descending(sort_order: str | None, default: bool) -> bool:
 
 def _page(items: list, token: str | None, size: int | None = None) -> tuple[list, str | None]:
     size = max(1, min(int(size or PAGE), PAGE))
-    start = 0
-    if token:
-        try:
-            start = int(token)
-        except ValueError:
-            raise InvalidInputException("Invalid nextToken") from None
-        if start < 0:
-            raise InvalidInputException("Invalid nextToken")
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    return paging.page(items, token, size, lambda: InvalidInputException("Invalid nextToken"))
 
 
-def _install_backend() -> None:
-    """Make moto's own backend dict build ours, so every caller (responses,
-    CloudFormation, engines such as a pipeline runner) finds the same state."""
-    backends = moto_codebuild.codebuild_backends
-    backends.backend = CodeBuildBackend
-    for account_backends in dict.values(backends):
-        account_backends.backend = CodeBuildBackend
-        for region, backend in list(dict.items(account_backends)):
-            if not isinstance(backend, CodeBuildBackend):
-                dict.__setitem__(account_backends, region, CodeBuildBackend(region, backend.account_id))
-
-
-_install_backend()
+services.replace_backend(moto_codebuild.codebuild_backends, CodeBuildBackend)
 codebuild_backends = moto_codebuild.codebuild_backends
 
 

@@ -9,7 +9,6 @@ deleted repositories); ``responses.py`` turns requests into calls here.
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import functools
 import hashlib
@@ -31,6 +30,7 @@ from workshop.cloud import runtime, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codecommit import git_ops
 from workshop.cloud.services.codecommit.exceptions import CodeCommitError, error, repository_does_not_exist
+from workshop.cloud.services import paging
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,6 @@ def _locked(method):
 
 def _page(items: list, next_token: str | None, max_results: int | None, default: int = 100):
     """Offset pagination with AWS's errors for bad tokens and sizes."""
-    start = 0
-    if next_token:
-        try:
-            start = int(base64.b64decode(str(next_token).encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise error("InvalidContinuationTokenException", "The continuation token is not valid.")
     if max_results is not None:
         try:
             max_results = int(max_results)
@@ -91,10 +85,8 @@ def _page(items: list, next_token: str | None, max_results: int | None, default:
             max_results = -1
         if not 1 <= max_results <= 1000:
             raise error("InvalidMaxResultsException", "The specified number of maximum results is not valid.")
-    size = max_results or default
-    chunk = items[start:start + size]
-    token = base64.b64encode(str(start + size).encode()).decode() if start + size < len(items) else None
-    return chunk, token
+    return paging.page(items, next_token, max_results or default, lambda: error(
+        "InvalidContinuationTokenException", "The continuation token is not valid."))
 
 
 # -- validation shared by several operations ------------------------------------

@@ -32,6 +32,8 @@ from moto.core.base_backend import BaseBackend
 from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
 from moto.utilities.tagging_service import TaggingService
 
+from workshop.cloud import services
+from workshop.cloud.services import paging
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codedeploy import appspec, configs
 from workshop.cloud.services.codedeploy.configs import (
@@ -1610,31 +1612,11 @@ def _aware(value: Any) -> datetime:
 
 
 def _page(items: list, token: str | None, size: int = PAGE) -> tuple[list, str | None]:
-    start = 0
-    if token:
-        try:
-            start = int(token)
-        except (TypeError, ValueError):
-            raise error("InvalidNextTokenException", "The next token was specified in an invalid format.") from None
-        if start < 0 or start > len(items):
-            raise error("InvalidNextTokenException", "The next token was specified in an invalid format.")
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    return paging.page(items, token, size, lambda: error(
+        "InvalidNextTokenException", "The next token was specified in an invalid format."))
 
 
-def _install_backend() -> None:
-    """Make moto's own backend dict build ours, so every caller (responses,
-    CloudFormation, a pipeline's deploy action) finds the same state."""
-    backends = moto_codedeploy.codedeploy_backends
-    backends.backend = CodeDeployBackend
-    for account_backends in dict.values(backends):
-        account_backends.backend = CodeDeployBackend
-        for region, backend in list(dict.items(account_backends)):
-            if not isinstance(backend, CodeDeployBackend):
-                dict.__setitem__(account_backends, region, CodeDeployBackend(region, backend.account_id))
-
-
-_install_backend()
+services.replace_backend(moto_codedeploy.codedeploy_backends, CodeDeployBackend)
 codedeploy_backends = moto_codedeploy.codedeploy_backends
 
 

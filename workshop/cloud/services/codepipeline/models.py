@@ -19,6 +19,8 @@ from typing import Any
 from moto.codepipeline import models as moto_codepipeline
 from moto.core.base_backend import BaseBackend
 
+from workshop.cloud import services
+from workshop.cloud.services import paging
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codepipeline import declaration
 from workshop.cloud.services.codepipeline.exceptions import (
@@ -705,17 +707,8 @@ def _check_tags(tags: list[dict]) -> None:
 
 
 def _page(items: list, token: Any, max_results: Any, limit: int) -> tuple[list, str | None]:
-    start = 0
-    if token:
-        try:
-            start = int(str(token))
-        except ValueError:
-            raise error("InvalidNextTokenException", "The next token is not valid") from None
-        if not 0 <= start <= len(items):
-            raise error("InvalidNextTokenException", "The next token is not valid")
     size = int(max_results) if max_results else limit
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    return paging.page(items, token, size, lambda: error("InvalidNextTokenException", "The next token is not valid"))
 
 
 # -- change detection -------------------------------------------------------------------------
@@ -773,19 +766,7 @@ def _rule_targeting(pipeline: Pipeline) -> str | None:
     return None
 
 
-def _install_backend() -> None:
-    """Make moto's own backend dict build ours, so every caller (responses,
-    CloudFormation, the runner) finds the same state."""
-    backends = moto_codepipeline.codepipeline_backends
-    backends.backend = CodePipelineBackend
-    for account_backends in dict.values(backends):
-        account_backends.backend = CodePipelineBackend
-        for region, backend in list(dict.items(account_backends)):
-            if not isinstance(backend, CodePipelineBackend):
-                dict.__setitem__(account_backends, region, CodePipelineBackend(region, backend.account_id))
-
-
-_install_backend()
+services.replace_backend(moto_codepipeline.codepipeline_backends, CodePipelineBackend)
 codepipeline_backends = moto_codepipeline.codepipeline_backends
 
 
@@ -794,8 +775,6 @@ def codepipeline_backend(account_id: str, region: str) -> CodePipelineBackend:
 
 
 def _listen() -> None:
-    from workshop.cloud import services
-
     services.ensure_loaded("codecommit")
     from workshop.cloud.services.codecommit import models as codecommit
 
