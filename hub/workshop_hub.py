@@ -79,7 +79,7 @@ class Class:
             from workshop.accounts_command import derive_account_id
 
             account = derive_account_id("", name, set())
-            env.update(AWS_ACCESS_KEY_ID=account, AWS_SECRET_ACCESS_KEY="test", WORKSHOP_ACCOUNT=account)
+            env.update(settings.learner_aws_env(endpoint, account, region=settings.DEFAULT_REGION))
         wanted = LEARNER_VARIABLES + (LOCAL_VARIABLES if local else ())
         return {variable: env[variable] for variable in wanted if variable in env}
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from workshop.settings import learner_aws_env
+
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token"
 
@@ -60,9 +62,7 @@ class Cloud:
     def env(self, account: str) -> dict:
         """The environment a learner's notebook has (what `workshop up` sets)."""
         env = dict(os.environ)
-        env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID=account,
-                   AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
-                   AWS_REGION="us-east-1", WORKSHOP_ACCOUNT=account)
+        env.update(learner_aws_env(self.endpoint, account))
         env.pop("AWS_PROFILE", None)
         env.pop("AWS_SESSION_TOKEN", None)
         return env

@@ -47,3 +47,19 @@ def admin_token(data: Path, create: bool = False) -> str | None:
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     return token
+
+
+def learner_aws_env(endpoint: str, access_key_id: str, secret_access_key: str = "test",
+                    region: str = DEFAULT_REGION) -> dict[str, str]:
+    """The AWS settings of one learner's kernels, builds and grading runs: their
+    endpoint, region and own key, nothing else. A 12-digit key is the account."""
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret_access_key,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+    if access_key_id.isdigit() and len(access_key_id) == 12:
+        env["WORKSHOP_ACCOUNT"] = access_key_id
+    return env

@@ -129,14 +129,8 @@ def learner_env(endpoint: str, root: Path) -> dict:
     # Credentials from the user's own AWS set-up must not leak into the labs.
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         env.pop(name, None)
-    env.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_DEFAULT_REGION=settings.DEFAULT_REGION,
-        AWS_REGION=settings.DEFAULT_REGION,
-        AWS_ACCESS_KEY_ID=os.environ.get("WORKSHOP_ACCOUNT") or "test",
-        AWS_SECRET_ACCESS_KEY="test",
-        WORKSHOP_HOME=str(root),
-    )
+    env.update(settings.learner_aws_env(endpoint, os.environ.get("WORKSHOP_ACCOUNT") or "test"),
+               WORKSHOP_HOME=str(root))
     # Started from a virtualenv that is not activated, tools that nbgrader and
     # the labs call by name (alembic, git helpers) must still be found.
     bin_dir = str(Path(sys.executable).parent)

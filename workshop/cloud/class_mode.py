@@ -132,14 +132,11 @@ def learner_env(keys: ClassKeys | str | os.PathLike, learner: str, endpoint: str
     except KeyError:
         raise KeyError(f"learner {learner!r} has no key: add them to the roster and run "
                        "`workshop accounts` again") from None
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": key.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-        "WORKSHOP_ACCOUNT": key.account_id,
-    }
+    from workshop.settings import learner_aws_env
+
+    env = learner_aws_env(endpoint, key.access_key_id, key.secret_access_key, region)
+    env["WORKSHOP_ACCOUNT"] = key.account_id
+    return env
 
 
 # -- the cloud side ----------------------------------------------------------------
