@@ -128,6 +128,9 @@ def perform_solution(lab_id: str, endpoint: str, accounts: list[str], workdir: P
     if through_step is not None and through_step not in solution_steps(lab_id):
         raise ValueError(f"{lab_id} has no step {through_step!r} (steps: {solution_steps(lab_id)})")
     workdir.mkdir(parents=True, exist_ok=True)
+    # The lab's other files (revision bundles, scripts) sit next to its notebook, as in labs/.
+    shutil.copytree(solutions_dir() / lab_id, workdir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"))
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
                AWS_SECRET_ACCESS_KEY="test")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "WORKSHOP_ADMIN_TOKEN"):
