@@ -19,6 +19,7 @@ from typing import Any
 LAB_MODULES: dict[str, str] = {
     "01-source": "checker.labs.lab01_source",
     "02-build": "checker.labs.lab02_build",
+    "03-deploy": "checker.labs.lab03_deploy",
     "04-iac": "checker.labs.lab04_iac",
 }
 

@@ -15,6 +15,7 @@ from checker.session import Session, Target
 LAB_MODULES: dict[str, str] = {
     "01-source": "labkit.lab01_source",
     "02-build": "labkit.lab02_build",
+    "03-deploy": "labkit.lab03_deploy",
     "04-iac": "labkit.lab04_iac",
 }
 
