@@ -3,7 +3,8 @@
 It owns what every request shares: the control API (``/_localstack/health``,
 ``/_workshop/...``), the account rule (a 12-digit access key is the account,
 passed to moto in its ``x-moto-account-id`` header; in class mode only with
-a verified signature), the project's services first, and AWS-shaped errors
+a verified signature), the cross-account rule (cross_account.py), the
+project's services first, and AWS-shaped errors
 where moto would answer an HTML 500 or 404.
 """
 
@@ -14,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from workshop.cloud import accounts, class_mode, errors, services
+from workshop.cloud import accounts, class_mode, cross_account, errors, services
 from workshop.cloud.clock import WorkshopClock
 from workshop.cloud.control import ControlAPI
 
@@ -68,6 +69,10 @@ class Gateway:
         except Exception:  # no moto backend for this service at all
             log.debug("no backend for %s %s", environ.get("REQUEST_METHOD"), path, exc_info=True)
             return self._send(start_response, *errors.not_implemented(environ))
+        # AWS's rule: another account's bucket, topic or queue only as its policy allows.
+        refused = cross_account.refusal(environ, getattr(app, "service", None))
+        if refused is not None:
+            return self._send(start_response, *refused)
         return self._call_moto(app, environ, start_response)
 
     def _moto_app(self, environ: dict):

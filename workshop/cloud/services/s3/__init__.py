@@ -1,4 +1,5 @@
 """S3 as the labs need it beyond moto: bucket policies whose Condition blocks
-are evaluated (bucket_policy.py)."""
+are evaluated (bucket_policy.py); requests from other accounts are decided in
+``workshop.cloud.cross_account`` before moto sees them."""
 
 from workshop.cloud.services.s3 import bucket_policy  # noqa: F401  (registers)
