@@ -140,6 +140,18 @@ def test_broken_settings_give_findings(cloud, account):
     assert "No deployment of workshop-03-orders-live" in found["canary-good"].message
 
 
+@pytest.mark.slow
+def test_solution_notebook_is_safe_to_run_again(cloud, solved):
+    """Every step is idempotent: the whole solution, run again in the same account, raises nothing."""
+    account, work, _ = solved
+    nb = notebooks.execute(work / "03-deploy.ipynb", cloud.env(account), allow_errors=True)
+    assert notebooks.cell_errors(nb) == []
+    assert "nothing to deploy" in printed(nb, "canary-good")
+    assert "updated workshop-03-web-fleet" in printed(nb, "server-group")
+    assert "updated workshop-03-pipeline" in printed(nb, "pipeline")
+    assert passing(checks(cloud, account)) == ALL
+
+
 def test_reset_removes_the_lab_and_nothing_else(cloud, solved):
     account, _, _ = solved
     cd, lam, cw, s3 = (cloud.client(s, account) for s in ("codedeploy", "lambda", "cloudwatch", "s3"))
