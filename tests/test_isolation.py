@@ -194,3 +194,55 @@ def test_links_a_build_plants_in_its_folder_do_not_lead_the_cloud_astray(cloud, 
         assert handle.read() == "original"
     assert "three-ran" in text
     assert "cloud-secret" not in json.dumps(build.get("exportedEnvironmentVariables", [])) + text
+
+
+HOOK_PROBE = """#!/bin/sh
+out="$WORKSHOP_INSTANCE_ROOT/probe.log"
+echo "uid=$(id -u)" > "$out"
+if cat "$TARGET_FILE" >> "$out" 2>/dev/null; then echo READ-ALLOWED >> "$out"; else echo READ-DENIED >> "$out"; fi
+if ls "$TARGET_DIR" >> "$out" 2>/dev/null; then echo LIST-ALLOWED >> "$out"; else echo LIST-DENIED >> "$out"; fi
+if touch "$TARGET_DIR/planted" 2>/dev/null; then echo WRITE-ALLOWED >> "$out"; else echo WRITE-DENIED >> "$out"; fi
+if cat "$TOKEN" >> "$out" 2>/dev/null; then echo TOKEN-READ >> "$out"; else echo TOKEN-DENIED >> "$out"; fi
+echo "own-root-writable" > "$WORKSHOP_INSTANCE_ROOT/mine.txt"
+"""
+
+
+def _deploy(cloud, account: str, instance: str, files: dict[str, str]) -> dict:
+    from tests.test_codedeploy_lambda import finished
+    from tests.test_codedeploy_server import bundle, register, server_group, upload
+
+    register(cloud, account, [instance], [{"Key": "Role", "Value": "web"}])
+    cd = server_group(cloud, account, "fleet", "CodeDeployDefault.AllAtOnce",
+                      onPremisesInstanceTagFilters=[{"Key": "Role", "Value": "web", "Type": "KEY_AND_VALUE"}])
+    revision = upload(cloud, account, "app.zip", bundle(files))
+    deployment = cd.create_deployment(applicationName="shop", deploymentGroupName="fleet", revision=revision)
+    return finished(cd, deployment["deploymentId"])
+
+
+def test_a_deployment_hook_cannot_read_another_accounts_instance_or_the_admin_token(cloud):
+    from tests.test_codedeploy_server import instance_root
+
+    a, b = new_account(), new_account()
+    spec = "version: 0.0\nos: linux\nfiles:\n  - source: /site\n    destination: /srv\nhooks:\n  {event}:\n" \
+           "    - location: hook.sh\n"
+    held = _deploy(cloud, b, "b-1", {"appspec.yml": spec.format(event="AfterInstall"),
+                                     "site/secret.txt": "b-instance-secret\n",
+                                     "hook.sh": "#!/bin/sh\necho b-hook-ran > \"$WORKSHOP_INSTANCE_ROOT/b.txt\"\n"})
+    assert held["status"] == "Succeeded", held
+    b_root = instance_root(cloud, b, "b-1")
+    assert (b_root / "srv" / "secret.txt").read_text() == "b-instance-secret\n"
+
+    probe = HOOK_PROBE.replace("$TARGET_FILE", str(b_root / "srv" / "secret.txt")) \
+        .replace("$TARGET_DIR", str(b_root)).replace("$TOKEN", str(cloud.data_dir / "admin-token"))
+    done = _deploy(cloud, a, "a-1", {"appspec.yml": spec.format(event="ApplicationStart"),
+                                     "site/index.html": "a\n", "hook.sh": probe})
+    assert done["status"] == "Succeeded", done
+    a_root = instance_root(cloud, a, "a-1")
+    text = (a_root / "probe.log").read_text()
+    for denied in ("READ-DENIED", "LIST-DENIED", "WRITE-DENIED", "TOKEN-DENIED"):
+        assert denied in text, text
+    assert "b-instance-secret" not in text and cloud.admin_token not in text
+    uid = re.search(r"uid=(\d+)", text).group(1)
+    assert uid != "0" and (a_root / "mine.txt").read_text() == "own-root-writable\n"
+    assert (a_root / "srv" / "index.html").stat().st_uid == int(uid)   # the agent's copies are the account's
+    assert not (b_root / "planted").exists() and (b_root / "b.txt").read_text() == "b-hook-ran\n"

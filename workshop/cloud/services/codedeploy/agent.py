@@ -12,6 +12,10 @@ the unpacked revision (``deployment-archive/``) and ``logs/scripts.log``;
 Hook scripts run with their working directory at ``root/`` and find it in
 ``WORKSHOP_INSTANCE_ROOT`` (so ``$WORKSHOP_INSTANCE_ROOT/var/www/html`` is
 ``/var/www/html`` on a real instance) and the instance's id in ``WORKSHOP_INSTANCE_ID``.
+
+As root (a class), hooks run as the account's own user (``sandbox``): ``root/``,
+``home/`` and the unpacked revision are that user's, ``agent/`` stays the cloud's;
+the agent reads and writes in the account's folders without following links.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workshop.cloud import runtime
+from workshop.cloud import class_mode, runtime, sandbox
 from workshop.cloud.services.codedeploy import appspec
 
 KEEP_ARCHIVES = 5          # the agent keeps the last five revisions per deployment group
@@ -83,6 +87,7 @@ class InstanceAgent:
         """Deploy; True when every event succeeded."""
         for path in (self.root, self.archive, self.log_file.parent):
             path.mkdir(parents=True, exist_ok=True)
+        sandbox.prepare_dir(self.account, self.root)
         self.target.set_status("InProgress")
         behind_load_balancer = bool(self.deployment.load_balancer_info)
         try:
@@ -115,6 +120,10 @@ class InstanceAgent:
         self.target.skip_rest()     # traffic events without a load balancer
         self.target.set_status("Succeeded")
         return True
+
+    @property
+    def account(self) -> str:
+        return self.deployment.account_id
 
     def _event(self, event: str) -> str:
         if event == "DownloadBundle":
@@ -157,6 +166,8 @@ class InstanceAgent:
             self.spec = appspec.parse_server(found[0].read_bytes())
         except appspec.AppSpecError as exc:
             raise EventFailed("UnknownError", str(exc)) from None
+        # The revision is the account's from here on: its hooks run from it.
+        sandbox.prepare_dir(self.account, self.archive)
 
     def _install(self) -> None:
         assert self.spec is not None
@@ -164,13 +175,14 @@ class InstanceAgent:
         group_key = self.deployment.group.id
         previous = self.state.setdefault("installed", {}).get(group_key, {"files": [], "dirs": []})
         # The previous revision's files go first (the agent's cleanup file).
+        # root/ is the account's: never through a link its hooks planted on the way.
         for rel in previous.get("files", []):
             path = self.root / rel
-            if path.is_file() or path.is_symlink():
+            if _no_links(self.root, path.parent) and (path.is_file() or path.is_symlink()):
                 path.unlink()
         for rel in sorted(previous.get("dirs", []), key=len, reverse=True):
             path = self.root / rel
-            if path.is_dir() and not any(path.iterdir()):
+            if _no_links(self.root, path) and path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
         self.state["installed"][group_key] = {"files": [], "dirs": []}
         self._save_state()
@@ -188,13 +200,11 @@ class InstanceAgent:
                 pairs = [(s, d) for s, d in pairs if s.name not in APPSPEC_NAMES or s.parent != source]
             for src, dst in pairs:
                 rel = dst.relative_to(self.root).as_posix()
-                if src.is_dir():
-                    if not dst.exists():
-                        dst.mkdir(parents=True)
-                        dirs.append(rel)
+                if src.is_dir() and not src.is_symlink():
+                    self._make_parents(dst / "_", dirs)
                     continue
                 self._make_parents(dst, dirs)
-                if dst.exists():
+                if os.path.lexists(dst):
                     if behavior == "DISALLOW":
                         self._record_install(files, dirs)
                         raise EventFailed("UnknownError", "The deployment failed because a specified file already "
@@ -202,19 +212,56 @@ class InstanceAgent:
                     if behavior == "RETAIN":
                         continue
                     dst.unlink()
-                shutil.copy2(src, dst)
+                self._copy(src, dst, rel)
                 files.append(rel)
         self._record_install(files, dirs)
 
     def _make_parents(self, path: Path, dirs: list[str]) -> None:
-        missing = []
-        parent = path.parent
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
-        for folder in reversed(missing):
-            folder.mkdir()
-            dirs.append(folder.relative_to(self.root).as_posix())
+        """Make ``path``'s missing folders under root/, refusing a link on the way."""
+        folder = self.root
+        for part in path.parent.relative_to(self.root).parts:
+            folder = folder / part
+            try:
+                st = os.lstat(folder)
+            except FileNotFoundError:
+                folder.mkdir()
+                self._give(folder)
+                dirs.append(folder.relative_to(self.root).as_posix())
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise EventFailed("UnknownError", f"/{folder.relative_to(self.root).as_posix()} on the instance is "
+                                  "not a directory (a link or a file), so the revision's files cannot go there")
+
+    def _copy(self, src: Path, dst: Path, rel: str) -> None:
+        """Copy one revision file into root/: a plain file only, never through a link."""
+        if not _no_links(self.archive, src):
+            raise EventFailed("UnknownError", f"The revision's file for /{rel} is reached through a link")
+        try:
+            fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise EventFailed("UnknownError", f"The revision's file for /{rel} is not a plain file "
+                              f"({exc.strerror})") from None
+        with os.fdopen(fd_in, "rb") as source:
+            st = os.fstat(source.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise EventFailed("UnknownError", f"The revision's file for /{rel} is not a plain file")
+            fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             stat.S_IMODE(st.st_mode) & 0o777)
+            with os.fdopen(fd_out, "wb") as target:
+                shutil.copyfileobj(source, target)
+                os.utime(target.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
+                self._give(target.fileno())
+
+    def _give(self, what: Path | int) -> None:
+        """Hand a folder or file the agent made under root/ to the account's user (as root).
+        Not ``prepare_dir``: that would take root/'s own folders back from the account."""
+        who = sandbox.identity(self.account)
+        if who is None:
+            return
+        if isinstance(what, int):
+            os.fchown(what, who.uid, who.gid)
+        else:
+            os.chown(what, who.uid, who.gid, follow_symlinks=False)
 
     def _record_install(self, files: list[str], dirs: list[str]) -> None:
         self.state["installed"][self.deployment.group.id] = {"files": files, "dirs": dirs}
@@ -228,23 +275,27 @@ class InstanceAgent:
         except EventFailed:
             raise EventFailed("ScriptMissing", f"Script does not exist at specified location: {location}",
                               location) from None
-        if not path.is_file():
+        # The revision is the account's: a script it turned into a link is no script.
+        if not _no_links(archive, path) or not path.is_file():
             raise EventFailed("ScriptMissing", f"Script does not exist at specified location: {path}", location)
-        mode = path.stat().st_mode
+        mode = path.lstat().st_mode
         if not mode & stat.S_IXUSR:   # the agent makes a script executable before it runs it
             path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         self._log(f"LifecycleEvent - {event}")
         self._log(f"Script - {location}")
         env = self._environment(event)
+        as_account = sandbox.popen_kwargs(self.account)   # as root: the account's own user
         try:
             proc = subprocess.Popen([str(path)], cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    **as_account)
         except OSError as exc:
             if exc.errno != 8:   # ENOEXEC (no #! line): run it with the shell, as the agent's Ruby does
                 raise EventFailed("ScriptFailed", f"Script at specified location: {location} could not be run: "
                                   f"{exc.strerror}", location) from None
             proc = subprocess.Popen(["/bin/sh", str(path)], cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    **as_account)
         lines: list[str] = []
         lock = threading.Lock()
         readers = [threading.Thread(target=self._pump, args=(stream, tag, lines, lock), daemon=True)
@@ -296,6 +347,7 @@ class InstanceAgent:
         python_bin = os.path.dirname(sys.executable)
         home = self.home / "home"
         home.mkdir(parents=True, exist_ok=True)
+        sandbox.prepare_dir(self.account, home)
         return {
             "PATH": f"{python_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": str(home),
@@ -308,7 +360,7 @@ class InstanceAgent:
             "DEPLOYMENT_GROUP_NAME": d.group.name,
             "DEPLOYMENT_GROUP_ID": d.group.id,
             "AWS_ACCESS_KEY_ID": d.account_id,
-            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SECRET_ACCESS_KEY": class_mode.secret_for(d.account_id),
             "AWS_REGION": d.region,
             "AWS_DEFAULT_REGION": d.region,
             "AWS_ENDPOINT_URL": runtime.endpoint(),
@@ -332,9 +384,10 @@ class InstanceAgent:
         archive = Path(last["archive"])
         for name in APPSPEC_NAMES:
             if (archive / name).is_file():
-                try:
-                    return appspec.parse_server((archive / name).read_bytes()), archive
-                except appspec.AppSpecError:
+                try:   # the account's hooks may have changed it: read it as theirs
+                    text = sandbox.read_text(self.account, archive / name)
+                    return appspec.parse_server(text.encode("utf-8")), archive
+                except (appspec.AppSpecError, OSError):
                     return None
         return None
 
@@ -362,6 +415,20 @@ class InstanceAgent:
         for folder in folders[:-KEEP_ARCHIVES]:
             if folder not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _no_links(base: Path, path: Path) -> bool:
+    """Whether no folder between ``base`` and ``path`` (itself included) is a link."""
+    try:
+        parts = path.relative_to(base).parts
+    except ValueError:
+        return False
+    here = base
+    for part in parts:
+        here = here / part
+        if here.is_symlink():
+            return False
+    return True
 
 
 def _inside(base: Path, relative: str, what: str, given: str) -> Path:
