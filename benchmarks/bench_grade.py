@@ -28,6 +28,7 @@ from tests.notebooks import perform_solution, solution_steps  # noqa: E402  (one
 
 TARGET_100 = 60.0  # s, 100 learners x all landed labs on 2 cores
 SIZES = (30, 100)
+KERNELS = 8  # solutions done side by side while preparing the accounts (labs mostly wait on the cloud)
 
 
 def _accounts(n: int, offset: int) -> list[str]:
@@ -46,9 +47,10 @@ def prepare(endpoint: str, labs: list[str], accounts: list[str], work: Path) -> 
             print(f"{lab} has no solution yet: every account stays empty for it", flush=True)
             continue
         steps = solution_steps(lab)
-        perform_solution(lab, endpoint, solved, work / lab)
+        perform_solution(lab, endpoint, solved, work / lab, kernels=KERNELS)
         if steps:
-            perform_solution(lab, endpoint, half, work / lab, through_step=steps[(len(steps) - 1) // 2])
+            perform_solution(lab, endpoint, half, work / lab, through_step=steps[(len(steps) - 1) // 2],
+                             kernels=KERNELS)
     for a in accounts:
         kinds[a] = "solved" if a in solved else "half" if a in half else "empty"
     return kinds

@@ -117,11 +117,25 @@ def solution_steps(lab_id: str) -> list[str]:
 
 
 def perform_solution(lab_id: str, endpoint: str, accounts: list[str], workdir: Path,
-                     through_step: str | None = None) -> None:
+                     through_step: str | None = None, kernels: int = 1) -> None:
     """Do what a learner who solved the lab did, in each account: the solution
     notebook's code cells up to its grading section (or through the "Check my
-    work" panel of ``through_step``: a learner half-way), all in ONE kernel
-    that switches account between runs (a kernel per account costs seconds)."""
+    work" panel of ``through_step``: a learner half-way), in ONE kernel that
+    switches account between runs (a kernel per account costs seconds), or in
+    ``kernels`` kernels side by side, each with its share of the accounts
+    (labs mostly wait on the cloud: builds, deployments, bake times)."""
+    if kernels > 1 and len(accounts) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        shares = [accounts[i::kernels] for i in range(min(kernels, len(accounts)))]
+        with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("fork")) as pool:
+            failures = [f for f in pool.map(_perform_share, [(lab_id, endpoint, share, workdir / f"k{i}",
+                                                              through_step) for i, share in enumerate(shares)])
+                        if f]
+        if failures:
+            raise RuntimeError(f"the {lab_id} solution failed:\n" + "\n".join(failures))
+        return
     from workshop.grading import solutions_dir
 
     paths = sorted((solutions_dir() / lab_id).glob("*.ipynb"))
@@ -161,3 +175,13 @@ def perform_solution(lab_id: str, endpoint: str, accounts: list[str], workdir: P
                     client.execute_cell(run, index)  # raises CellExecutionError on a failing cell
         if through_step is not None and any(_check_panel_step(c.source, lab_id) == through_step for c in cells):
             return
+
+
+def _perform_share(args) -> str:
+    """One kernel's share of ``perform_solution``; the failure as text (a cell's
+    error does not always survive pickling back to the parent)."""
+    try:
+        perform_solution(*args)
+    except Exception as exc:  # noqa: BLE001 (reported to the parent, which raises)
+        return f"{type(exc).__name__}: {strip_ansi(str(exc))[-3000:]}"
+    return ""

@@ -36,19 +36,21 @@ def _csv_rows(path):
 @pytest.mark.slow
 def test_grade_a_class_of_30_accounts_reports_what_each_account_holds(cloud, tmp_path):
     labs = registry.lab_ids()
-    solved = [new_account() for _ in range(10)]
-    half = [new_account() for _ in range(10)]
-    empty = [new_account() for _ in range(10)]
+    # A class early on: a few learners done, a few half-way, most with nothing yet.
+    solved = [new_account() for _ in range(5)]
+    half = [new_account() for _ in range(5)]
+    empty = [new_account() for _ in range(20)]
     half_steps = {}
     for lab in labs:
         steps = notebooks.solution_steps(lab)
         half_steps[lab] = steps[:(len(steps) - 1) // 2 + 1]  # the steps a half-way learner did
-        notebooks.perform_solution(lab, cloud.endpoint, solved, tmp_path / "work" / lab)
+        notebooks.perform_solution(lab, cloud.endpoint, solved, tmp_path / "work" / lab, kernels=5)
         notebooks.perform_solution(lab, cloud.endpoint, half, tmp_path / "work" / lab,
-                                   through_step=half_steps[lab][-1])
+                                   through_step=half_steps[lab][-1], kernels=5)
     kind = {**dict.fromkeys(solved, "solved"), **dict.fromkeys(half, "half"), **dict.fromkeys(empty, "empty")}
     # Interleaved, as a real roster is; plus two lines whose checks cannot run.
-    accounts = [a for trio in zip(solved, half, empty) for a in trio]
+    accounts = [a for group in zip(solved, half, empty[:5], empty[5:10], empty[10:15], empty[15:])
+                for a in group]
     lines = [{"learner": f"learner {i:02d}", "account_id": a, "email": f"l{i}@example.org"}
              for i, a in enumerate(accounts)]
     lines.insert(7, {"learner": "not-yet-issued", "account_id": "", "email": ""})
@@ -84,9 +86,11 @@ def test_grade_a_class_of_30_accounts_reports_what_each_account_holds(cloud, tmp
             elif kind[account] == "empty":
                 assert got.score == 0 and got.error is None, notebooks.describe(got)
             else:
+                # The checks of the steps done pass (a later check may pass too: the
+                # work of one step can be evidence for another), and not all of them.
                 done = {c.id for c in checks if c.step in half_steps[lab]}
-                assert {r.id for r in got.results if r.passed} == done, notebooks.describe(got)
-                assert 0 < got.score < got.total
+                assert done <= {r.id for r in got.results if r.passed}, notebooks.describe(got)
+                assert 0 < got.score < got.total, notebooks.describe(got)
 
     # The CSV says the same, check by check.
     rows = _csv_rows(out / "report.csv")
