@@ -180,8 +180,17 @@ def perform_solution(lab_id: str, endpoint: str, accounts: list[str], workdir: P
 def _perform_share(args) -> str:
     """One kernel's share of ``perform_solution``; the failure as text (a cell's
     error does not always survive pickling back to the parent)."""
-    try:
-        perform_solution(*args)
-    except Exception as exc:  # noqa: BLE001 (reported to the parent, which raises)
-        return f"{type(exc).__name__}: {strip_ansi(str(exc))[-3000:]}"
-    return ""
+    import zmq
+
+    for attempt in range(3):
+        try:
+            perform_solution(*args)
+        except zmq.ZMQError as exc:
+            # Kernels started side by side can pick the same free port: start again
+            # (solutions are idempotent, the labs require it).
+            failure = f"ZMQError: {exc}"
+            continue
+        except Exception as exc:  # noqa: BLE001 (reported to the parent, which raises)
+            return f"{type(exc).__name__}: {strip_ansi(str(exc))[-3000:]}"
+        return ""
+    return failure

@@ -235,3 +235,24 @@ def test_grade_in_class_mode_signs_with_the_issued_keys_or_the_admin_token(tmp_p
         assert main([*grade, "--keys", str(hidden), "--out", str(tmp_path / "named")]) == 0
     finally:
         stop_cloud(cloud)
+
+
+def test_a_class_cloud_keeps_answering_past_1024_open_files(tmp_path):
+    """A class's cloud holds many files open (repositories, build logs, large
+    objects): past 1024 descriptors, a select()-based server loop dies, and every
+    learner's cloud with it. Here every S3 object is a file of its own."""
+    from tests.conftest import start_cloud, stop_cloud
+
+    cloud = start_cloud(tmp_path, extra_env={"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": "1"})
+    try:
+        account = new_account()
+        s3 = cloud.client("s3", account)
+        s3.create_bucket(Bucket=f"many-{account}")
+        for i in range(1100):
+            s3.put_object(Bucket=f"many-{account}", Key=f"o{i}", Body=b"more than one byte")
+        assert s3.get_object(Bucket=f"many-{account}", Key="o1099")["Body"].read() == b"more than one byte"
+        report = grade_class([Learner("ada", account)], ["04-iac"], cloud.endpoint)
+        assert report.rows[0].error is None
+        assert cloud.process.poll() is None, "the cloud died"
+    finally:
+        stop_cloud(cloud)

@@ -59,9 +59,12 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     gateway = build_gateway(data, time_scale, f"http://{local_host}:{port}")
     try:
+        # poll(), not select(): a class's cloud holds more than 1024 files open (repositories,
+        # large objects), and select() on a descriptor past 1024 kills waitress's loop.
         server = waitress.server.create_server(
             gateway, host=host, port=port, threads=threads, ident="workshop-cloud",
-            channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True)
+            channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True,
+            asyncore_use_poll=True)
     except OSError as exc:
         print(f"workshop cloud: cannot listen on {host}:{port}: {exc.strerror or exc}.\n"
               f"Is another cloud already running? Try `workshop doctor`, or --port.", file=sys.stderr)
