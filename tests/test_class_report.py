@@ -41,12 +41,15 @@ def test_grade_a_class_of_30_accounts_reports_what_each_account_holds(cloud, tmp
     half = [new_account() for _ in range(5)]
     empty = [new_account() for _ in range(20)]
     half_steps = {}
+    # One kernel at a time: three labs' solutions side by side (lab 03 sends steady
+    # Lambda traffic through canaries) on a loaded 2-core CI machine made a good
+    # canary drop a request now and then; this test is about the report, not load.
     for lab in labs:
         steps = notebooks.solution_steps(lab)
         half_steps[lab] = steps[:(len(steps) - 1) // 2 + 1]  # the steps a half-way learner did
-        notebooks.perform_solution(lab, cloud.endpoint, solved, tmp_path / "work" / lab, kernels=5)
+        notebooks.perform_solution(lab, cloud.endpoint, solved, tmp_path / "work" / lab, kernels=1)
         notebooks.perform_solution(lab, cloud.endpoint, half, tmp_path / "work" / lab,
-                                   through_step=half_steps[lab][-1], kernels=5)
+                                   through_step=half_steps[lab][-1], kernels=1)
     kind = {**dict.fromkeys(solved, "solved"), **dict.fromkeys(half, "half"), **dict.fromkeys(empty, "empty")}
     # Interleaved, as a real roster is; plus two lines whose checks cannot run.
     accounts = [a for group in zip(solved, half, empty[:5], empty[5:10], empty[10:15], empty[15:])
