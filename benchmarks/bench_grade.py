@@ -28,7 +28,7 @@ from tests.notebooks import perform_solution, solution_steps  # noqa: E402  (one
 
 TARGET_100 = 60.0  # s, 100 learners x all landed labs on 2 cores
 SIZES = (30, 100)
-KERNELS = 8  # solutions done side by side while preparing the accounts (labs mostly wait on the cloud)
+KERNELS = 4  # solutions done side by side while preparing the accounts (labs mostly wait on the cloud)
 
 
 def _accounts(n: int, offset: int) -> list[str]:
