@@ -47,13 +47,24 @@ def prepare(endpoint: str, labs: list[str], accounts: list[str], work: Path) -> 
             print(f"{lab} has no solution yet: every account stays empty for it", flush=True)
             continue
         steps = solution_steps(lab)
-        perform_solution(lab, endpoint, solved, work / lab, kernels=KERNELS)
+        _perform(lab, endpoint, solved, work / lab)
         if steps:
-            perform_solution(lab, endpoint, half, work / lab, through_step=steps[(len(steps) - 1) // 2],
-                             kernels=KERNELS)
+            _perform(lab, endpoint, half, work / lab, through_step=steps[(len(steps) - 1) // 2])
     for a in accounts:
         kinds[a] = "solved" if a in solved else "half" if a in half else "empty"
     return kinds
+
+
+def _perform(lab: str, endpoint: str, accounts: list[str], work: Path, through_step: str | None = None) -> None:
+    """The lab's solution in these accounts; a solution that fails under load (timing-
+    sensitive labs) leaves its accounts as they are: the benchmark grades what they hold."""
+    try:
+        perform_solution(lab, endpoint, accounts, work, through_step=through_step, kernels=KERNELS)
+    except RuntimeError as exc:
+        failed = str(exc).count("CellExecutionError") or "some"
+        print(f"note: the {lab} solution failed in {failed} kernel(s) (first error: "
+              f"{str(exc).splitlines()[1][:200] if len(str(exc).splitlines()) > 1 else exc}); "
+              "those accounts are graded as they are", flush=True)
 
 
 def write_roster(path: Path, accounts: list[str]) -> None:

@@ -259,3 +259,27 @@ def test_a_class_cloud_keeps_answering_past_1024_open_files(tmp_path):
         assert cloud.process.poll() is None, "the cloud died"
     finally:
         stop_cloud(cloud)
+
+
+def test_a_class_cloud_serves_more_open_connections_than_waitress_allows_by_default(cloud):
+    """Every learner's kernel keeps a connection open per AWS client (keep-alive),
+    and so does the instructor's report: a class has hundreds. Past the server's
+    connection limit, new connections wait for idle ones to time out (minutes)."""
+    import boto3
+    from botocore.config import Config
+
+    quick = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 1})
+    idle = []
+    for _ in range(150):  # 30 learners' kernels with five clients each
+        client = boto3.client("sts", endpoint_url=cloud.endpoint, region_name="us-east-1", config=quick,
+                              aws_access_key_id=new_account(), aws_secret_access_key="test")
+        client.get_caller_identity()  # its connection stays open, idle
+        idle.append(client)
+    try:
+        account = new_account()
+        report = grade_class([Learner("ada", account)], ["04-iac"], cloud.endpoint)
+        assert report.rows[0].error is None, report.rows[0].error
+    finally:
+        for client in idle:
+            client.close()
+

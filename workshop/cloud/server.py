@@ -19,6 +19,10 @@ from workshop.cloud.clock import get_clock
 log = logging.getLogger("workshop.cloud")
 
 STATE_DIR = "state"
+# A class: every learner's kernel keeps a connection open per AWS client (keep-alive), and
+# so does the instructor's report. Past waitress's default limit (100), new connections
+# wait minutes for idle ones to time out.
+CONNECTION_LIMIT = 4000
 PID_FILE = "cloud.json"
 
 
@@ -47,6 +51,20 @@ def build_gateway(data: Path, time_scale: float, endpoint: str = "http://127.0.0
     return Gateway(clock=clock, admin_token=token, data_dir=str(data / STATE_DIR))
 
 
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files towards ``wanted`` (many systems start at
+    1024): connections, repositories and large objects are all open files."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            log.warning("cannot raise the open-files limit from %d: a large class may run out", soft)
+
+
 def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads: int = 8) -> int:
     import waitress.server
 
@@ -57,6 +75,7 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
     # moto must not print warnings about unknown hosts or load managed policies by itself.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    _allow_open_files(CONNECTION_LIMIT + 4096)
     gateway = build_gateway(data, time_scale, f"http://{local_host}:{port}")
     try:
         # poll(), not select(): a class's cloud holds more than 1024 files open (repositories,
@@ -64,7 +83,7 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
         server = waitress.server.create_server(
             gateway, host=host, port=port, threads=threads, ident="workshop-cloud",
             channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True,
-            asyncore_use_poll=True)
+            asyncore_use_poll=True, connection_limit=CONNECTION_LIMIT)
     except OSError as exc:
         print(f"workshop cloud: cannot listen on {host}:{port}: {exc.strerror or exc}.\n"
               f"Is another cloud already running? Try `workshop doctor`, or --port.", file=sys.stderr)
