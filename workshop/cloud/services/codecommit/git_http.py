@@ -97,8 +97,8 @@ class GitHTTPApp:
         backend, repo = found
         environ = dict(environ, PATH_INFO=f"{PREFIX}{name}{tail}")
         if environ.get("REQUEST_METHOD") == "POST" and tail == "/git-receive-pack":
-            app = _git_app(repo.git, f"{PREFIX}{name}")
-            return self._receive(app, backend, repo, account, credentials[0], environ, start_response)
+            return self._receive(f"{PREFIX}{name}", backend, repo, account, credentials[0], environ,
+                                 start_response)
         # Reads (clone, fetch, ref discovery) open their own handle: no shared pack caches across threads.
         from dulwich.repo import Repo
 
@@ -106,12 +106,14 @@ class GitHTTPApp:
         return _closing(_git_app(reader, f"{PREFIX}{name}")(environ, start_response), reader)
 
     @staticmethod
-    def _receive(app, backend, repo, account: str, access_key: str, environ: dict,
+    def _receive(prefix: str, backend, repo, account: str, access_key: str, environ: dict,
                  start_response: Callable) -> list[bytes]:
-        """A push: apply it under the account's lock, then let CodeCommit react to the moved refs."""
+        """A push: apply it under the account's lock, then let CodeCommit react to the moved refs.
+        The repository's handle lives as long as the lock is held (models.OperationLock)."""
         from workshop.cloud.services.codecommit import git_ops, models
 
         with backend.lock:
+            app = _git_app(repo.git, prefix)
             before = git_ops.all_refs(repo.git)
             body = app(environ, start_response)
             chunks = list(body)

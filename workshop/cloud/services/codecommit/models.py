@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.refs import check_ref_format
+from dulwich.repo import Repo
 from moto.core.base_backend import BackendDict, BaseBackend
 
 from workshop.cloud import runtime, services
@@ -65,6 +66,56 @@ def caller_arn(account_id: str, access_key: str | None) -> str:
 
 def _identity_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1] if "/" in arn else arn.rsplit(":", 1)[-1]
+
+
+class OperationLock:
+    """A backend's re-entrant lock, which also bounds how long a bare repository stays open.
+
+    dulwich keeps every pack file and pack index it has read open (and mmapped: two
+    descriptors each) for as long as its Repo lives, and every push adds a pack, so a
+    Repo kept per repository held ~24 descriptors per repository for the life of the
+    cloud. A repository is opened on first use while this lock is held and closed when
+    its outermost holder releases it: an idle repository holds no descriptors, and one
+    operation (an API call, a push and what reacts to it) reads through one handle.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._open: list[Repository] = []
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        self._owner = threading.get_ident()
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._depth == 1:
+            opened, self._open = self._open, []
+            for repo in opened:
+                try:
+                    repo.close()
+                except Exception:  # a failed close must not leave the lock held
+                    log.exception("closing %s", repo.path)
+            self._owner = None
+        self._depth -= 1
+        self._lock.release()
+
+    def __enter__(self) -> "OperationLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def opened(self, repo: "Repository") -> None:
+        """Called as a repository opens; a handle is only safe under the lock (threads share it)."""
+        if self._owner != threading.get_ident():
+            raise RuntimeError(f"repository {repo.name} used without holding its backend's lock")
+        self._open.append(repo)
 
 
 def _locked(method):
@@ -210,7 +261,7 @@ class Trigger:
 
 class Repository:
     def __init__(self, account_id: str, region: str, name: str, description: str | None,
-                 tags: dict | None, kms_key_id: str | None):
+                 tags: dict | None, kms_key_id: str | None, lock: "OperationLock"):
         now = _now()
         self.account_id = account_id
         self.region = region
@@ -225,7 +276,23 @@ class Repository:
         self.triggers: list[Trigger] = []
         self.trigger_config_id = str(uuid.uuid4())
         self.path = runtime.account_dir("codecommit", account_id, region) / f"{self.id}.git"
-        self.git = git_ops.init_bare(str(self.path))
+        git_ops.init_bare(str(self.path)).close()
+        self._lock = lock
+        self._git: Repo | None = None
+
+    @property
+    def git(self) -> Repo:
+        """The bare repository, opened for the operation that holds the backend's lock and
+        closed when that operation ends (see OperationLock)."""
+        if self._git is None:
+            self._lock.opened(self)
+            self._git = Repo(str(self.path))
+        return self._git
+
+    def close(self) -> None:
+        git, self._git = self._git, None
+        if git is not None:
+            git.close()
 
     @property
     def arn(self) -> str:
@@ -261,7 +328,7 @@ class Repository:
 
     def delete_from_disk(self) -> None:
         try:
-            self.git.close()
+            self.close()
         except Exception:
             pass
         shutil.rmtree(self.path, ignore_errors=True)
@@ -385,7 +452,7 @@ class CodeCommitBackend(BaseBackend):
 
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
-        self.lock = threading.RLock()
+        self.lock = OperationLock()
         self.repositories: dict[str, Repository] = {}
         self.templates: dict[str, ApprovalRuleTemplate] = {}
         self.pull_requests: dict[str, PullRequest] = {}
@@ -414,7 +481,7 @@ class CodeCommitBackend(BaseBackend):
             raise error("RepositoryNameExistsException", f"Repository named {name} already exists")
         if len(self.repositories) >= 1000:
             raise error("RepositoryLimitExceededException", "A repository resource limit was exceeded.")
-        repo = Repository(self.account_id, self.region_name, name, description, tags, kms_key_id)
+        repo = Repository(self.account_id, self.region_name, name, description, tags, kms_key_id, self.lock)
         self.repositories[name] = repo
         return repo
 
