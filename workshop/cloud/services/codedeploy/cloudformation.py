@@ -9,6 +9,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from workshop.cloud.services.cfn_model import CfnResource
 from workshop.cloud.services.cloudformation.resource_types import TypeRules, register
 from workshop.cloud.services.codedeploy.models import codedeploy_backend
 
@@ -46,55 +47,33 @@ def api_shape(value: Any, name: str = "") -> Any:
     return out
 
 
+def _retag(backend, arn: str, props: dict) -> None:
+    """The resource's tags become the template's (removed ones go)."""
+    backend.tagger.delete_all_tags_for_resource(arn)
+    tags = api_shape(props.get("Tags") or [], "tags")
+    if tags:
+        backend.tag_resource(arn, tags)
+
+
 # -- AWS::CodeDeploy::Application --------------------------------------------------
 
-class CodeDeployApplication(CloudFormationModel):
-    def __init__(self, account_id: str, region: str, name: str):
-        self.account_id, self.region, self.name = account_id, region, name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ApplicationName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::Application"
+class CodeDeployApplication(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::CodeDeploy::Application"
+    cfn_name_property = "ApplicationName"
+    backend = staticmethod(codedeploy_backend)
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> CodeDeployApplication:
-        props = cloudformation_json.get("Properties") or {}
-        codedeploy_backend(account_id, region_name).create_application(
-            resource_name, props.get("ComputePlatform") or "Server", api_shape(props.get("Tags") or [], "tags"))
-        return cls(account_id, region_name, resource_name)
+    def _create(cls, backend, name: str, props: dict) -> CodeDeployApplication:
+        backend.create_application(name, props.get("ComputePlatform") or "Server",
+                                   api_shape(props.get("Tags") or [], "tags"))
+        return cls(name)
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: CodeDeployApplication, new_resource_name: str,
-                                        cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> CodeDeployApplication:
-        props = cloudformation_json.get("Properties") or {}
-        backend = codedeploy_backend(account_id, region_name)
-        arn = backend.application_arn(original_resource.name)
-        backend.tagger.delete_all_tags_for_resource(arn)
-        tags = api_shape(props.get("Tags") or [], "tags")
-        if tags:
-            backend.tag_resource(arn, tags)
-        return original_resource
+    def _update(self, backend, name: str, props: dict) -> CodeDeployApplication:
+        _retag(backend, backend.application_arn(self.name), props)
+        return self
 
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> None:
-        codedeploy_backend(account_id, region_name).delete_application(resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        codedeploy_backend(account_id, region_name).delete_application(self.name)
-
-    def is_created(self) -> bool:
-        return True
+    def _delete(self, backend) -> None:
+        backend.delete_application(self.name)
 
 
 class ApplicationRules(TypeRules):
@@ -111,41 +90,21 @@ class ApplicationRules(TypeRules):
 
 # -- AWS::CodeDeploy::DeploymentConfig ------------------------------------------------
 
-class CodeDeployDeploymentConfig(CloudFormationModel):
-    def __init__(self, account_id: str, region: str, name: str):
-        self.account_id, self.region, self.name = account_id, region, name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeploymentConfigName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::DeploymentConfig"
+class CodeDeployDeploymentConfig(CfnResource, CloudFormationModel):
+    # No _update: every property replaces a configuration (DeploymentConfigRules).
+    cfn_type = "AWS::CodeDeploy::DeploymentConfig"
+    cfn_name_property = "DeploymentConfigName"
+    backend = staticmethod(codedeploy_backend)
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> CodeDeployDeploymentConfig:
-        params = api_shape(cloudformation_json.get("Properties") or {})
-        codedeploy_backend(account_id, region_name).create_deployment_config(
-            resource_name, params.get("computePlatform"), params.get("minimumHealthyHosts"),
-            params.get("trafficRoutingConfig"), params.get("zonalConfig"))
-        return cls(account_id, region_name, resource_name)
+    def _create(cls, backend, name: str, props: dict) -> CodeDeployDeploymentConfig:
+        params = api_shape(props)
+        backend.create_deployment_config(name, params.get("computePlatform"), params.get("minimumHealthyHosts"),
+                                         params.get("trafficRoutingConfig"), params.get("zonalConfig"))
+        return cls(name)
 
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> None:
-        codedeploy_backend(account_id, region_name).delete_deployment_config(resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        codedeploy_backend(account_id, region_name).delete_deployment_config(self.name)
-
-    def is_created(self) -> bool:
-        return True
+    def _delete(self, backend) -> None:
+        backend.delete_deployment_config(self.name)
 
 
 class DeploymentConfigRules(TypeRules):
@@ -164,59 +123,42 @@ _GROUP_PROPERTIES = ("AlarmConfiguration", "AutoRollbackConfiguration", "AutoSca
                      "TerminationHookEnabled")
 
 
-class CodeDeployDeploymentGroup(CloudFormationModel):
-    def __init__(self, account_id: str, region: str, application: str, name: str):
-        self.account_id, self.region, self.application, self.name = account_id, region, application, name
+def _group_params(props: dict) -> dict:
+    return api_shape({k: v for k, v in props.items() if k in _GROUP_PROPERTIES})
+
+
+def _deploy(backend, application: str, group: str, props: dict) -> None:
+    deployment = props.get("Deployment")
+    if not deployment:
+        return
+    spec = api_shape(deployment)
+    options = {k: spec[k] for k in ("description", "ignoreApplicationStopFailures") if k in spec}
+    backend.create_deployment(application, group, spec.get("revision"), options, creator="CloudFormation")
+
+
+class CodeDeployDeploymentGroup(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::CodeDeploy::DeploymentGroup"
+    cfn_name_property = "DeploymentGroupName"
+    backend = staticmethod(codedeploy_backend)
 
     @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeploymentGroupName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeDeploy::DeploymentGroup"
-
-    @staticmethod
-    def _params(props: dict) -> dict:
-        return api_shape({k: v for k, v in props.items() if k in _GROUP_PROPERTIES})
-
-    @staticmethod
-    def _deploy(backend, application: str, group: str, props: dict) -> None:
-        deployment = props.get("Deployment")
-        if not deployment:
-            return
-        spec = api_shape(deployment)
-        options = {k: spec[k] for k in ("description", "ignoreApplicationStopFailures") if k in spec}
-        backend.create_deployment(application, group, spec.get("revision"), options, creator="CloudFormation")
+    def application(self) -> str:
+        return self.properties.get("ApplicationName")  # a new ApplicationName replaces the group
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> CodeDeployDeploymentGroup:
-        props = cloudformation_json.get("Properties") or {}
-        backend = codedeploy_backend(account_id, region_name)
+    def _create(cls, backend, name: str, props: dict) -> CodeDeployDeploymentGroup:
         application = props.get("ApplicationName")
-        backend.create_deployment_group(application, resource_name, cls._params(props),
+        backend.create_deployment_group(application, name, _group_params(props),
                                         api_shape(props.get("Tags") or [], "tags"))
         try:
-            cls._deploy(backend, application, resource_name, props)
+            _deploy(backend, application, name, props)
         except Exception:
-            backend.delete_deployment_group(application, resource_name)
+            backend.delete_deployment_group(application, name)
             raise
-        model = cls(account_id, region_name, application, resource_name)
-        model._deployment = props.get("Deployment")   # an update deploys again only when this changes
-        return model
+        return cls(name)
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: CodeDeployDeploymentGroup, new_resource_name: str,
-                                        cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> CodeDeployDeploymentGroup:
-        props = cloudformation_json.get("Properties") or {}
-        backend = codedeploy_backend(account_id, region_name)
-        params = cls._params(props)
+    def _update(self, backend, name: str, props: dict) -> CodeDeployDeploymentGroup:
+        params = _group_params(props)
         # What the template no longer names goes back to the default, as in AWS.
         defaults = {"alarmConfiguration": {"enabled": False, "ignorePollAlarmFailure": False, "alarms": []},
                     "autoRollbackConfiguration": {"enabled": False, "events": []}, "autoScalingGroups": [],
@@ -224,31 +166,15 @@ class CodeDeployDeploymentGroup(CloudFormationModel):
                     "ec2TagSet": {"ec2TagSetList": []}, "onPremisesTagSet": {"onPremisesTagSetList": []}}
         for key, value in defaults.items():
             params.setdefault(key, value)
-        group = backend.update_deployment_group(original_resource.application, original_resource.name,
-                                                None, params)
-        arn = backend.group_arn(group.application.name, group.name)
-        backend.tagger.delete_all_tags_for_resource(arn)
-        tags = api_shape(props.get("Tags") or [], "tags")
-        if tags:
-            backend.tag_resource(arn, tags)
-        old_deployment = getattr(original_resource, "_deployment", None)
-        if props.get("Deployment") and props.get("Deployment") != old_deployment:
-            cls._deploy(backend, original_resource.application, original_resource.name, props)
-        original_resource._deployment = props.get("Deployment")
-        return original_resource
+        group = backend.update_deployment_group(self.application, self.name, None, params)
+        _retag(backend, backend.group_arn(group.application.name, group.name), props)
+        # Deploy again only when the Deployment property changed (self.properties: as last applied).
+        if props.get("Deployment") and props.get("Deployment") != self.properties.get("Deployment"):
+            _deploy(backend, self.application, self.name, props)
+        return self
 
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> None:
-        props = cloudformation_json.get("Properties") or {}
-        codedeploy_backend(account_id, region_name).delete_deployment_group(props.get("ApplicationName"),
-                                                                            resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        codedeploy_backend(account_id, region_name).delete_deployment_group(self.application, self.name)
-
-    def is_created(self) -> bool:
-        return True
+    def _delete(self, backend) -> None:
+        backend.delete_deployment_group(self.application, self.name)
 
 
 class DeploymentGroupRules(TypeRules):
@@ -268,13 +194,3 @@ class DeploymentGroupRules(TypeRules):
 for _rules in (ApplicationRules(), DeploymentConfigRules(), DeploymentGroupRules()):
     register(_rules)
 
-
-def _forget_cached_models() -> None:
-    """moto caches its model list on first use; a stack made before this import would miss ours."""
-    from moto.cloudformation import parsing
-
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
-
-
-_forget_cached_models()
