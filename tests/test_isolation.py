@@ -11,6 +11,7 @@ import re
 import stat
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,76 @@ def test_a_deployment_hook_cannot_read_another_accounts_instance_or_the_admin_to
     assert uid != "0" and (a_root / "mine.txt").read_text() == "own-root-writable\n"
     assert (a_root / "srv" / "index.html").stat().st_uid == int(uid)   # the agent's copies are the account's
     assert not (b_root / "planted").exists() and (b_root / "b.txt").read_text() == "b-hook-ran\n"
+
+
+KERNEL_PROBE = '''
+import json, os
+probe = {"uid": os.getuid(), "cwd_files": sorted(os.listdir(".")), "env_has_admin_token": "WORKSHOP_ADMIN_TOKEN" in os.environ}
+for name, path in TARGETS.items():
+    try:
+        with open(path) as handle:
+            probe[name] = "read: " + handle.read(40)
+    except OSError as exc:
+        probe[name] = type(exc).__name__
+try:
+    with open(OTHER_FOLDER + "/planted.txt", "w") as handle:
+        handle.write("planted")
+    probe["plant"] = "written"
+except OSError as exc:
+    probe["plant"] = type(exc).__name__
+with open("own.txt", "w") as handle:
+    probe["own"] = handle.write("mine")
+print("PROBE " + json.dumps(probe))
+'''
+
+
+def test_an_autograde_kernel_runs_as_an_unprivileged_user_and_reads_nothing_of_others(cloud, tmp_path):
+    """nbgrader runs a learner's submitted code; as root, the grader gives it a
+    borrowed pool user and a private copy of the submission: it reads neither the
+    cloud's admin token, nor the roster's keys, nor another learner's submission."""
+    import shutil
+    import tempfile
+
+    import nbformat
+
+    from workshop.grading import Course
+
+    # A course as an instructor's umask leaves it: readable by everyone.
+    root = Path(tempfile.mkdtemp(prefix="workshop-course-"))
+    os.chmod(root, 0o755)
+    try:
+        course = Course.create(root / "course", ["04-iac"])
+        os.chmod(root / "course", 0o755)
+        release = course.path("release", "04-iac")
+        other = course.submit("04-iac", "other-learner", release)
+        keys = root / "course" / "roster-keys.csv"
+        keys.write_text("learner,secret\nother-learner,other-secret\n")
+        os.chmod(keys, 0o644)
+
+        mine = tmp_path / "mine"
+        shutil.copytree(release, mine)
+        path = mine / "04-iac.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        targets = {"token": str(cloud.data_dir / "admin-token"), "keys": str(keys),
+                   "other": str(other / "04-iac.ipynb")}
+        source = f"TARGETS = {targets!r}\nOTHER_FOLDER = {str(other)!r}\n" + KERNEL_PROBE
+        nb.cells.insert(0, nbformat.v4.new_code_cell(source))
+        nbformat.write(nb, path)
+        course.submit("04-iac", "prober", mine)
+
+        grades = course.autograde("04-iac", "prober", cloud.env(new_account()))
+        assert grades and all(g.score == 0 for g in grades)   # an unsolved lab, graded as ever
+
+        graded = nbformat.read(course.path("autograded", "prober", "04-iac", "04-iac.ipynb"), as_version=4)
+        text = "".join(o.get("text", "") for o in graded.cells[0].outputs)
+        probe = json.loads(text.split("PROBE ", 1)[1])
+        assert probe["uid"] != 0, probe
+        assert probe["token"] == "PermissionError" and probe["keys"] == "PermissionError", probe
+        assert probe["other"] == "PermissionError" and probe["plant"] == "PermissionError", probe
+        assert probe["env_has_admin_token"] is False
+        assert "04-iac.ipynb" in probe["cwd_files"] and probe["own"] == 4   # its own copy, writable
+        assert not (other / "planted.txt").exists()
+        assert stat.S_IMODE((root / "course").stat().st_mode) & 0o077 == 0   # closed for grading
+        assert not list(Path(tempfile.gettempdir()).glob("workshop-grade-*")), "the kernel's box was left"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -101,16 +101,120 @@ def kernel_env(learner: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class KernelBox:
+    """Where a sandboxed grading kernel runs: a private copy of the submission's
+    folder (its working directory) and a home, both owned by the borrowed user."""
+
+    user: "sandbox.Identity"
+    lab: Path
+    home: Path
+
+    def env(self) -> dict[str, str]:
+        home = str(self.home)
+        return {"HOME": home, "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib",
+                "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter-runtime", "JUPYTER_DATA_DIR": f"{home}/.jupyter-data",
+                "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "TMPDIR": f"{home}/tmp", "USER": self.user.name,
+                "LOGNAME": self.user.name}
+
+
+def _close_to_sandboxes(root: Path) -> None:
+    """When grading kernels run as pool users: nothing under the course (the
+    gradebook, other learners' submissions) is reachable by them, whatever the
+    umask made it: the course root loses group and others' permissions."""
+    import logging
+    import stat
+
+    from workshop.cloud import sandbox
+
+    if not sandbox.enabled():
+        return
+    mode = stat.S_IMODE(root.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(root, mode & ~0o077)
+        logging.getLogger("workshop.grading").warning(
+            "closed the course folder %s to other users (was %o): autograde runs learners' code "
+            "as unprivileged users, who must not read other submissions", root, mode)
+
+
+@contextmanager
+def kernel_box(folder: Path | None) -> Iterator[KernelBox | None]:
+    """When the grader runs as root: a pool user borrowed for one notebook, and a
+    private copy of ``folder`` for its kernel to run in, so that a learner's code
+    reads neither the instructor's files (the admin token, the roster's keys,
+    other learners' submissions) nor the grader's. Removed afterwards. None on a
+    laptop (not root): the kernel runs as the instructor, in ``folder``."""
+    import tempfile
+
+    from workshop.cloud import sandbox
+
+    box = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
+    try:
+        with sandbox.borrowed() as who:
+            if who is None:
+                yield None
+                return
+            lab, home = box / "lab", box / "home"
+            if folder is not None and Path(folder).is_dir():
+                shutil.copytree(folder, lab, symlinks=True)
+            else:
+                lab.mkdir()
+            (home / "tmp").mkdir(parents=True)
+            sandbox.hand_over(box, who)
+            yield KernelBox(who, lab, home)
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
+
+
+def _sandboxed_kernel_manager(box: KernelBox):
+    """A kernel manager that starts its kernel as the box's user, with the
+    connection file (ports and signing key) in that user's own home."""
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from workshop.cloud import sandbox
+
+    class SandboxedKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            self.connection_file = str(box.home / f"kernel-{uuid.uuid4().hex}.json")
+            return await super()._async_pre_start_kernel(**kw)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            os.chown(self.connection_file, box.user.uid, box.user.gid)
+            kw.update(sandbox.run_as(box.user))
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return SandboxedKernelManager
+
+
 def _learner_execute_class():
-    """nbgrader's Execute preprocessor, starting its kernel in a learner's environment."""
+    """nbgrader's Execute preprocessor, starting its kernel in a learner's
+    environment: as a borrowed unprivileged user when the grader is root."""
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient.util import run_sync
     from nbgrader.preprocessors import Execute
 
     class LearnerExecute(Execute):
         learner_env = Dict(help="AWS settings of the learner whose notebook runs").tag(config=True)
+        _box: KernelBox | None = None
+
+        def preprocess(self, nb, resources=None, km=None):
+            folder = (resources or {}).get("metadata", {}).get("path") or None
+            with kernel_box(Path(folder) if folder else None) as box:
+                self._box = box
+                self.kernel_manager_class = (_sandboxed_kernel_manager(box) if box is not None
+                                             else AsyncKernelManager)
+                try:
+                    return super().preprocess(nb, resources, km)
+                finally:
+                    self._box = None
 
         async def async_start_new_kernel(self, **kwargs):
             kwargs["env"] = kernel_env(self.learner_env)
+            if self._box is not None:
+                kwargs["env"].update(self._box.env())
+                kwargs["cwd"] = str(self._box.lab)
             await super().async_start_new_kernel(**kwargs)
 
         start_new_kernel = run_sync(async_start_new_kernel)
@@ -267,6 +371,7 @@ class Course:
         from nbgrader.converters import Autograde
         from nbgrader.preprocessors import Execute
 
+        _close_to_sandboxes(self.root)
         execute = _learner_execute_class()
         cfg = self.config()
         default = Autograde.class_traits()["autograde_preprocessors"].default()

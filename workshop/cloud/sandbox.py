@@ -7,7 +7,9 @@ and use ``read_text``/``write_text`` for files in folders the account can change
 Users come from a pool of system users ``ws-sandbox-N`` made on demand with
 ``useradd``; a cloud claims one per account for its lifetime (an flock under
 ``/run/workshop-sandbox``, so two clouds on one machine never share one), and
-a claimed user's leftover processes and temp files are removed first.
+a claimed user's leftover processes and temp files are removed first. Other
+processes that run learner code (the grader's autograde kernels) borrow a
+pool user for one job with ``borrowed()`` and hand it back emptied.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import sys
 import sysconfig
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,17 +76,48 @@ def identity(account_id: str) -> Identity | None:
         found = _identities.get(account_id)
         if found is None:
             _activate()
-            found = _identities[account_id] = _claim()
+            _, found = _claim()
+            _identities[account_id] = found
             log.warning("sandbox: account %s runs its code as %s (uid %d)", account_id, found.name, found.uid)
         return found
 
 
 def popen_kwargs(account_id: str) -> dict:
     """Extra ``subprocess.Popen`` arguments for running this account's code."""
-    who = identity(account_id)
+    return run_as(identity(account_id))
+
+
+def run_as(who: Identity | None) -> dict:
+    """``subprocess.Popen`` arguments that run a process as ``who`` (none: as we are)."""
     if who is None:
         return {}
     return {"user": who.uid, "group": who.gid, "extra_groups": [], "umask": UMASK}
+
+
+@contextmanager
+def borrowed() -> Iterator[Identity | None]:
+    """A pool user for one job of learner code outside the cloud (an autograde
+    kernel): claimed and emptied of leftovers, then, after the job, its processes
+    killed, its temp files removed and the user handed back. None when learner
+    code runs as the caller (not root)."""
+    if not enabled():
+        _log_once_unsandboxed()
+        yield None
+        return
+    with _lock:
+        _make_python_reachable()
+        index, who = _claim()
+    try:
+        yield who
+    finally:
+        _clear_leftovers(who)
+        with _lock:
+            os.close(_held.pop(index))
+
+
+def hand_over(path: str | os.PathLike, who: Identity) -> None:
+    """Give ``path`` (recursively) to ``who``: folders 0700, owned by that user."""
+    _give(Path(path), who)
 
 
 def prepare_dir(account_id: str, path: str | os.PathLike) -> None:
@@ -189,6 +224,18 @@ def _activate() -> None:
     if _activated:
         return
     _activated = True
+    _make_python_reachable()
+    _reachable(runtime.state_dir(), "the cloud's state dir")
+
+
+_python_reachable = False
+
+
+def _make_python_reachable() -> None:
+    global _python_reachable
+    if _python_reachable:
+        return
+    _python_reachable = True
     needed = {Path(sys.executable).parent, Path(os.path.realpath(sys.executable)).parent,
               Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[2]}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -198,7 +245,6 @@ def _activate() -> None:
             pass
     for path in sorted(needed):
         _reachable(path, "the workshop's Python")
-    _reachable(runtime.state_dir(), "the cloud's state dir")
 
 
 def _reachable(path: Path, what: str) -> None:
@@ -232,8 +278,8 @@ def _log_once_unsandboxed() -> None:
             log.warning("sandbox: turned off: learner code runs as root; learners are not isolated")
 
 
-def _claim() -> Identity:
-    """The first pool user no other cloud holds, made if needed, emptied of leftovers."""
+def _claim() -> tuple[int, Identity]:
+    """The first pool user nobody holds (index, user), made if needed, emptied of leftovers."""
     try:
         LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
@@ -254,7 +300,7 @@ def _claim() -> Identity:
             os.close(fd)
             raise
         _held[index] = fd
-        return who
+        return index, who
     raise SandboxError(f"all {POOL_SIZE} sandbox users are in use on this machine")
 
 
