@@ -53,6 +53,8 @@ def integer(value: Any, path: str) -> int | None:
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     raise PropertyError(path, f"expected type: Integer, found: {_kind(value)}")
 
 
@@ -131,8 +133,8 @@ class CfnResource:
         raise NotImplementedError
 
     @classmethod
-    def _restore(cls, physical_id: str, props: dict[str, Any]) -> Any:
-        """The model of a resource known only by physical id and properties."""
+    def _restore(cls, backend: Any, physical_id: str, props: dict[str, Any]) -> Any:
+        """The model of a resource known only by its physical id and properties."""
         model = cls()
         setattr(model, cls.ref_attribute, physical_id)
         return model
@@ -195,7 +197,8 @@ class CfnResource:
     def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str) -> None:
         props = cloudformation_json.get("Properties") or {}
-        cls._restore(resource_name, props)._bind(account_id, region_name, props).delete(account_id, region_name)
+        backend = cls.backend(account_id, region_name)
+        cls._restore(backend, resource_name, props)._bind(account_id, region_name, props)._delete(backend)
 
     def delete(self, account_id: str, region: str) -> None:
         self._delete(self.backend(account_id, region))

@@ -17,6 +17,7 @@ from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 
 from workshop.cloud.services import extend
+from workshop.cloud.services.cfn_model import CfnResource, cfn_failures, integer
 from workshop.cloud.services.awslambda.models import _split_name
 
 # CloudFormation property -> CreateFunction parameter, where they differ.
@@ -57,7 +58,7 @@ def _function_spec(name: str, properties: dict[str, Any]) -> dict[str, Any]:
             spec[_RENAMED.get(prop, prop)] = properties[prop]
     for prop in ("MemorySize", "Timeout"):
         if prop in spec:
-            spec[prop] = int(spec[prop])
+            spec[prop] = integer(spec[prop], prop)
     tags = properties.get("Tags")
     if isinstance(tags, list):
         spec["Tags"] = {t["Key"]: t["Value"] for t in tags if isinstance(t, dict) and "Key" in t}
@@ -70,7 +71,8 @@ class _FunctionResource:
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> LambdaFunction:
         properties = cloudformation_json["Properties"]
-        return get_backend(account_id, region_name).create_function(_function_spec(resource_name, properties))
+        with cfn_failures(kwargs.get("LogicalId")):
+            return get_backend(account_id, region_name).create_function(_function_spec(resource_name, properties))
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource: LambdaFunction, new_resource_name: str,
@@ -79,32 +81,26 @@ class _FunctionResource:
         properties = cloudformation_json["Properties"]
         backend = get_backend(account_id, region_name)
         wanted_name = properties.get("FunctionName")
-        if wanted_name and wanted_name != original_resource.function_name:
-            # A new name is a new function (replacement), as in AWS.
-            new = backend.create_function(_function_spec(wanted_name, properties))
-            backend.delete_function(original_resource.function_name)
-            return new
-        name = original_resource.function_name
-        updates = {prop: properties[prop] for prop in _CONFIGURABLE if prop in properties}
-        # A variable removed from the template is removed from the function.
-        updates["Environment"] = {"Variables": (properties.get("Environment") or {}).get("Variables") or {}}
-        for prop in ("MemorySize", "Timeout"):
-            if prop in updates:
-                updates[prop] = int(updates[prop])
+        with cfn_failures(getattr(original_resource, "logical_resource_id", None)):
+            if wanted_name and wanted_name != original_resource.function_name:
+                # A new name is a new function (replacement), as in AWS.
+                new = backend.create_function(_function_spec(wanted_name, properties))
+                backend.delete_function(original_resource.function_name)
+                return new
+            name = original_resource.function_name
+            updates = {prop: properties[prop] for prop in _CONFIGURABLE if prop in properties}
+            # A variable removed from the template is removed from the function.
+            updates["Environment"] = {"Variables": (properties.get("Environment") or {}).get("Variables") or {}}
+            for prop in ("MemorySize", "Timeout"):
+                if prop in updates:
+                    updates[prop] = integer(updates[prop], prop)
         backend.update_function_configuration(name, None, updates)
         code = _code(properties)
         if _code_changed(original_resource, code):   # unchanged code keeps the warm workers
             backend.update_function_code(name, None, code)
         return original_resource
 
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Arn",)
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return make_function_arn(self.region, self.account_id, self.function_name)
-        raise UnformattedGetAttTemplateException()
+    # Ref and Fn::GetAtt Arn are moto's own.
 
 
 def _code_changed(function: LambdaFunction, code: dict[str, Any]) -> bool:
@@ -171,74 +167,44 @@ def _routing(properties: dict[str, Any]) -> dict[str, Any]:
     return {"AdditionalVersionWeights": weights} if weights else {}
 
 
-class LambdaAliasResource(CloudFormationModel):
+def _function_of(name: Any) -> str:
+    return _split_name(str(name))[0]
+
+
+class LambdaAliasResource(CfnResource, CloudFormationModel):
     """An alias created by a stack (the alias itself lives in the Lambda backend)."""
 
-    def __init__(self, account_id: str, region: str, function_name: str, name: str, arn: str):
-        self.account_id = account_id
-        self.region = region
-        self.function_name = function_name
-        self.name = name
-        self.arn = arn
+    cfn_type = "AWS::Lambda::Alias"
+    cfn_name_property = "Name"
+    cfn_attributes = {"AliasArn": "arn"}
+    ref_attribute = "arn"
+    backend = staticmethod(get_backend)
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Alias"
+    def _settings(props: dict[str, Any]) -> dict[str, Any]:
+        return {"function_version": str(props["FunctionVersion"]), "description": props.get("Description", ""),
+                "routing_config": _routing(props)}
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> LambdaAliasResource:
-        properties = cloudformation_json["Properties"]
-        name = properties.get("Name") or resource_name
-        function_name = _split_name(str(properties["FunctionName"]))[0]
-        alias = get_backend(account_id, region_name).create_alias(
-            name=name, function_name=function_name, function_version=str(properties["FunctionVersion"]),
-            description=properties.get("Description", ""), routing_config=_routing(properties))
-        return cls(account_id, region_name, function_name, name, alias.arn)
+    def _create(cls, backend: Any, name: str, props: dict[str, Any]) -> LambdaAliasResource:
+        name, function_name = props.get("Name") or name, _function_of(props["FunctionName"])
+        alias = backend.create_alias(name=name, function_name=function_name, **cls._settings(props))
+        return cls(name, function_name=function_name, arn=alias.arn)
+
+    def _update(self, backend: Any, name: str, props: dict[str, Any]) -> LambdaAliasResource:
+        name, function_name = props.get("Name") or name, _function_of(props["FunctionName"])
+        if (name, function_name) != (self.name, self.function_name):
+            return self._replace(backend, name, props)
+        backend.update_alias(name=name, function_name=function_name, **self._settings(props))
+        return self
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: LambdaAliasResource, new_resource_name: str,
-                                        cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> LambdaAliasResource:
-        properties = cloudformation_json["Properties"]
-        name = properties.get("Name") or new_resource_name
-        function_name = _split_name(str(properties["FunctionName"]))[0]
-        if (name, function_name) != (original_resource.name, original_resource.function_name):
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
-                                                       region_name)
-        get_backend(account_id, region_name).update_alias(
-            name=name, function_name=function_name, function_version=str(properties["FunctionVersion"]),
-            description=properties.get("Description", ""), routing_config=_routing(properties))
-        return original_resource
+    def _restore(cls, backend: Any, physical_id: str, props: dict[str, Any]) -> LambdaAliasResource:
+        return cls(props.get("Name") or physical_id, function_name=_function_of(props.get("FunctionName", "")),
+                   arn=physical_id)
 
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str) -> None:
-        properties = cloudformation_json.get("Properties") or {}
-        name = properties.get("Name") or resource_name
-        function_name = _split_name(str(properties.get("FunctionName", "")))[0]
-        cls(account_id, region_name, function_name, name, "").delete(account_id, region_name)
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("AliasArn",)
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "AliasArn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
-
-    def delete(self, account_id: str, region: str) -> None:
+    def _delete(self, backend: Any) -> None:
         try:
-            get_backend(account_id, region).delete_alias(self.name, self.function_name)
+            backend.delete_alias(self.name, self.function_name)
         except UnknownFunctionException:
             pass  # the function went first

@@ -9,98 +9,70 @@ import stat
 import zipfile
 from typing import Any
 
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 
+from workshop.cloud.services.cfn_model import CfnResource
 from workshop.cloud.services.codecommit import git_ops, models
 from workshop.cloud.services.codecommit.exceptions import error
 
-_ATTRIBUTES = ("Arn", "CloneUrlHttp", "CloneUrlSsh", "Name", "KmsKeyId")
 
-
-class CodeCommitRepositoryResource(CloudFormationModel):
+class CodeCommitRepositoryResource(CfnResource, CloudFormationModel):
     """What a stack holds for a repository: the way back to it in the backend."""
 
-    def __init__(self, account_id: str, region: str, repository: models.Repository):
-        self.account_id = account_id
-        self.region = region
-        self.repository = repository
+    cfn_type = "AWS::CodeCommit::Repository"
+    cfn_name_property = "RepositoryName"
+    cfn_attributes = {"Arn": "arn", "CloneUrlHttp": "clone_url_http", "CloneUrlSsh": "clone_url_ssh",
+                      "Name": "name", "KmsKeyId": "kms_key_id"}
+    ref_attribute = "repository_id"  # Ref answers the repository ID, as in AWS
+    backend = staticmethod(models.backend)
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "RepositoryName"
+    def __init__(self, repository: models.Repository | None = None):
+        self.repository, self.properties = repository, {}
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeCommit::Repository"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.repository.id  # Ref answers the repository ID, as in AWS
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in _ATTRIBUTES
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        meta = self.repository.metadata()
-        values = {"Arn": meta["Arn"], "CloneUrlHttp": meta["cloneUrlHttp"], "CloneUrlSsh": meta["cloneUrlSsh"],
-                  "Name": self.repository.name, "KmsKeyId": self.repository.kms_key_id}
-        if attribute_name not in values:
-            raise UnformattedGetAttTemplateException()
-        return values[attribute_name]
+    # The repository may be renamed in place: every value is read from it.
+    repository_id = property(lambda self: self.repository.id)
+    name = property(lambda self: self.repository.name)
+    kms_key_id = property(lambda self: self.repository.kms_key_id)
+    arn = property(lambda self: self.repository.metadata()["Arn"])
+    clone_url_http = property(lambda self: self.repository.metadata()["cloneUrlHttp"])
+    clone_url_ssh = property(lambda self: self.repository.metadata()["cloneUrlSsh"])
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "CodeCommitRepositoryResource":
-        props = cloudformation_json.get("Properties", {}) or {}
-        backend = models.backend(account_id, region_name)
+    def _create(cls, backend: models.CodeCommitBackend, name: str, props: dict) -> CodeCommitRepositoryResource:
         with backend.lock:
-            repo = backend.create_repository(props.get("RepositoryName") or resource_name,
+            repo = backend.create_repository(props.get("RepositoryName") or name,
                                              props.get("RepositoryDescription"), _tags(props.get("Tags")),
                                              props.get("KmsKeyId"))
             try:
                 if props.get("Triggers"):
                     backend.put_triggers(repo.name, _triggers(props["Triggers"]))
                 if props.get("Code"):
-                    _initial_commit(backend, repo, props["Code"], account_id)
+                    _initial_commit(backend, repo, props["Code"], backend.account_id)
             except Exception:
                 backend.delete_repository(repo.name)
                 raise
-        return cls(account_id, region_name, repo)
+        return cls(repo)
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: "CodeCommitRepositoryResource",
-                                        new_resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> "CodeCommitRepositoryResource":
-        props = cloudformation_json.get("Properties", {}) or {}
-        backend = models.backend(account_id, region_name)
-        repo = original_resource.repository
+    def _update(self, backend: models.CodeCommitBackend, name: str, props: dict) -> CodeCommitRepositoryResource:
+        repo = self.repository
         with backend.lock:
-            new_name = props.get("RepositoryName") or new_resource_name
+            new_name = props.get("RepositoryName") or name
             if new_name != repo.name:
                 backend.update_repository_name(repo.name, new_name)
             if props.get("RepositoryDescription") != repo.description:
                 backend.update_repository_description(repo.name, props.get("RepositoryDescription"))
             backend.put_triggers(repo.name, _triggers(props.get("Triggers") or []))
-            tags = _tags(props.get("Tags"))
-            repo.tags = dict(tags)
+            repo.tags = dict(_tags(props.get("Tags")))
         # Code is only used when the repository is created (as in AWS).
-        return original_resource
+        return self
 
     @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> None:
-        backend = models.backend(account_id, region_name)
-        with backend.lock:
-            repo = backend.repo_by_id(resource_name) or backend.repositories.get(resource_name)
-            if repo is not None:
-                backend.delete_repository(repo.name)
+    def _restore(cls, backend: models.CodeCommitBackend, physical_id: str, props: dict) -> CodeCommitRepositoryResource:
+        return cls(backend.repo_by_id(physical_id) or backend.repositories.get(physical_id))
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = models.backend(account_id, region_name)
-        with backend.lock:
-            if backend.repositories.get(self.repository.name) is self.repository:
+    def _delete(self, backend: models.CodeCommitBackend) -> None:
+        with backend.lock:  # only this repository, not a later one of the same name
+            if self.repository is not None and backend.repositories.get(self.repository.name) is self.repository:
                 backend.delete_repository(self.repository.name)
 
 

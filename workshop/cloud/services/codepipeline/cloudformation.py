@@ -8,6 +8,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from workshop.cloud.services.cfn_model import CfnResource, flag, integer
 from workshop.cloud.services.codepipeline.models import codepipeline_backend
 
 
@@ -29,7 +30,7 @@ def _api(value: Any, verbatim: bool = False) -> Any:
         elif key == "ArtifactStores" and isinstance(item, list):
             out["artifactStores"] = {s.get("Region"): _api(s.get("ArtifactStore") or {}) for s in item}
         elif key == "RunOrder":
-            out["runOrder"] = int(item)
+            out["runOrder"] = integer(item, "RunOrder")
         else:
             out[_lower(key)] = _api(item)
     return out
@@ -54,83 +55,48 @@ def _declaration(name: str, properties: dict) -> tuple[dict, list[dict]]:
     return pipeline, tags
 
 
-class CodePipelinePipeline(CloudFormationModel):
-    def __init__(self, account_id: str, region: str, name: str):
-        self.account_id, self.region, self.name = account_id, region, name
+def _disable_transitions(backend, name: str, properties: dict) -> None:
+    for item in properties.get("DisableInboundStageTransitions") or []:
+        backend.set_transition(name, item.get("StageName"), "Inbound", False, item.get("Reason"),
+                               f"arn:aws:iam::{backend.account_id}:root")
+
+
+class CodePipelinePipeline(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::CodePipeline::Pipeline"
+    cfn_name_property = "Name"
+    cfn_attributes = {"Version": "version"}
+    backend = staticmethod(codepipeline_backend)
 
     @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodePipeline::Pipeline"
+    def version(self) -> str:
+        declaration, _ = codepipeline_backend(self.account_id, self.region).get_pipeline(self.name)
+        return str(declaration["version"])
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Version"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        if attribute_name == "Version":
-            declaration, _ = codepipeline_backend(self.account_id, self.region).get_pipeline(self.name)
-            return str(declaration["version"])
-        raise UnformattedGetAttTemplateException()
-
-    @staticmethod
-    def _disable_transitions(backend, name: str, properties: dict) -> None:
-        for item in properties.get("DisableInboundStageTransitions") or []:
-            backend.set_transition(name, item.get("StageName"), "Inbound", False, item.get("Reason"),
-                                   f"arn:aws:iam::{backend.account_id}:root")
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> CodePipelinePipeline:
-        properties = cloudformation_json.get("Properties") or {}
-        name = properties.get("Name") or resource_name
-        backend = codepipeline_backend(account_id, region_name)
-        pipeline, tags = _declaration(name, properties)
+    def _create(cls, backend, name: str, props: dict) -> CodePipelinePipeline:
+        name = props.get("Name") or name
+        pipeline, tags = _declaration(name, props)
         backend.create_pipeline(pipeline, tags)
-        cls._disable_transitions(backend, name, properties)
-        return cls(account_id, region_name, name)
+        _disable_transitions(backend, name, props)
+        return cls(name)
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: CodePipelinePipeline, new_resource_name: str,
-                                        cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> CodePipelinePipeline:
-        properties = cloudformation_json.get("Properties") or {}
-        name = properties.get("Name") or new_resource_name
-        backend = codepipeline_backend(account_id, region_name)
-        if name != original_resource.name:  # a new name replaces the pipeline
-            created = cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
-            backend.delete_pipeline(original_resource.name)
-            return created
-        pipeline, tags = _declaration(name, properties)
+    def _update(self, backend, name: str, props: dict) -> CodePipelinePipeline:
+        name = props.get("Name") or name
+        if name != self.name:  # a new name replaces the pipeline
+            return self._replace(backend, name, props)
+        pipeline, tags = _declaration(name, props)
         backend.update_pipeline(pipeline)
         existing = backend.get(name)
         existing.tags = {t["key"]: t["value"] for t in tags}
+        root = f"arn:aws:iam::{backend.account_id}:root"
         for stage in [s["name"] for s in pipeline.get("stages") or []][1:]:
             if not existing.transition(stage).get("enabled", True):
-                backend.set_transition(name, stage, "Inbound", True, None, f"arn:aws:iam::{account_id}:root")
-        cls._disable_transitions(backend, name, properties)
-        if str(properties.get("RestartExecutionOnUpdate", "false")).lower() == "true":
+                backend.set_transition(name, stage, "Inbound", True, None, root)
+        _disable_transitions(backend, name, props)
+        if flag(props.get("RestartExecutionOnUpdate")):
             backend.start_for_change(existing, {"triggerType": "StartPipelineExecution",
                                                 "triggerDetail": "CloudFormation RestartExecutionOnUpdate"}, {})
-        return original_resource
+        return self
 
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str) -> None:
-        properties = cloudformation_json.get("Properties") or {}
-        codepipeline_backend(account_id, region_name).delete_pipeline(properties.get("Name") or resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        codepipeline_backend(account_id, region_name).delete_pipeline(self.name)
-
-    def is_created(self) -> bool:
-        return True
+    def _delete(self, backend) -> None:
+        backend.delete_pipeline(self.name)
