@@ -72,6 +72,11 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     data = settings.data_dir(data_dir)
     prepare_data_dir(data)
+    # moto's API Gateway imports jsonschema (through openapi-spec-validator), and jsonschema
+    # imports rfc3987-syntax when it is installed (JupyterLab's jupyter-events brings it),
+    # which builds a grammar at import: measured, 5 of the 6.5 s of CPU that loading every
+    # service took, competing with the first requests. The cloud validates no IRI formats.
+    sys.modules.setdefault("rfc3987_syntax", None)
     # moto must not print warnings about unknown hosts or load managed policies by itself.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
