@@ -44,36 +44,43 @@ class PropertyError(Exception):
 
 
 def _kind(value: Any) -> str:
-    return {str: "String", bool: "Boolean", dict: "Object", list: "Array"}.get(type(value), type(value).__name__)
+    kinds = {str: "String", bool: "Boolean", int: "Integer", float: "Number", dict: "Object", list: "Array"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def integer(value: Any, path: str) -> int | None:
     """A template integer (templates may spell it "5"); None stays None."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if value is None:
+        return None
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
     raise PropertyError(path, f"expected type: Integer, found: {_kind(value)}")
 
 
 def number(value: Any, path: str) -> float | None:
     """A template number ("0.5" or 0.5); None stays None."""
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        return None if value is None else float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise PropertyError(path, f"expected type: Number, found: {_kind(value)}") from None
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise PropertyError(path, f"expected type: Number, found: {_kind(value)}")
 
 
 def flag(value: Any, default: bool = False) -> bool:
     """A template boolean (true, "true", "True"); absent is ``default``."""
-    # (imported here: importing the cloudformation package first would import this module half-made)
-    from workshop.cloud.services.cloudformation.resource_types import as_bool
-
-    return default if value is None else as_bool(value)
+    if value is None:
+        return default
+    return value.lower() == "true" if isinstance(value, str) else bool(value)
 
 
 @contextmanager
@@ -82,7 +89,8 @@ def cfn_failures(logical_id: str | None) -> Iterator[None]:
     try:
         yield
     except PropertyError as exc:
-        from workshop.cloud.services.cloudformation.engine import ResourceFailure  # (the engine imports types)
+        # (imported here: the engine's package imports the types that import this module)
+        from workshop.cloud.services.cloudformation.engine import ResourceFailure
 
         raise ResourceFailure(f"Properties validation failed for resource {logical_id or 'the resource'} "
                               f"with message: {exc}") from exc

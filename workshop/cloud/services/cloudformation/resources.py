@@ -2,27 +2,10 @@
 create, update and delete them: AWS::S3::BucketPolicy, AWS::SNS::Subscription
 and AWS::SQS::QueuePolicy (lab 04 subscribes a queue to a topic).
 
-How a later service adds its resource type (the pattern, shown here once):
-
-1. Subclass moto's ``CloudFormationModel`` directly (moto finds models through
-   ``CloudFormationModel.__subclasses__()``) with ``cloudformation_type()``,
-   ``cloudformation_name_type()`` ("" when the type has no name property),
-   ``create_from_cloudformation_json`` (create through the service's backend,
-   return the model), ``update_from_cloudformation_json`` (an in-place update:
-   the engine does replacements itself), ``delete`` (or
-   ``delete_from_cloudformation_json``), ``physical_resource_id`` (what Ref
-   returns) and, for Fn::GetAtt, ``has_cfn_attr`` / ``get_cfn_attribute``.
-   Raise the service's own errors: the engine turns them into CREATE_FAILED
-   with the message as ResourceStatusReason, and rolls back.
-2. ``register(...)`` a ``TypeRules`` (``resource_types.py``) naming the
-   properties whose change replaces the resource (change sets report
-   Replacement from it; the engine replaces) and, for drift detection, the
-   properties it reads back and a ``live()`` reader returning the resource in
-   template shape (None once it is gone).
-3. Make sure the module is imported before the first stack: put it in this
-   package's ``__init__`` or list it in ``EXTENSIONS["cloudformation"]``
-   (``workshop/cloud/services/__init__.py``); this module clears moto's cached
-   model list on import in case a stack came first.
+How a service adds a resource type: a ``CfnResource`` subclass
+(``workshop/cloud/services/cfn_model.py``: the pattern, shown there once), a
+``TypeRules`` registered in ``resource_types.py`` for replacement and drift,
+and its module listed in ``EXTENSIONS["cloudformation"]``.
 """
 
 from __future__ import annotations
@@ -33,6 +16,7 @@ from typing import Any
 from moto.core.common_models import CloudFormationModel
 from moto.utilities.utils import get_partition
 
+from workshop.cloud.services.cfn_model import CfnResource
 from workshop.cloud.services.cloudformation.resource_types import TypeRules, as_bool, register
 
 
@@ -59,55 +43,24 @@ def _s3(account: str, region: str):
     return s3_backends[account][get_partition(region)]
 
 
-class BucketPolicy(CloudFormationModel):
-    def __init__(self, name: str, bucket: str, account_id: str, region_name: str):
-        self.name = name
-        self.bucket = bucket
-        self.account_id = account_id
-        self.region_name = region_name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+class BucketPolicy(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::S3::BucketPolicy"
+    backend = staticmethod(_s3)
 
     @property
-    def physical_resource_id(self) -> str:
-        return self.name
+    def bucket(self) -> str | None:
+        return self.properties.get("Bucket")  # a new Bucket replaces the policy
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    def _create(cls, backend, name: str, props: dict[str, Any]) -> BucketPolicy:
+        backend.put_bucket_policy(props["Bucket"], _json_text(props["PolicyDocument"]).encode("utf-8"))
+        return cls(name)
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> BucketPolicy:
-        props = cloudformation_json["Properties"]
-        bucket, document = props["Bucket"], props["PolicyDocument"]
-        _s3(account_id, region_name).put_bucket_policy(bucket, _json_text(document).encode("utf-8"))
-        return cls(resource_name, bucket, account_id, region_name)
+    def _update(self, backend, name: str, props: dict[str, Any]) -> BucketPolicy:
+        backend.put_bucket_policy(props["Bucket"], _json_text(props["PolicyDocument"]).encode("utf-8"))
+        return self
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: BucketPolicy, new_resource_name: str,
-                                        cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> BucketPolicy:
-        props = cloudformation_json["Properties"]
-        _s3(account_id, region_name).put_bucket_policy(props["Bucket"],
-                                                       _json_text(props["PolicyDocument"]).encode("utf-8"))
-        return original_resource
-
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str) -> None:
-        bucket = (cloudformation_json.get("Properties") or {}).get("Bucket")
-        if bucket:
-            cls(resource_name, bucket, account_id, region_name).delete(account_id, region_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = _s3(account_id, region_name)
+    def _delete(self, backend) -> None:
         if self.bucket in backend.buckets:
             backend.delete_bucket_policy(self.bucket)
 
@@ -142,40 +95,14 @@ def _attribute_value(name: str, value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-class SnsSubscription(CloudFormationModel):
-    def __init__(self, arn: str, topic_arn: str, account_id: str, region_name: str):
-        self.arn = arn
-        self.topic_arn = topic_arn
-        self.account_id = account_id
-        self.region_name = region_name
+class SnsSubscription(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::SNS::Subscription"
+    cfn_attributes = {"Arn": "arn"}
+    ref_attribute = "arn"
+    backend = staticmethod(_sns)
 
     @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        if attribute_name == "Arn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
-
-    @staticmethod
-    def _set_attributes(account_id: str, region_name: str, arn: str, new: dict[str, Any],
-                        old: dict[str, Any]) -> None:
-        backend = _sns(account_id, region_name)
+    def _set_attributes(backend, arn: str, new: dict[str, Any], old: dict[str, Any]) -> None:
         for name in _SUBSCRIPTION_ATTRIBUTES:  # scope before policy: moto validates the policy by scope
             if name in new and new.get(name) != old.get(name):
                 backend.set_subscription_attributes(arn, name, _attribute_value(name, new[name]))
@@ -183,32 +110,21 @@ class SnsSubscription(CloudFormationModel):
                 backend.set_subscription_attributes(arn, name, "false" if name == "RawMessageDelivery" else "")
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> SnsSubscription:
-        props = cloudformation_json["Properties"]
+    def _create(cls, backend, name: str, props: dict[str, Any]) -> SnsSubscription:
         topic_arn, protocol, endpoint = props["TopicArn"], props["Protocol"], props["Endpoint"]
-        subscription = _sns(account_id, region_name).subscribe(topic_arn, endpoint, protocol)
-        cls._set_attributes(account_id, region_name, subscription.arn, props, {})
-        return cls(subscription.arn, topic_arn, account_id, region_name)
+        subscription = backend.subscribe(topic_arn, endpoint, protocol)
+        cls._set_attributes(backend, subscription.arn, props, {})
+        return cls(arn=subscription.arn, topic_arn=topic_arn)
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: SnsSubscription, new_resource_name: str,
-                                        cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> SnsSubscription:
-        props = cloudformation_json["Properties"]
-        subscription = _sns(account_id, region_name).subscriptions.get(original_resource.arn)
+    def _update(self, backend, name: str, props: dict[str, Any]) -> SnsSubscription:
+        subscription = backend.subscriptions.get(self.arn)
         old = {n: subscription.attributes.get(n) for n in _SUBSCRIPTION_ATTRIBUTES
                if subscription is not None and n in subscription.attributes}
-        cls._set_attributes(account_id, region_name, original_resource.arn, props, old)
-        return original_resource
+        self._set_attributes(backend, self.arn, props, old)
+        return self
 
-    @classmethod
-    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str) -> None:
-        _sns(account_id, region_name).unsubscribe(resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        _sns(account_id, region_name).unsubscribe(self.arn)
+    def _delete(self, backend) -> None:
+        backend.unsubscribe(self.arn)
 
 
 class SubscriptionRules(TypeRules):
@@ -240,37 +156,22 @@ def _sqs(account: str, region: str):
     return sqs_backends[account][region]
 
 
-def _queue(account: str, region: str, url: str):
-    return _sqs(account, region).queues.get(str(url).rstrip("/").rsplit("/", 1)[-1])
+def _queue(backend, url: str):
+    return backend.queues.get(str(url).rstrip("/").rsplit("/", 1)[-1])
 
 
-class QueuePolicy(CloudFormationModel):
-    def __init__(self, name: str, queues: list[str], account_id: str, region_name: str):
-        self.name = name
-        self.queues = list(queues)
-        self.account_id = account_id
-        self.region_name = region_name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+class QueuePolicy(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::SQS::QueuePolicy"
+    backend = staticmethod(_sqs)
 
     @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    def queues(self) -> list[str]:
+        return list(self.properties.get("Queues") or [])
 
     @staticmethod
-    def _apply(account_id: str, region_name: str, queues: list[str], document: Any) -> None:
+    def _apply(backend, queues: list[str], document: Any) -> None:
         for url in queues:
-            queue = _queue(account_id, region_name, url)
+            queue = _queue(backend, url)
             if queue is None:
                 from moto.sqs.exceptions import QueueDoesNotExist
 
@@ -278,26 +179,19 @@ class QueuePolicy(CloudFormationModel):
             queue.policy = _json_text(document) if document else None
 
     @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> QueuePolicy:
-        props = cloudformation_json["Properties"]
+    def _create(cls, backend, name: str, props: dict[str, Any]) -> QueuePolicy:
         queues, document = props["Queues"], props["PolicyDocument"]
-        cls._apply(account_id, region_name, queues, document)
-        return cls(resource_name, queues, account_id, region_name)
+        cls._apply(backend, queues, document)
+        return cls(name)
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource: QueuePolicy, new_resource_name: str,
-                                        cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> QueuePolicy:
-        props = cloudformation_json["Properties"]
-        dropped = [q for q in original_resource.queues if q not in props["Queues"]]
-        cls._apply(account_id, region_name, [q for q in dropped if _queue(account_id, region_name, q)], None)
-        cls._apply(account_id, region_name, props["Queues"], props["PolicyDocument"])
-        original_resource.queues = list(props["Queues"])
-        return original_resource
+    def _update(self, backend, name: str, props: dict[str, Any]) -> QueuePolicy:
+        dropped = [q for q in self.queues if q not in props["Queues"]]
+        self._apply(backend, [q for q in dropped if _queue(backend, q)], None)
+        self._apply(backend, props["Queues"], props["PolicyDocument"])
+        return self
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        self._apply(account_id, region_name, [q for q in self.queues if _queue(account_id, region_name, q)], None)
+    def _delete(self, backend) -> None:
+        self._apply(backend, [q for q in self.queues if _queue(backend, q)], None)
 
 
 class QueuePolicyRules(TypeRules):
@@ -305,8 +199,9 @@ class QueuePolicyRules(TypeRules):
     drift_properties = frozenset({"Queues", "PolicyDocument"})
 
     def live(self, physical_id, props, account, region):
-        queues = [q for q in props.get("Queues") or [] if _queue(account, region, q) is not None]
-        policies = [_queue(account, region, q).policy for q in queues]
+        backend = _sqs(account, region)
+        queues = [q for q in props.get("Queues") or [] if _queue(backend, q) is not None]
+        policies = [_queue(backend, q).policy for q in queues]
         if not queues or not any(policies):
             return None
         return {"Queues": queues, "PolicyDocument": _json_value(next(p for p in policies if p))}
@@ -315,13 +210,3 @@ class QueuePolicyRules(TypeRules):
 for _rules in (BucketPolicyRules(), SubscriptionRules(), QueuePolicyRules()):
     register(_rules)
 
-
-def _forget_cached_models() -> None:
-    """moto caches its model list on first use; a stack made before this import would miss ours."""
-    from moto.cloudformation import parsing
-
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
-
-
-_forget_cached_models()

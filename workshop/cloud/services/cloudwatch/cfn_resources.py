@@ -6,87 +6,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
+from workshop.cloud.services.cfn_model import CfnResource, flag, integer, number
 from workshop.cloud.services.cloudwatch import models  # noqa: F401  (our put_metric_alarm on moto's backend)
 
 
-class CloudWatchAlarmResource(CloudFormationModel):
-    def __init__(self, name: str, arn: str):
-        self.name = name
-        self.arn = arn
+def _backend(account_id: str, region: str):
+    return cloudwatch_backends[account_id][region]
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
+class CloudWatchAlarmResource(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::CloudWatch::Alarm"
+    cfn_name_property = "AlarmName"
+    cfn_attributes = {"Arn": "arn"}
+    backend = staticmethod(_backend)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
+    def _create(cls, backend, name: str, props: dict[str, Any]) -> CloudWatchAlarmResource:
+        alarm = backend.put_metric_alarm(**alarm_arguments(name, props))
+        return cls(alarm.name, arn=alarm.alarm_arn)
 
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Arn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
+    def _update(self, backend, name: str, props: dict[str, Any]) -> CloudWatchAlarmResource:
+        name = props.get("AlarmName") or self.name
+        if name != self.name:  # a new AlarmName replaces the alarm
+            return self._replace(backend, name, props)
+        backend.put_metric_alarm(**alarm_arguments(name, props))  # in place: its state stays
+        return self
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str, **kwargs: Any,
-    ) -> CloudWatchAlarmResource:
-        backend = cloudwatch_backends[account_id][region_name]
-        alarm = backend.put_metric_alarm(**alarm_arguments(resource_name, cloudformation_json))
-        return cls(alarm.name, alarm.alarm_arn)
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
-        cls, original_resource: CloudWatchAlarmResource, new_resource_name: str,
-        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
-    ) -> CloudWatchAlarmResource:
-        backend = cloudwatch_backends[account_id][region_name]
-        name = (cloudformation_json.get("Properties") or {}).get("AlarmName") or original_resource.name
-        # A new AlarmName replaces the alarm; anything else updates it in place (its state stays).
-        alarm = backend.put_metric_alarm(**alarm_arguments(name, cloudformation_json))
-        if name != original_resource.name and original_resource.name in backend.alarms:
-            backend.delete_alarms([original_resource.name])
-        return cls(alarm.name, alarm.alarm_arn)
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
-        region_name: str,
-    ) -> None:
-        backend = cloudwatch_backends[account_id][region_name]
-        if resource_name in backend.alarms:
-            backend.delete_alarms([resource_name])
+    def _delete(self, backend) -> None:
+        if self.name in backend.alarms:
+            backend.delete_alarms([self.name])
 
 
-def alarm_arguments(name: str, cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+def alarm_arguments(name: str, props: dict[str, Any]) -> dict[str, Any]:
     """put_metric_alarm's arguments from the resource's Properties (template
     values may be strings: "1", "true")."""
-    props = cloudformation_json.get("Properties") or {}
     return {
         "name": name,
         "namespace": props.get("Namespace"),
         "metric_name": props.get("MetricName"),
         "comparison_operator": props.get("ComparisonOperator"),
-        "evaluation_periods": _int(props.get("EvaluationPeriods")),
-        "datapoints_to_alarm": _int(props.get("DatapointsToAlarm")),
-        "period": _int(props.get("Period")),
-        "threshold": _float(props.get("Threshold")),
+        "evaluation_periods": _int(props.get("EvaluationPeriods"), "EvaluationPeriods"),
+        "datapoints_to_alarm": _int(props.get("DatapointsToAlarm"), "DatapointsToAlarm"),
+        "period": _int(props.get("Period"), "Period"),
+        "threshold": _float(props.get("Threshold"), "Threshold"),
         "statistic": props.get("Statistic"),
         "extended_statistic": props.get("ExtendedStatistic"),
         "description": props.get("AlarmDescription"),
@@ -95,24 +60,24 @@ def alarm_arguments(name: str, cloudformation_json: dict[str, Any]) -> dict[str,
         "ok_actions": list(props.get("OKActions") or []),
         "insufficient_data_actions": list(props.get("InsufficientDataActions") or []),
         "unit": props.get("Unit"),
-        "actions_enabled": _bool(props.get("ActionsEnabled"), True),
+        "actions_enabled": flag(props.get("ActionsEnabled"), True),
         "treat_missing_data": props.get("TreatMissingData"),
         "evaluate_low_sample_count_percentile": props.get("EvaluateLowSampleCountPercentile"),
         "threshold_metric_id": props.get("ThresholdMetricId"),
         "tags": list(props.get("Tags") or []),
-        "metrics": [_query(q) for q in props.get("Metrics") or []],
+        "metrics": [_query(q, f"Metrics/{i}") for i, q in enumerate(props.get("Metrics") or [])],
     }
 
 
-def _query(query: dict) -> dict:
+def _query(query: dict, path: str) -> dict:
     out: dict[str, Any] = {"Id": query.get("Id")}
     for key in ("Expression", "Label", "AccountId"):
         if query.get(key) is not None:
             out[key] = query[key]
     if query.get("Period") is not None:
-        out["Period"] = _int(query["Period"])
+        out["Period"] = _int(query["Period"], f"{path}/Period")
     if query.get("ReturnData") is not None:
-        out["ReturnData"] = _bool(query["ReturnData"], True)
+        out["ReturnData"] = flag(query["ReturnData"], True)
     stat = query.get("MetricStat")
     if stat:
         metric = stat.get("Metric") or {}
@@ -120,7 +85,7 @@ def _query(query: dict) -> dict:
             "Metric": {"Namespace": metric.get("Namespace"), "MetricName": metric.get("MetricName"),
                        "Dimensions": [{"Name": d.get("Name"), "Value": d.get("Value")}
                                       for d in metric.get("Dimensions") or []]},
-            "Period": _int(stat.get("Period")),
+            "Period": _int(stat.get("Period"), f"{path}/MetricStat/Period"),
             "Stat": stat.get("Stat"),
         }
         if stat.get("Unit"):
@@ -128,17 +93,9 @@ def _query(query: dict) -> dict:
     return out
 
 
-def _int(value) -> int | None:
-    return None if value is None or value == "" else int(value)
+def _int(value: Any, path: str) -> int | None:
+    return None if value == "" else integer(value, path)
 
 
-def _float(value) -> float | None:
-    return None if value is None or value == "" else float(value)
-
-
-def _bool(value, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.lower() == "true"
-    return bool(value)
+def _float(value: Any, path: str) -> float | None:
+    return None if value == "" else number(value, path)
