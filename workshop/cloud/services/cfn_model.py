@@ -21,8 +21,12 @@ The hooks raise the service's own errors (the stack engine reports them as
 the resource's status reason, then rolls back) or ``PropertyError`` through
 ``integer`` / ``number`` for a property of the wrong type. After each create
 and update the model carries ``account_id``, ``region`` and the
-``properties`` it was given. Defining a type clears moto's cached model list,
-so a stack made before the import still finds it.
+``properties`` it was given. Without ``_update`` an update fails (the type's
+rules must then replace on every property). Beside the class, a ``TypeRules``
+(``cloudformation/resource_types.py``) names the properties whose change
+replaces the resource and reads it back for drift; the module goes in
+``EXTENSIONS["cloudformation"]``. Defining a type clears moto's cached model
+list, so a stack made before the import still finds it.
 """
 
 from __future__ import annotations
