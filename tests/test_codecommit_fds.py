@@ -104,3 +104,30 @@ def test_concurrent_pushes_and_reads_in_two_accounts_leave_no_descriptors(cloud,
     assert not failures, failures
     assert repository_files(cloud, pid) == []
     assert len(open_files(pid)) - len(before) < 10
+
+
+def test_a_repository_pushed_to_all_day_keeps_few_packs_and_all_its_history(cloud, account, tmp_path):
+    """Each push lands as a pack; past a few they are merged into one, or every operation would
+    read more and more pack indexes. Nothing pushed is lost on the way."""
+    from workshop.cloud.services.codecommit.git_ops import MAX_PACKS
+
+    cc = cloud.client("codecommit", account)
+    meta = cc.create_repository(repositoryName="busy")["repositoryMetadata"]
+    url = with_credentials(meta["cloneUrlHttp"], account)
+    work = tmp_path / "busy"
+    git("clone", "-q", url, str(work))
+    git("checkout", "-q", "-b", "main", cwd=work)
+    pushed = []
+    for i in range(2 * MAX_PACKS + 5):
+        pushed.append(commit_file(work, f"f{i}.txt", f"{i}\n", f"change {i}"))
+        git("push", "-q", "origin", "main", cwd=work)
+
+    repo_dir = next(p for p in cloud.data_dir.rglob(f"{meta['repositoryId']}.git"))
+    assert 1 <= len(list((repo_dir / "objects" / "pack").glob("*.pack"))) <= MAX_PACKS
+    assert cc.get_branch(repositoryName="busy", branchName="main")["branch"]["commitId"] == pushed[-1]
+    assert cc.get_file(repositoryName="busy", filePath="f0.txt")["fileContent"] == b"0\n"
+    assert cc.get_commit(repositoryName="busy", commitId=pushed[0])["commit"]["message"] == "change 0\n"
+    git("clone", "-q", url, str(tmp_path / "again"))
+    history = git("log", "--format=%H", cwd=tmp_path / "again").stdout.split()
+    assert history == pushed[::-1]
+    assert repository_files(cloud, cloud.process.pid) == []

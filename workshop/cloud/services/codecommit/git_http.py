@@ -124,6 +124,10 @@ class GitHTTPApp:
                        if before.get(ref) != after.get(ref)]
             if changes:
                 backend.after_ref_changes(repo, changes, models.caller_arn(account, access_key))
+            try:
+                git_ops.compact(repo.git)
+            except Exception:  # the push is in; a failed compaction leaves the packs as they were
+                log.exception("compacting the packs of %s", repo.path)
         return chunks
 
 
