@@ -1,8 +1,11 @@
 """CodeCommit figures: `git push` to a branch with a trigger until the trigger's
 message arrives in an SQS queue subscribed to its SNS topic, beside the same
-push to a repository without triggers (the floor), and a clone. Prints medians.
+push to a repository without triggers (the floor), and a clone; then a read
+(GetFile, which opens the repository) beside GetRepository (no git: the floor),
+and the descriptors the cloud holds before and after a class's worth of
+repositories were pushed to and read. Prints medians.
 
-    python benchmarks/bench_codecommit.py [--runs 15]
+    python benchmarks/bench_codecommit.py [--runs 15] [--repos 20]
 """
 
 from __future__ import annotations
@@ -43,9 +46,21 @@ def commit(work: Path, i: int) -> None:
     git("commit", "-q", "-m", f"change {i}", cwd=work)
 
 
+def open_files(pid: int) -> int:
+    """The process's descriptors other than sockets (connections come and go with clients)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--repos", type=int, default=20, help="repositories pushed to for the descriptor count")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +104,27 @@ def main() -> int:
                 started = time.perf_counter()
                 git("clone", "-q", url, str(tmp_path / f"clone{i}"))
                 clones.append(time.perf_counter() - started)
+
+            cc = cloud.client("codecommit", account)
+            get_file, get_repository = [], []
+            for _ in range(max(50, args.runs)):
+                started = time.perf_counter()
+                cc.get_file(repositoryName="triggered", filePath="f0.txt")
+                get_file.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                cc.get_repository(repositoryName="triggered")
+                get_repository.append(time.perf_counter() - started)
+
+            fds_before = open_files(cloud.process.pid)
+            class_account = new_account()
+            for i in range(args.repos):
+                work = prepared_clone(cloud, class_account, f"repo{i}", tmp_path / f"class{i}")
+                commit(work, i)
+                git("push", "-q", "origin", "main", cwd=work)
+                read = cloud.client("codecommit", class_account)
+                read.get_branch(repositoryName=f"repo{i}", branchName="main")
+                read.get_file(repositoryName=f"repo{i}", filePath=f"f{i}.txt")
+            fds_after = open_files(cloud.process.pid)
         finally:
             stop_cloud(cloud)
 
@@ -101,6 +137,11 @@ def main() -> int:
     print(f"git push, repository without triggers    {ms(push_plain)}  "
           f"(ratio {statistics.median(to_delivery) / statistics.median(push_plain):.2f})")
     print(f"git clone (up to {args.runs} commits)            {ms(clones)}")
+    print(f"GetFile after {args.runs} pushes                   {ms(get_file)}  "
+          f"(GetRepository, no git: {ms(get_repository).strip()}; "
+          f"ratio {statistics.median(get_file) / statistics.median(get_repository):.2f})")
+    print(f"descriptors held by the cloud (sockets aside): {fds_before} before, {fds_after} after "
+          f"{args.repos} more repositories pushed to and read")
     return 0
 
 
