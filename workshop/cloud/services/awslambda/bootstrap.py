@@ -220,6 +220,7 @@ def main() -> None:
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path.insert(0, task_root)
     _setup_logging()
+    _reply({"ok": True, "op": "started"})   # the runtime is up: the init timeout runs from here
     handler = None
     for line in _proto_in:
         message = json.loads(line)

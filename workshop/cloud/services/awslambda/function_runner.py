@@ -1,8 +1,10 @@
 """The engine that runs Lambda handlers: warm worker processes per function
 version (``bootstrap.py``, more than one only under concurrent load), recycled
 when the code or configuration changes, with AWS's timeouts and error payloads;
-each invocation's output goes to CloudWatch Logs and its metrics to CloudWatch.
-It works on backends and the clock, never on requests."""
+each invocation's output goes to CloudWatch Logs and its metrics to CloudWatch,
+stamped when the request arrived (as AWS stamps them) and announced to the alarm
+evaluator until they land. A caller that finds every worker of its version busy
+waits its turn. It works on backends and the clock, never on requests."""
 
 from __future__ import annotations
 
@@ -24,10 +26,12 @@ import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from workshop.cloud import class_mode, runtime, sandbox
 from workshop.cloud.clock import get_clock
+from workshop.cloud.services.cloudwatch import alarm_evaluator
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,9 @@ log = logging.getLogger(__name__)
 # must suit that version); the others are refused with a clear error.
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
-INIT_TIMEOUT_SECONDS = 10.0          # AWS's limit on a cold start's init phase
+INIT_TIMEOUT_SECONDS = 10.0          # AWS's limit on a cold start's init phase (the handler's import)
+RUNTIME_START_SECONDS = 120.0        # the interpreter's own start: the cloud's cost, slow on a loaded machine
+QUEUE_SECONDS = 300.0                # a caller waits this long for a busy version's worker before a 429
 LOG_TAIL_BYTES = 4096                # what LogType=Tail returns
 MAX_WORKERS_PER_VERSION = 4          # concurrent executions of one version
 MAX_WORKERS = 32                     # all functions together; idle ones are evicted first
@@ -97,6 +103,8 @@ class Invocation:
     resource: str | None = None       # the Resource dimension: name:alias or name:version
     via_alias: bool = False
     client_context: dict | None = None
+    # When the request arrived (wall clock): AWS stamps an invocation's metrics so.
+    received: float = field(default_factory=lambda: get_clock().timestamp())
 
 
 @dataclass
@@ -137,6 +145,7 @@ class Worker:
         self.home = work_dir / self.id
         self.proc: subprocess.Popen | None = None
         self.ready = False
+        self.started = False          # the runtime said it is up (before the handler's init)
         self.busy = True
         self.retired = False          # set when its function changed or went away while it ran
         self.last_used = time.monotonic()
@@ -233,6 +242,10 @@ class Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             raise _WorkerGone() from None
+        return self.read_reply(deadline)
+
+    def read_reply(self, deadline: float) -> dict | None:
+        """The next line the runtime sends, or None when the deadline passed first."""
         fd = self.proc.stdout.fileno()
         while True:
             newline = self._buf.find(b"\n")
@@ -281,8 +294,19 @@ class FunctionRunner:
 
     # -- public -------------------------------------------------------------
     def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
-        """Run one invocation synchronously (RequestResponse)."""
-        worker = self._acquire(spec)
+        """Run one invocation synchronously (RequestResponse); Throttled when no worker came free."""
+        token = alarm_evaluator.expect_data(spec.account_id, spec.region, invocation.received)
+        try:
+            return self._invoke(spec, invocation)
+        finally:
+            alarm_evaluator.data_landed(token)
+
+    def _invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
+        try:
+            worker = self._acquire(spec)
+        except Throttled:
+            self.record_throttle(spec, invocation)
+            raise
         healthy = False
         try:
             outcome, healthy = self._run(worker, invocation)
@@ -292,14 +316,18 @@ class FunctionRunner:
 
     def submit(self, spec: FunctionSpec, invocation: Invocation) -> None:
         """Run one invocation in the background (the Event invocation type)."""
+        # Its metrics are on their way from now on, however long it queues.
+        token = alarm_evaluator.expect_data(spec.account_id, spec.region, invocation.received)
 
         def run() -> None:
             try:
-                self.invoke(spec, invocation)
+                self._invoke(spec, invocation)
             except Throttled:
-                self.record_throttle(spec, invocation)
+                pass
             except Exception:
                 log.exception("asynchronous invocation of %s failed", spec.function_name)
+            finally:
+                alarm_evaluator.data_landed(token)
 
         self._async.submit(run)
 
@@ -342,8 +370,10 @@ class FunctionRunner:
     def _acquire(self, spec: FunctionSpec) -> Worker:
         stale: list[Worker] = []
         started_waiting = time.monotonic()
-        # AWS would start another environment; here a caller waits its turn, within reason.
-        patience = spec.timeout + INIT_TIMEOUT_SECONDS
+        # AWS would start another environment; here a caller queues for a worker of its version
+        # (a class's traffic on 2 cores keeps them busy), long enough that a caller's own read
+        # timeout comes first: a 429 would be a failure AWS does not have at this concurrency.
+        patience = max(QUEUE_SECONDS, spec.timeout + INIT_TIMEOUT_SECONDS)
         with self._cond:
             while True:
                 pool = self._pools.setdefault(spec.key, [])
@@ -463,6 +493,12 @@ class FunctionRunner:
             if not worker.ready:
                 emit(f"INIT_START Runtime Version: {spec.runtime}.workshop\t"
                      f"(runs on the workshop's own Python {sys.version.split()[0]})")
+                if not worker.started:
+                    # The interpreter's start is not the function's init: on a machine a class
+                    # keeps busy it takes seconds, and AWS's 10 s are for the handler's import.
+                    if worker.read_reply(time.monotonic() + RUNTIME_START_SECONDS) is None:
+                        raise TimeoutError(INIT_TIMEOUT_SECONDS)
+                    worker.started = True
                 reply = worker.ask({"op": "init"}, time.monotonic() + INIT_TIMEOUT_SECONDS)
                 if reply is None:
                     raise TimeoutError(INIT_TIMEOUT_SECONDS)
@@ -584,8 +620,9 @@ class FunctionRunner:
             dimension_sets.append([name, {"Name": "Resource", "Value": inv.resource}])
         if inv.via_alias:
             dimension_sets.append([name, {"Name": "ExecutedVersion", "Value": inv.executed_version}])
-        # moto keeps metric timestamps as naive UTC.
-        timestamp = get_clock().now().replace(tzinfo=None)
+        # Stamped when the request arrived, as AWS does ("the timestamp on a metric reflects when
+        # the function was invoked"); moto keeps metric timestamps as naive UTC.
+        timestamp = datetime.fromtimestamp(inv.received, timezone.utc).replace(tzinfo=None)
         data = [{"MetricName": metric, "Value": value, "Unit": unit, "Dimensions": dims, "Timestamp": timestamp}
                 for dims in dimension_sets for metric, (value, unit) in values.items()]
         cloudwatch_backends[spec.account_id][spec.region].put_metric_data("AWS/Lambda", data)

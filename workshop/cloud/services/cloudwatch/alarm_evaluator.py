@@ -39,6 +39,14 @@ actions, listeners) are shared. Composite alarms go here as "CompositeAlarm"
 (``models.alarm_type`` names an alarm with an AlarmRule so), evaluated from their
 children's states, and can be re-evaluated at once from ``models.on_state_change``.
 
+Data points on their way (``expect_data`` / ``landing``): the cloud's own metrics
+(Lambda's) are stamped when the request arrived, as AWS stamps them, and land when
+it ends: on a loaded machine, seconds later. A period is evaluated only once every
+data point stamped in it has landed (each account waits for its own, at most
+MAX_HOLD real seconds), so a late point is never skipped by an evaluation that
+already closed its period. ``evaluated_through`` lets an engine (a canary at the
+end of its bake) wait until its alarms have seen every period begun before a moment.
+
 The thread starts with the cloud and sleeps while no alarm exists; a put
 or set_alarm_state wakes it. It imports moto only once woken.
 """
@@ -51,7 +59,9 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -64,6 +74,8 @@ EXTRA_PERIODS = 2            # evaluation range = N + 2 periods
 BAND_TRAINING_PERIODS = 60   # history an anomaly detection band is fitted on
 MAX_SLEEP = 2.0              # real seconds: a change of time scale is followed this soon
 MIN_INTERVAL = 0.05          # real seconds between evaluations of one alarm, at any scale
+MAX_HOLD = 15.0              # real seconds a period waits for data points still on their way
+HOLD_POLL = 0.05             # real seconds between looks while a period waits for them
 
 
 # -- alarm kinds ----------------------------------------------------------------
@@ -89,10 +101,54 @@ def register_alarm_type(name: str, interval: Callable[[Any], float],
     _ALARM_TYPES[name] = AlarmType(interval, evaluate)
 
 
+# -- data points on their way ------------------------------------------------------
+_landing_lock = threading.Lock()
+_landing: dict[tuple[str, str], dict[int, float]] = {}   # (account, region) -> {token: stamp}
+_landing_keys: dict[int, tuple[str, str]] = {}
+_landing_tokens = iter(range(1, 1 << 62))
+
+
+def expect_data(account_id: str, region: str, stamp: float) -> int:
+    """Hold this account's and region's periods from ``stamp`` on (wall clock) until
+    ``data_landed(token)``: data points stamped so are on their way to the metric store."""
+    key = (account_id, region)
+    with _landing_lock:
+        token = next(_landing_tokens)
+        _landing.setdefault(key, {})[token] = stamp
+        _landing_keys[token] = key
+    return token
+
+
+def data_landed(token: int) -> None:
+    with _landing_lock:
+        key = _landing_keys.pop(token, None)
+        held = _landing.get(key, {})
+        held.pop(token, None)
+        if key is not None and not held:
+            _landing.pop(key, None)
+
+
+@contextmanager
+def landing(account_id: str, region: str, stamp: float) -> Iterator[float]:
+    """``expect_data`` for the duration of a block (the block puts the data points)."""
+    token = expect_data(account_id, region, stamp)
+    try:
+        yield stamp
+    finally:
+        data_landed(token)
+
+
+def _oldest_landing(account_id: str, region: str) -> float | None:
+    with _landing_lock:
+        held = _landing.get((account_id, region))
+        return min(held.values()) if held else None
+
+
 # -- the engine -----------------------------------------------------------------
 class AlarmEvaluator:
     def __init__(self) -> None:
         self._cond = threading.Condition()
+        self._progress = threading.Condition()   # notified after every tick
         self._thread: threading.Thread | None = None
         self._woken = False
         self._stopping = False
@@ -145,6 +201,10 @@ class AlarmEvaluator:
             alarms = list(getattr(backend, "alarms", {}).values())
             if not alarms:
                 continue
+            # Data points stamped at `held` or later are still on their way: their periods wait.
+            held = _oldest_landing(getattr(backend, "account_id", ""), getattr(backend, "region_name", ""))
+            if held is not None and now - held > MAX_HOLD:
+                held = None   # an invocation that long: evaluate with what has landed, as AWS would
             for alarm in alarms:
                 kind = _ALARM_TYPES.get(models.alarm_type(alarm))
                 if kind is None:
@@ -152,18 +212,55 @@ class AlarmEvaluator:
                 interval = max(clock.real_seconds(kind.interval(alarm)), MIN_INTERVAL)
                 grace = min(0.1 * interval, 0.25)  # let data points stamped just before the boundary land
                 end = math.floor((now - grace) / interval) * interval
+                due = end + interval + grace
+                if held is not None and end > held:
+                    end = math.floor(held / interval) * interval
+                    due = now + HOLD_POLL   # look again soon: the points are about to land
                 done = alarm.__dict__.get("_evaluated_until")
                 if done is None:
                     # First sight (a new or replaced alarm): evaluate from the next boundary on.
                     alarm._evaluated_until = end
                 elif end > done:
-                    alarm._evaluated_until = end
                     self._evaluate(models, backend, alarm, kind, end)
-                due = end + interval + grace
+                    alarm._evaluated_until = end   # after: a waiter then sees the state it decided
                 next_due = due if next_due is None else min(next_due, due)
+        with self._progress:
+            self._progress.notify_all()
         if next_due is None:
             return None
         return min(max(next_due - clock.timestamp(), 0.0), MAX_SLEEP)
+
+    def evaluated_through(self, account_id: str, region: str, names: Iterable[str], until: float,
+                          stop: threading.Event | None = None, limit: float = 2 * MAX_HOLD) -> bool:
+        """Wait until each named alarm has been evaluated over every period that began before
+        ``until`` (wall clock), their data points landed; False if ``stop`` was set or ``limit``
+        real seconds passed first. Alarms that do not exist are not waited for."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        from workshop.cloud.services.cloudwatch import models
+
+        clock = get_clock()
+        backend = cloudwatch_backends[account_id][region]
+        deadline = time.monotonic() + limit
+        names = list(names)
+        while True:
+            behind = False
+            for name in names:
+                alarm = getattr(backend, "alarms", {}).get(name)
+                kind = _ALARM_TYPES.get(models.alarm_type(alarm)) if alarm is not None else None
+                if kind is None:
+                    continue
+                interval = max(clock.real_seconds(kind.interval(alarm)), MIN_INTERVAL)
+                boundary = math.ceil(until / interval) * interval
+                if (alarm.__dict__.get("_evaluated_until") or 0.0) < boundary:
+                    behind = True
+            if not behind:
+                return True
+            if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
+                return False
+            self.wake()
+            with self._progress:
+                self._progress.wait(HOLD_POLL)
 
     @staticmethod
     def _evaluate(models, backend, alarm, kind: AlarmType, end: float) -> None:
@@ -199,6 +296,12 @@ def wake() -> None:
 
 def engine() -> AlarmEvaluator:
     return _engine
+
+
+def evaluated_through(account_id: str, region: str, names: Iterable[str], until: float,
+                      stop: threading.Event | None = None) -> bool:
+    """The engine's ``evaluated_through``: for engines that must not act before an alarm has seen a moment."""
+    return _engine.evaluated_through(account_id, region, names, until, stop)
 
 
 # -- metric alarms ----------------------------------------------------------------

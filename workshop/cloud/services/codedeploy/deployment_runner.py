@@ -4,7 +4,10 @@ Lambda deployments shift the alias's traffic step by step (canary, linear,
 all at once) and call the hook functions; Server deployments go instance by
 instance as minimum healthy hosts allows (``agent.py`` does each instance).
 AWS's waits (bake times, linear intervals) run on the workshop clock; while a
-deployment runs, the group's alarms are watched and one in ALARM stops it.
+deployment runs, the group's alarms are watched and one in ALARM stops it. A
+bake ends only once the alarms have judged every request it served: the scaled
+bake is seconds long, while a new version's cold start and a loaded machine's
+delays are not scaled, so without that a bad canary could finish unjudged.
 It works on backends and the clock only, never on requests."""
 
 from __future__ import annotations
@@ -207,6 +210,25 @@ class DeploymentRunner:
             job.request_stop("alarm")
             raise Halt("Stopped", "ALARM_ACTIVE", ALARM_ACTIVE.format(names=", ".join(alarming)), "alarm")
 
+    def _settle(self, job: Job) -> None:
+        """The end of a bake: wait until the group's alarms have evaluated every period that
+        began before now, with every data point stamped in it (requests still running when the
+        bake ends count), then look at them once more. On AWS the bake (minutes) dwarfs an alarm
+        period and a cold start; here the bake is scaled and they are not."""
+        names = job.deployment.alarm_names()
+        if not names:
+            return
+        services.ensure_loaded("cloudwatch")
+        from workshop.cloud.services.cloudwatch import alarm_evaluator
+
+        d = job.deployment
+        try:
+            alarm_evaluator.evaluated_through(d.account_id, d.region, names, get_clock().timestamp(),
+                                              job.stop_event)
+        except Exception:   # alarms that cannot be read: _check says what to do about them
+            log.debug("waiting for the alarms of %s failed", d.id, exc_info=True)
+        self._check(job)
+
     def _wait(self, job: Job, aws_seconds: float) -> None:
         """Wait out an AWS-imposed delay on the workshop clock, watching alarms and stops."""
         clock = get_clock()
@@ -292,8 +314,11 @@ class DeploymentRunner:
         spec = d.lambda_spec
         # Nothing to shift between one version and itself: the alias just points at it.
         steps = [(1.0, 0.0)] if spec.current_version == spec.target_version else d.config.traffic_steps()
+        baked = False
         for weight, wait in steps:
             self._check(job)
+            if weight >= 1.0 and baked:
+                self._settle(job)   # every request of the bake judged before all traffic moves
             try:
                 if weight >= 1.0:
                     lam.update_alias(spec.alias, spec.function_name, spec.target_version, None, {})
@@ -308,6 +333,7 @@ class DeploymentRunner:
                 target.lambda_info["targetVersionWeight"] = weight
             if wait:
                 self._wait(job, wait)
+                baked = weight < 1.0
 
     def _lambda_hook(self, job: Job, lam, target, event: str, function: str) -> None:
         d = job.deployment
