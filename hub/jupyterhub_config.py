@@ -29,12 +29,12 @@ Swaps (command-line options override this file, e.g. `jupyterhub -f ... --port 8
     --SharedPasswordAuthenticator.user_password=...` (8+ characters); for single sign-on
     install `oauthenticator` and set e.g. `c.JupyterHub.authenticator_class = "github"`
     with its client id and secret. Keep `allowed_users` from the roster.
-  - Servers: the simple local process spawner runs every learner's server as the hub's
-    own user, with no isolation between them (fine for a test or a trusted room). For
-    real isolation on one machine use `jupyterhub.spawner.LocalProcessSpawner` with one
-    system user per learner (copy_labs hands the copy over), or `dockerspawner.DockerSpawner`
-    with the workshop image; past one machine, Zero to JupyterHub's KubeSpawner:
-    hub/z2jh-values.yaml.
+  - Servers: run as root, the hub gives each learner a system user of their own
+    (JupyterHub's local process spawner; users wsl-NAME-HASH made at first spawn, homes
+    in WORKSHOP_HUB_DIR/users/NAME, 0700), so learners read neither each other's work nor
+    the hub's and the cloud's secrets. Run as another user (or WORKSHOP_SANDBOX=off), every
+    server runs as that one user: a try-out or a trusted room only. Past one machine,
+    Zero to JupyterHub's KubeSpawner: hub/z2jh-values.yaml.
 """
 
 import os
@@ -88,25 +88,31 @@ c.JupyterHub.load_roles = workshop_hub.instructor_roles(
     instructors, [workshop_hub.INSTRUCTOR_SERVICE] if instructor_token else [])
 
 # -- each learner's server -----------------------------------------------------------
-c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
-c.SimpleLocalProcessSpawner.home_dir_template = str(hub_dir / "users" / "{username}")
+if workshop_hub.isolating():
+    # The hub runs as root (a class server): each learner's server, kernels and terminals
+    # run as a system user of their own (wsl-NAME-..., made at first spawn), at home in
+    # users/NAME (0700); the hub's folder is passable, not listable.
+    workshop_hub.close_hub_dir(hub_dir)
+    c.JupyterHub.spawner_class = workshop_hub.learner_spawner_class()
+    c.LearnerSpawner.home_dir_template = str(hub_dir / "users" / "{username}")
+    c.Spawner.args = workshop_hub.singleuser_args(as_root=False)
+else:
+    # Not root (or WORKSHOP_SANDBOX=off): every server runs as the hub's own user.
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(hub_dir / "users" / "{username}")
+    # As root with WORKSHOP_SANDBOX=off, servers need --allow-root.
+    c.Spawner.args = workshop_hub.singleuser_args(as_root=os.geteuid() == 0)
 c.Spawner.cmd = workshop_hub.singleuser_command()
-# The simple spawner runs servers as the hub's own user: as root (CI), they need --allow-root.
-c.Spawner.args = workshop_hub.singleuser_args(as_root=os.geteuid() == 0)
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = the_class.spawner_environment(endpoint)
 
 
 def _prepare_labs(spawner):
     """Before each spawn: the learner's own copy of labs/, which their JupyterLab opens."""
-    import pwd
-
-    if hasattr(spawner, "home_dir"):  # the simple spawner: a folder per user under the hub dir
-        home, owner = Path(spawner.home_dir), None
-    else:  # LocalProcessSpawner: the system user's home
-        home, owner = Path(pwd.getpwnam(spawner.user.name).pw_dir), spawner.user.name
     # A name without a key (an instructor not on the roster) gets no server, with the reason.
     the_class.learner_environment(spawner.user.name, endpoint)
+    home = Path(spawner.home_dir)
+    owner = workshop_hub.prepare_learner_user(spawner.user.name, home) if workshop_hub.isolating() else None
     spawner.notebook_dir = str(workshop_hub.copy_labs(settings.project_root() / "labs", home, owner))
 
 

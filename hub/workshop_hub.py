@@ -9,7 +9,9 @@ JupyterHub does for its own config folder) and import it.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -134,6 +136,93 @@ def singleuser_command() -> list[str]:
     return [str(here) if here.exists() else (shutil.which("jupyterhub-singleuser") or "jupyterhub-singleuser")]
 
 
+LEARNER_USER_PREFIX = "wsl-"
+
+
+def isolating() -> bool:
+    """Each learner's server runs as a system user of their own: when the hub runs as
+    root (a class server), unless ``WORKSHOP_SANDBOX=off`` (as for the cloud's sandbox)."""
+    from workshop.cloud import sandbox
+
+    return sandbox.enabled()
+
+
+def system_user_name(learner: str) -> str:
+    """The system user of a hub user: ``wsl-`` + what of the name Linux allows + a digest
+    of the whole name (two names that read alike stay two users); at most 32 characters."""
+    safe = re.sub(r"[^a-z0-9_-]", "", learner.lower())[:16]
+    digest = hashlib.sha256(learner.encode("utf-8")).hexdigest()[:8]
+    return f"{LEARNER_USER_PREFIX}{safe}-{digest}" if safe else f"{LEARNER_USER_PREFIX}{digest}"
+
+
+def learner_spawner_class():
+    """JupyterHub's local process spawner, with each learner's server (and so their
+    kernels and terminals) running as their own system user, made on first spawn, whose
+    home is their folder in the hub's dir: a learner reads neither another learner's work
+    nor the hub's and the cloud's secrets. (The hub's user names are the roster's names,
+    which need not be valid system user names: ``system_user_name`` maps them.)"""
+    import pwd
+
+    from jupyterhub.spawner import LocalProcessSpawner
+    from traitlets import Unicode
+
+    class LearnerSpawner(LocalProcessSpawner):
+        home_dir_template = Unicode("", config=True, help="The learner's home; {username} is the hub name")
+
+        @property
+        def system_user(self) -> str:
+            return system_user_name(self.user.name)
+
+        @property
+        def home_dir(self) -> str:
+            return self.home_dir_template.format(username=self.user.name)
+
+        def make_preexec_fn(self, name):
+            # Not JupyterHub's set_user_setuid: the home is the hub's folder for this learner
+            # (the system user may have been made by an earlier hub with another folder).
+            entry, home = pwd.getpwnam(self.system_user), self.home_dir
+
+            def become_learner():
+                os.setgid(entry.pw_gid)
+                os.setgroups([entry.pw_gid])
+                os.setuid(entry.pw_uid)
+                os.chdir(home)
+
+            return become_learner
+
+        def user_env(self, env):
+            entry = pwd.getpwnam(self.system_user)
+            env.update(USER=entry.pw_name, LOGNAME=entry.pw_name, HOME=self.home_dir, SHELL=entry.pw_shell)
+            return env
+
+    return LearnerSpawner
+
+
+def prepare_learner_user(learner: str, home: Path) -> str:
+    """The learner's system user and private home (0700), made if missing; its name."""
+    from workshop.cloud import sandbox
+
+    sandbox.make_python_reachable()
+    name = system_user_name(learner)
+    shell = "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh"
+    who = sandbox.ensure_user(name, f"devops-workshop learner {learner}"[:60], home=str(home), shell=shell)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, who.uid, who.gid)
+    os.chmod(home, 0o700)
+    return name
+
+
+def close_hub_dir(hub_dir: Path) -> None:
+    """When learners run as their own users: the hub's folder can be passed through (to
+    each learner's home below ``users/``) but not listed, and its database is the hub's."""
+    for folder in (hub_dir, hub_dir / "users"):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o711)
+    database = hub_dir / "jupyterhub.sqlite"
+    database.touch(mode=0o600)  # sqlite takes an empty file as a new database
+    os.chmod(database, 0o600)
+
+
 def copy_labs(labs: Path, home: Path, owner: str | None = None) -> Path:
     """The learner's own ``labs/`` in their home: lab folders they do not have yet are
     copied in (labs released later arrive at the next spawn); folders they have are
@@ -145,6 +234,9 @@ def copy_labs(labs: Path, home: Path, owner: str | None = None) -> Path:
             shutil.copytree(lab, work / lab.name,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     if owner is not None:  # real system users (LocalProcessSpawner as root): hand it over
+        import pwd
+
+        entry = pwd.getpwnam(owner)
         for path in [home, work, *work.rglob("*")]:
-            shutil.chown(path, user=owner)
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
     return work

@@ -200,6 +200,14 @@ import json, os
 import boto3
 from botocore.exceptions import ClientError
 
+def attempt(path):
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+        return "read"
+    except OSError as exc:
+        return type(exc).__name__
+
 def refused(key, secret):
     try:
         boto3.client("sts", aws_access_key_id=key, aws_secret_access_key=secret).get_caller_identity()
@@ -220,6 +228,8 @@ print(json.dumps({
     "stacks": sorted(s["StackId"] for s in cfn.describe_stacks()["Stacks"]),
     "made_up_secret": refused(os.environ["AWS_ACCESS_KEY_ID"], "made-up-secret"),
     "other_key": refused(OTHER_KEY, "made-up-secret"),
+    "uid": os.getuid(),
+    "reads": {name: attempt(path) for name, path in TRY_TO_READ.items()},
 }))
 """
 
@@ -271,9 +281,14 @@ def test_two_learners_on_the_hub_see_only_their_own_work_and_the_instructor_grad
         for name, token in tokens.items():
             run_in_kernel(hub, name, token, LEARNER_WORK + "\n" + lab04_answer())
 
-        seen = {name: run(hub, name, token, f"OTHER_KEY = {accounts['bob' if name == 'alice' else 'alice']!r}\n"
-                          + LOOK_AROUND)
-                for name, token in tokens.items()}
+        def look_around(name: str) -> str:
+            other_name = "bob" if name == "alice" else "alice"
+            targets = {"other_learner": str(state / "users" / other_name / "labs" / "04-iac" / "template.yaml"),
+                       "hub_database": str(state / "jupyterhub.sqlite"),
+                       "cookie_secret": str(state / "jupyterhub_cookie_secret")}
+            return f"OTHER_KEY = {accounts[other_name]!r}\nTRY_TO_READ = {targets!r}\n" + LOOK_AROUND
+
+        seen = {name: run(hub, name, token, look_around(name)) for name, token in tokens.items()}
         for name, other_name in (("alice", "bob"), ("bob", "alice")):
             mine, theirs = accounts[name], accounts[other_name]
             view = seen[name]
@@ -288,6 +303,10 @@ def test_two_learners_on_the_hub_see_only_their_own_work_and_the_instructor_grad
             assert not any(theirs in b for b in view["buckets"]) and not any(theirs in s for s in view["stacks"])
             assert view["made_up_secret"] == 403
             assert view["other_key"] == 403
+            if os.geteuid() == 0:  # a class server: each learner is a system user of their own
+                assert view["uid"] not in (0, seen[other_name]["uid"]), (view["uid"], seen[other_name]["uid"])
+                assert view["reads"] == dict.fromkeys(("other_learner", "hub_database", "cookie_secret"),
+                                                      "PermissionError"), view["reads"]
 
         # The instructor: sees both servers through the hub (instructor token) ...
         users = {u["name"]: u for u in hub.api("GET", "/users", hub.instructor_token).json()}

@@ -105,7 +105,7 @@ def borrowed() -> Iterator[Identity | None]:
         yield None
         return
     with _lock:
-        _make_python_reachable()
+        make_python_reachable()
         index, who = _claim()
     try:
         yield who
@@ -224,14 +224,15 @@ def _activate() -> None:
     if _activated:
         return
     _activated = True
-    _make_python_reachable()
+    make_python_reachable()
     _reachable(runtime.state_dir(), "the cloud's state dir")
 
 
 _python_reachable = False
 
 
-def _make_python_reachable() -> None:
+def make_python_reachable() -> None:
+    """What a process of another user needs to run the workshop's Python and files."""
     global _python_reachable
     if _python_reachable:
         return
@@ -305,23 +306,29 @@ def _claim() -> tuple[int, Identity]:
 
 
 def _pool_user(index: int) -> Identity:
+    return ensure_user(f"{POOL_PREFIX}{index}", "devops-workshop sandbox",
+                       hint="or create users ws-sandbox-1..N yourself")
+
+
+def ensure_user(name: str, comment: str, home: str = "/nonexistent", shell: str = "/usr/sbin/nologin",
+                hint: str = "") -> Identity:
+    """The system user ``name`` (with a group of its own), made with ``useradd`` if missing."""
     import pwd
 
-    name = f"{POOL_PREFIX}{index}"
     try:
         entry = pwd.getpwnam(name)
         return Identity(name, entry.pw_uid, entry.pw_gid)
     except KeyError:
         pass
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    command = [useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent",
-               "--shell", "/usr/sbin/nologin", "--user-group", "--comment", "devops-workshop sandbox", name]
+    command = [useradd, "--system", "--no-create-home", "--home-dir", home,
+               "--shell", shell, "--user-group", "--comment", comment, name]
     for attempt in range(50):
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise SandboxError(f"cannot create the sandbox user {name} ({exc}); install useradd (Debian's "
-                               "passwd), or create users ws-sandbox-1..N yourself") from None
+            raise SandboxError(f"cannot create the system user {name} ({exc}); install useradd (Debian's "
+                               f"passwd){', ' + hint if hint else ''}") from None
         if done.returncode in (0, 9):  # 9: it exists (made meanwhile)
             break
         if done.returncode == 10:      # /etc/passwd is locked by another useradd: wait a little
