@@ -28,6 +28,22 @@ def _accounts(n: int, offset: int) -> list[str]:
     return [f"{630000000000 + offset + i:012d}" for i in range(n)]
 
 
+def _wait_for_lambda(cloud, timeout: float = 60.0) -> None:
+    """A Lambda request during the cloud's start-up warm-up can meet a half-imported
+    moto.cloudformation.parsing (a 501, seen 2026-11-26): start the class once Lambda answers."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cloud.client("lambda").list_functions()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", default="4,8", help="class sizes, comma-separated")
@@ -42,6 +58,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-canary-") as tmp:
         cloud = start_cloud(Path(tmp), time_scale=args.time_scale)
+        _wait_for_lambda(cloud)
         burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burn)]
         try:
             offset = 0
