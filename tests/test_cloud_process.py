@@ -96,3 +96,33 @@ def test_port_in_use_is_a_clear_message_and_exit_2(tmp_path):
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "--port" in result.stderr  # says what to do about it
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_first_requests_while_the_cloud_warms_up_are_answered(tmp_path):
+    """Right after start the cloud loads its services in the background; requests that
+    arrive meanwhile (a learner's first cells) load what they need beside it and get real
+    answers: never a 501 or a 500 from a half-imported module."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config
+
+    port, data, log = free_port(), tmp_path / "data", tmp_path / "cloud.log"
+    account, config = new_account(), Config(retries={"max_attempts": 1})
+    calls = [("lambda", "list_functions", "Functions"), ("codedeploy", "list_applications", "applications"),
+             ("codepipeline", "list_pipelines", "pipelines"), ("codebuild", "list_projects", "projects"),
+             ("codecommit", "list_repositories", "repositories"), ("cloudwatch", "describe_alarms", "MetricAlarms"),
+             ("cloudformation", "describe_stacks", "Stacks"), ("s3", "list_buckets", "Buckets")]
+    # The clients first, so that the calls arrive the moment the cloud is up.
+    clients = [boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                            aws_access_key_id=account, aws_secret_access_key="test", config=config)
+               for service, _, _ in calls]
+    proc = _start(port, data, log)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
+        with ThreadPoolExecutor(len(calls)) as pool:
+            answers = list(pool.map(lambda i: getattr(clients[i], calls[i][1])().get(calls[i][2], []),
+                                    range(len(calls))))
+        assert answers == [[]] * len(calls)
+    finally:
+        _stop_with(proc, signal.SIGTERM)
+    assert "Traceback" not in log.read_text()

@@ -65,22 +65,20 @@ class Gateway:
                 return app(environ, start_response)
 
         try:
-            app = self._moto_app(environ)
+            app = self._moto.get_application(environ)
         except Exception:  # no moto backend for this service at all
             log.debug("no backend for %s %s", environ.get("REQUEST_METHOD"), path, exc_info=True)
             return self._send(start_response, *errors.not_implemented(environ))
+        try:
+            services.ensure_loaded(getattr(app, "service", None))
+        except Exception as exc:  # the project's own extension failed to load: ours, not "not implemented"
+            log.exception("loading the extensions of %s failed", getattr(app, "service", None))
+            return self._send(start_response, *errors.internal_failure(environ, exc))
         # AWS's rule: another account's bucket, topic or queue only as its policy allows.
         refused = cross_account.refusal(environ, getattr(app, "service", None))
         if refused is not None:
             return self._send(start_response, *refused)
         return self._call_moto(app, environ, start_response)
-
-    def _moto_app(self, environ: dict):
-        app = self._moto.get_application(environ)
-        service = getattr(app, "service", None)
-        if service:
-            services.ensure_loaded(service)
-        return app
 
     def _call_moto(self, app, environ: dict, start_response: Callable) -> Iterable[bytes]:
         captured: dict = {}
@@ -96,6 +94,7 @@ class Gateway:
             if hasattr(body, "close"):
                 body.close()
         except NotImplementedError:
+            log.debug("not implemented: %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc_info=True)
             return self._send(start_response, *errors.not_implemented(environ))
         except Exception as exc:
             log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))

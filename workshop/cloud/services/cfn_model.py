@@ -122,9 +122,12 @@ class CfnResource:
         if CloudFormationModel not in cls.__bases__:
             raise TypeError(f"{cls.__name__}: list CloudFormationModel itself among the bases "
                             "(moto finds resource types through CloudFormationModel.__subclasses__())")
+        # moto caches its model list on first use. The module may be half-imported by another
+        # thread (the start-up warm-up) this very moment: then it has no caches to clear yet.
         parsing = sys.modules.get("moto.cloudformation.parsing")
-        if parsing is not None:  # moto caches its model list on first use
-            for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        for name in ("get_model_list", "get_model_map", "get_name_type_map"):
+            cached = getattr(parsing, name, None)
+            if cached is not None:
                 cached.cache_clear()
 
     @staticmethod
