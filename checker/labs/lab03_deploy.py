@@ -216,19 +216,37 @@ def _read_windows(account, st: Deploy) -> None:
             st.lambda_weights[canary["deploymentId"]] = float(weight)
     plan = {"good": (good, good), "canary": (canary, rollback or canary), "all-at-once": (all_at_once, restore)}
     now = datetime.now(timezone.utc)
+    # Every deployment of the group bounds the one before (a notebook run twice has more than
+    # the three experiments), and so does each experiment's own start.
+    starts = [t for t in (parse_time(d.get("createTime")) for d in [*(st.lambda_deployments or []),
+                                                                   *(f for f, _ in plan.values() if f)]) if t]
     for name, (first, last) in plan.items():
         start = parse_time((first or {}).get("createTime"))
         if start is None:
             continue
         end = parse_time((last or {}).get("completeTime")) if last else None
-        # Metrics are stamped when an invocation ends: one more second takes in the last ones.
-        end = min(now, end + timedelta(seconds=1)) if end else now
+        if end is None:
+            end = now
+        else:
+            # Lambda's metrics are stamped when a request arrives, and CloudWatch reads whole
+            # seconds (a window's fractions are cut off): the window runs to the whole second
+            # after the deployment ended, but never into the next experiment's second.
+            end = _whole_second_up(end)
+            # (a rollback is part of its experiment: it starts as the stopped canary ends)
+            own = {parse_time((d or {}).get("createTime")) for d in (first, last)}
+            later = [t.replace(microsecond=0) for t in starts if t > start and t not in own]
+            if later and min(later) > start:
+                end = min(end, min(later))
         if end <= start:
             end = start + timedelta(seconds=1)
         window = Window(start, end)
         window.errors = _alias_sum(account, "Errors", window)
         window.invocations = _alias_sum(account, "Invocations", window)
         st.windows[name] = window
+
+
+def _whole_second_up(t: datetime) -> datetime:
+    return t.replace(microsecond=0) + timedelta(seconds=1) if t.microsecond else t
 
 
 def _lambda_target(account, deployment_id: str) -> dict | None:
