@@ -270,6 +270,7 @@ print("PROBE " + json.dumps(probe))
 '''
 
 
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own
 def test_an_autograde_kernel_runs_as_an_unprivileged_user_and_reads_nothing_of_others(cloud, tmp_path):
     """nbgrader runs a learner's submitted code; as root, the grader gives it a
     borrowed pool user and a private copy of the submission: it reads neither the
