@@ -148,12 +148,12 @@ def kernel_box(folder: Path | None) -> Iterator[KernelBox | None]:
 
     from workshop.cloud import sandbox
 
-    box = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
-    try:
-        with sandbox.borrowed() as who:
-            if who is None:
-                yield None
-                return
+    with sandbox.borrowed() as who:
+        if who is None:
+            yield None
+            return
+        box = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
+        try:
             lab, home = box / "lab", box / "home"
             if folder is not None and Path(folder).is_dir():
                 shutil.copytree(folder, lab, symlinks=True)
@@ -162,8 +162,8 @@ def kernel_box(folder: Path | None) -> Iterator[KernelBox | None]:
             (home / "tmp").mkdir(parents=True)
             sandbox.hand_over(box, who)
             yield KernelBox(who, lab, home)
-    finally:
-        shutil.rmtree(box, ignore_errors=True)
+        finally:
+            shutil.rmtree(box, ignore_errors=True)
 
 
 def _sandboxed_kernel_manager(box: KernelBox):
