@@ -115,11 +115,6 @@ def borrowed() -> Iterator[Identity | None]:
             os.close(_held.pop(index))
 
 
-def hand_over(path: str | os.PathLike, who: Identity) -> None:
-    """Give ``path`` (recursively) to ``who``: folders 0700, owned by that user."""
-    _give(Path(path), who)
-
-
 def prepare_dir(account_id: str, path: str | os.PathLike) -> None:
     """Give ``path`` (a folder, recursively, or a file) to the account's user, 0700.
     The folders between the account's folder in the state dir and ``path`` stay the
@@ -132,7 +127,7 @@ def prepare_dir(account_id: str, path: str | os.PathLike) -> None:
     for folder in _chain(account_id, path):
         os.chown(folder, os.geteuid(), who.gid, follow_symlinks=False)
         os.chmod(folder, 0o710)
-    _give(path, who)
+    hand_over(path, who)
 
 
 def read_text(account_id: str, path: str | os.PathLike) -> str:
@@ -181,7 +176,10 @@ def _chain(account_id: str, path: Path) -> list[Path]:
     return [base.joinpath(*parts[start:end]) for end in range(start + 1, len(parts))]
 
 
-def _give(path: Path, who: Identity) -> None:
+def hand_over(path: str | os.PathLike, who: Identity) -> None:
+    """Give ``path`` (recursively) to ``who``: folders 0700, owned by that user."""
+    path = Path(path)
+
     def own(p: str, is_dir: bool) -> None:
         os.chown(p, who.uid, who.gid, follow_symlinks=False)
         if is_dir:
