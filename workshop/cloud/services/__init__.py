@@ -5,6 +5,15 @@ itself is laid out: ``models.py`` holds state and rules, ``responses.py``
 the wire format. A sub-package registers itself with the decorators below;
 the gateway loads every sub-package named in ``EXTENSIONS`` before the
 first request reaches the moto service it extends.
+
+Models and engines meet here, never by import: a model announces work
+(``announce("codebuild.build-queued", build=build)``) and the engine that does
+it subscribes (``@on("codebuild.build-queued")`` on a function taking the same
+keywords); ``ask`` is the one-answer form (``ask("lambda.invoke", ...)``
+returns the engine's answer). Events are named ``service.what-happened``. An
+engine module is imported by whatever loads its service (the package's
+``__init__`` or ``EXTENSIONS``/``EAGER``), so it has subscribed before its
+models can announce; it still starts its threads lazily, on the first event.
 """
 
 from __future__ import annotations
@@ -43,6 +52,35 @@ _locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
 _reset_hooks: list[Callable[[str], None]] = []
 _mounts: list[tuple[str, Callable]] = []
+_subscribers: dict[str, list[Callable]] = {}
+
+
+def on(event: str) -> Callable[[Callable], Callable]:
+    """Decorator: call the decorated function with the keywords of every
+    ``announce(event, ...)`` / ``ask(event, ...)`` (an engine's side)."""
+
+    def subscribe(handler: Callable) -> Callable:
+        _subscribers.setdefault(event, []).append(handler)
+        return handler
+
+    return subscribe
+
+
+def announce(event: str, /, **details) -> list:
+    """Tell every subscriber of ``event`` (in the order they subscribed) and
+    return their answers; nobody subscribed is no error (no engine wants it).
+    A subscriber's exception reaches the announcer, as a direct call's would:
+    an announcer that must not fail (a push, a state change) catches it."""
+    return [handler(**details) for handler in list(_subscribers.get(event, ()))]
+
+
+def ask(event: str, /, **details):
+    """The answer of the one subscriber of ``event`` (e.g. an invocation's
+    outcome); LookupError when none or several subscribed."""
+    handlers = _subscribers.get(event, ())
+    if len(handlers) != 1:
+        raise LookupError(f"{len(handlers)} subscribers of {event!r}: its engine module must be imported once")
+    return handlers[0](**details)
 
 
 def extend(moto_class: type) -> Callable[[type], type]:

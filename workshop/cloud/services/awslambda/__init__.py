@@ -3,4 +3,4 @@ processes (no Docker), aliases route by weight, every invocation leaves AWS's
 metrics in CloudWatch and its output in CloudWatch Logs; CloudFormation creates
 functions, versions and aliases."""
 
-from workshop.cloud.services.awslambda import cloudformation, models, responses  # noqa: F401  (registers)
+from workshop.cloud.services.awslambda import cloudformation, function_runner, models, responses  # noqa: F401  (registers)

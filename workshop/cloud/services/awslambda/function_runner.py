@@ -9,7 +9,6 @@ waits its turn. It works on backends and the clock, never on requests."""
 from __future__ import annotations
 
 import atexit
-import base64
 import hashlib
 import json
 import logging
@@ -25,100 +24,33 @@ import time
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from workshop.cloud import class_mode, runtime, sandbox
+from workshop.cloud import class_mode, runtime, sandbox, services
 from workshop.cloud.clock import get_clock
+from workshop.cloud.services.awslambda.invocation import (
+    RESERVED_ENV,
+    CodeError,
+    FunctionSpec,
+    Invocation,
+    Outcome,
+    Throttled,
+)
 from workshop.cloud.services.cloudwatch import alarm_evaluator
 
 log = logging.getLogger(__name__)
 
-# Every Python runtime runs on the cloud's own interpreter (the handler's code
-# must suit that version); the others are refused with a clear error.
-PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 INIT_TIMEOUT_SECONDS = 10.0          # AWS's limit on a cold start's init phase (the handler's import)
 RUNTIME_START_SECONDS = 120.0        # the interpreter's own start: the cloud's cost, slow on a loaded machine
 QUEUE_SECONDS = 300.0                # a caller waits this long for a busy version's worker before a 429
-LOG_TAIL_BYTES = 4096                # what LogType=Tail returns
 MAX_WORKERS_PER_VERSION = 4          # concurrent executions of one version
 MAX_WORKERS = 32                     # all functions together; idle ones are evicted first
 IDLE_SECONDS = 600.0                 # a warm worker unused this long (real time) is stopped
 UNZIPPED_LIMIT = 262_144_000         # AWS's limit on a function's unzipped code
 MAX_EVENT_CHARS = 256 * 1024         # CloudWatch Logs' limit on one event
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024   # what one invocation's output may cost the cloud
-
-# Keys AWS sets itself; a function's own variables may not override them.
-RESERVED_ENV = frozenset({
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-})
-
-
-class CodeError(Exception):
-    """The function's code cannot be unpacked (not a zip, too large, empty)."""
-
-
-class Throttled(Exception):
-    """Every execution environment of the version stayed busy too long."""
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What a worker runs: a snapshot of one function version's code and configuration."""
-
-    account_id: str
-    region: str
-    function_name: str
-    version: str                      # "$LATEST" or a published version number
-    runtime: str
-    handler: str
-    code_sha256: str
-    environment: tuple[tuple[str, str], ...]
-    memory_size: int
-    timeout: float
-    function_arn: str                 # unqualified
-    code: bytes = field(compare=False, repr=False)
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.account_id, self.region, self.function_name, self.version)
-
-    @property
-    def log_group(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-
-@dataclass
-class Invocation:
-    request_id: str
-    payload: bytes
-    invoked_arn: str
-    executed_version: str
-    resource: str | None = None       # the Resource dimension: name:alias or name:version
-    via_alias: bool = False
-    client_context: dict | None = None
-    # When the request arrived (wall clock): AWS stamps an invocation's metrics so.
-    received: float = field(default_factory=lambda: get_clock().timestamp())
-
-
-@dataclass
-class Outcome:
-    request_id: str
-    payload: bytes
-    function_error: str | None        # "Unhandled" when the function failed
-    executed_version: str
-    log_text: str                     # this invocation's log lines, START to REPORT
-    duration_ms: float
-
-    @property
-    def log_tail_b64(self) -> str:
-        return base64.b64encode(self.log_text.encode("utf-8")[-LOG_TAIL_BYTES:]).decode("ascii")
 
 
 class _WorkerGone(Exception):
@@ -659,3 +591,25 @@ def get_runner() -> FunctionRunner:
                 _runner = FunctionRunner()
                 atexit.register(_runner.shutdown)
     return _runner
+
+
+@services.on("lambda.invoke")
+def _invoke(spec: FunctionSpec, invocation: Invocation) -> Outcome:
+    return get_runner().invoke(spec, invocation)
+
+
+@services.on("lambda.invocation-queued")
+def _queued(spec: FunctionSpec, invocation: Invocation) -> None:
+    get_runner().submit(spec, invocation)
+
+
+@services.on("lambda.function-deleted")
+def _function_deleted(account_id: str, region: str, function_name: str, qualifier: str | None) -> None:
+    get_runner().forget(account_id, region, function_name, qualifier)
+
+
+@services.on_account_reset
+def _reset_account(account_id: str) -> None:
+    """A reset account keeps no warm environments and no unpacked code."""
+    get_runner().forget(account_id)
+    shutil.rmtree(runtime.state_dir() / "lambda" / account_id, ignore_errors=True)

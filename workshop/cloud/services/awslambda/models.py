@@ -29,8 +29,9 @@ from moto.awslambda.utils import make_function_arn
 from moto.core.exceptions import JsonRESTError
 from moto.utilities.utils import ARN_PARTITION_REGEX
 
-from workshop.cloud.services import extend, on_account_reset
-from workshop.cloud.services.awslambda.function_runner import (
+from workshop.cloud import services
+from workshop.cloud.services import extend
+from workshop.cloud.services.awslambda.invocation import (
     PYTHON_RUNTIMES,
     RESERVED_ENV,
     CodeError,
@@ -38,7 +39,6 @@ from workshop.cloud.services.awslambda.function_runner import (
     Invocation,
     Outcome,
     Throttled,
-    get_runner,
 )
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -234,7 +234,8 @@ class _LambdaBackend:
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         name, in_name = _split_name(function_name)
         _moto_delete_function(self, function_name, qualifier)
-        get_runner().forget(self.account_id, self.region_name, name, in_name or qualifier)
+        services.announce("lambda.function-deleted", account_id=self.account_id, region=self.region_name,
+                          function_name=name, qualifier=in_name or qualifier)
 
     # -- aliases ------------------------------------------------------------
     def create_alias(self, name: str, function_name: str, function_version: str, description: str,
@@ -330,12 +331,11 @@ class _LambdaBackend:
         invocation = Invocation(request_id=request_id, payload=payload, invoked_arn=target.invoked_arn,
                                 executed_version=target.executed_version, resource=target.resource,
                                 via_alias=target.via_alias, client_context=context)
-        runner = get_runner()
         if invocation_type == "Event":
-            runner.submit(spec, invocation)
+            services.announce("lambda.invocation-queued", spec=spec, invocation=invocation)
             return InvokeResult(202, b"", request_id)
         try:
-            outcome: Outcome = runner.invoke(spec, invocation)
+            outcome: Outcome = services.ask("lambda.invoke", spec=spec, invocation=invocation)
         except CodeError as exc:
             raise InvalidParameterValueException(f"{exc} (function {spec.function_name})") from None
         except Throttled:   # recorded by the runner
@@ -450,14 +450,3 @@ def _backend(account_id: str, region: str) -> LambdaBackend:
     from moto.awslambda.utils import get_backend
 
     return get_backend(account_id, region)
-
-
-@on_account_reset
-def _stop_workers(account_id: str) -> None:
-    """A reset account keeps no warm environments and no unpacked code."""
-    import shutil
-
-    from workshop.cloud import runtime
-
-    get_runner().forget(account_id)
-    shutil.rmtree(runtime.state_dir() / "lambda" / account_id, ignore_errors=True)

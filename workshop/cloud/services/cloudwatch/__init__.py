@@ -2,8 +2,10 @@
 INSUFFICIENT_DATA, moved by the alarm evaluator on the workshop clock, with
 alarm history and SNS actions; and ``AWS::CloudWatch::Alarm`` for CloudFormation.
 
-This package file stays empty on purpose: the gateway imports
-``alarm_evaluator`` eagerly at start, and that must not pull in moto's
-CloudWatch models (``services.EXTENSIONS`` names ``responses`` and
-``cfn_resources``, which load them on first use).
+This package file imports only the evaluator (it subscribes to what the
+models announce, and starts with the cloud), never moto's CloudWatch models:
+``services.EXTENSIONS`` names ``responses`` and ``cfn_resources``, which load
+them on first use.
 """
+
+from workshop.cloud.services.cloudwatch import alarm_evaluator  # noqa: F401  (subscribes)

@@ -2,8 +2,9 @@
 ``put_metric_alarm`` validated and stored whole (a new alarm starts at
 INSUFFICIENT_DATA), state changes recorded with history and run as actions
 (SNS notifications in AWS's format), and the read API other engines use
-(``alarm_states``, ``on_state_change``). Which state an alarm should be in is
-the alarm evaluator's business (``alarm_evaluator.py``); this module records it.
+(``alarm_states``). Which state an alarm should be in is the alarm evaluator's
+business (``alarm_evaluator.py``); this module records it and announces
+``cloudwatch.alarm-changed`` (put, set) and ``cloudwatch.alarm-state-changed``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,8 +27,9 @@ from moto.cloudwatch.exceptions import (
 from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 
 from workshop.cloud.clock import get_clock
+from workshop.cloud import services
 from workshop.cloud.services import extend
-from workshop.cloud.services.cloudwatch import alarm_evaluator
+from workshop.cloud.services.cloudwatch.metric_math import check_expressions
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,6 @@ MAX_HISTORY_ITEMS = 10_000
 # (set_alarm_state, put, delete) both change it.
 STATE_LOCK = threading.RLock()
 
-StateListener = Callable[[str, str, Alarm, str, str], None]
-_listeners: list[StateListener] = []
-
 _moto_put_metric_alarm = CloudWatchBackend.put_metric_alarm
 
 
@@ -71,14 +70,6 @@ def alarm_states(account: str, region: str, names: Iterable[str]) -> dict[str, s
         if alarm is not None:
             found[name] = alarm.state_value
     return found
-
-
-def on_state_change(listener: StateListener) -> StateListener:
-    """Register ``listener(account, region, alarm, old_state, new_state)``, called
-    after every state change (outside the state lock; exceptions are logged).
-    Composite alarms and deployment runners use it to react at once."""
-    _listeners.append(listener)
-    return listener
 
 
 _RULE_REFERENCE = re.compile(r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(\"?)(.+?)\1\s*\)")
@@ -182,7 +173,7 @@ class AlarmRules:
                                {"type": "Update", "version": "1.0",
                                 "originalUpdatedAlarm": old_config,
                                 "updatedAlarm": alarm_configuration(alarm)}, now)
-        alarm_evaluator.wake()
+        services.announce("cloudwatch.alarm-changed")
         return alarm
 
     def set_alarm_state(self, alarm_name: str, reason: str, reason_data: str | None,
@@ -202,7 +193,7 @@ class AlarmRules:
             raise ResourceNotFound(f"Alarm {alarm_name} not found")
         # AWS re-evaluates at the next period, which may set the state back.
         change_state(self, alarm, state_value, reason, reason_data)
-        alarm_evaluator.wake()
+        services.announce("cloudwatch.alarm-changed")
 
     def delete_alarms(self, alarm_names: list[str]) -> None:
         missing = [name for name in alarm_names if name not in self.alarms]
@@ -453,7 +444,7 @@ def _validate_metrics(metrics: list[dict], threshold_metric_id: str | None, eval
             returning.append(qid)
     if len(returning) != 1:
         raise ValidationError("Exactly one element of the metrics list should return data.")
-    problem = alarm_evaluator.check_expressions(metrics, threshold_metric_id)
+    problem = check_expressions(metrics, threshold_metric_id)
     if problem:
         raise ValidationError(problem)
     if len(periods) > 1:
@@ -527,11 +518,11 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
         run_actions(backend, alarm, old_state, actions, now)
     publish_event(backend, alarm, {"value": old_state, "reason": old_reason,
                                    "reasonData": old_reason_data, "timestamp": _millis(old_updated)})
-    for listener in list(_listeners):
-        try:
-            listener(backend.account_id, backend.region_name, alarm, old_state, new_state)
-        except Exception:
-            log.exception("alarm state listener failed for %s", alarm.name)
+    try:   # after the state lock: a subscriber (composite alarms, a deployment) may read states
+        services.announce("cloudwatch.alarm-state-changed", account_id=backend.account_id,
+                          region=backend.region_name, alarm=alarm, old_state=old_state, new_state=new_state)
+    except Exception:
+        log.exception("a subscriber of cloudwatch.alarm-state-changed failed for %s", alarm.name)
     return True
 
 

@@ -823,6 +823,21 @@ def get_runner() -> BuildRunner:
     return _runner
 
 
+@services.on("codebuild.build-queued")
+def _queued(build) -> None:
+    get_runner().submit(build)
+
+
+@services.on("codebuild.build-stop-requested")
+def _stop_requested(build) -> None:
+    get_runner().stop(build)
+
+
+@services.on("codebuild.backend-reset")
+def _backend_reset(account_id: str, region: str) -> None:
+    get_runner().forget(account_id, region)
+
+
 @services.on_account_reset
 def _reset_account(account_id: str) -> None:
     """Stop the account's builds and delete their folders."""

@@ -261,9 +261,7 @@ class CodeBuildBackend(BaseBackend):
 
     def reset(self) -> None:
         # A reset account's running builds stop and write nothing more.
-        from workshop.cloud.services.codebuild import build_runner
-
-        build_runner.get_runner().forget(self.account_id, self.region_name)
+        services.announce("codebuild.backend-reset", account_id=self.account_id, region=self.region_name)
         super().reset()
 
     # -- projects ---------------------------------------------------------
@@ -360,15 +358,13 @@ class CodeBuildBackend(BaseBackend):
     def start_build(self, project_name: str, overrides: dict | None = None,
                     initiator: str = "root") -> Build:
         """Create a build from a project and start-build overrides, and hand it to the runner."""
-        from workshop.cloud.services.codebuild import build_runner
-
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         with self.lock:
             project = self.get_project(project_name)
             spec = self._build_spec(project, overrides)
             build = Build(self, project, spec, overrides, initiator)
             self.builds[build.id] = build
-        build_runner.get_runner().submit(build)
+        services.announce("codebuild.build-queued", build=build)
         return build
 
     def _build_spec(self, project: Project, o: dict) -> dict:
@@ -459,10 +455,8 @@ class CodeBuildBackend(BaseBackend):
         return _page(ids, token)
 
     def stop_build(self, build_id: str) -> Build:
-        from workshop.cloud.services.codebuild import build_runner
-
         build = self.get_build(build_id)
-        build_runner.get_runner().stop(build)
+        services.announce("codebuild.build-stop-requested", build=build)
         return build
 
     def retry_build(self, build_id: str) -> Build:

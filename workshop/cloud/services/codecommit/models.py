@@ -1654,11 +1654,10 @@ class CodeCommitBackend(BaseBackend):
             if references:
                 self._publish(repo, trigger, references, user_arn, "ReferenceChanges")
         _put_events(repo, changes, user_arn)
-        for listener in list(_ref_listeners):
-            try:
-                listener(repo, changes, user_arn)
-            except Exception:  # a listener never fails a push
-                log.exception("reference change listener %r on %s", listener, repo.arn)
+        try:
+            services.announce("codecommit.references-changed", repo=repo, changes=changes, user_arn=user_arn)
+        except Exception:  # a subscriber never fails a push
+            log.exception("a subscriber of codecommit.references-changed failed on %s", repo.arn)
 
     def _close_if_merged(self, pr: PullRequest, old: str | None, new: str | None, user_arn: str) -> None:
         """A pull request whose source just arrived in its destination (merged with git) is merged."""
@@ -1790,17 +1789,6 @@ def _conflict_json(repo: Repository, conflict: git_ops.Conflict) -> dict:
         "objectTypeConflict": conflict.object_type,
         "mergeOperations": {"source": operation(conflict.source), "destination": operation(conflict.destination)},
     }
-
-
-# Called with (repository, [(ref, old, new)], user_arn) after every reference change
-# (git push, API write, merge), under the backend's lock: listeners must be quick.
-_ref_listeners: list = []
-
-
-def on_ref_changes(listener):
-    """Register a listener of reference changes (e.g. CodePipeline's change detection)."""
-    _ref_listeners.append(listener)
-    return listener
 
 
 def _put_events(repo: Repository, changes: list, user_arn: str) -> None:

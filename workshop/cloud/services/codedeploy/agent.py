@@ -57,11 +57,6 @@ class EventFailed(Exception):
         self.log_tail = log_tail
 
 
-def instance_dir(account_id: str, region: str, instance_id: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "._-=+,@" else "_" for c in instance_id)
-    return runtime.account_dir("codedeploy", account_id, region) / "instances" / safe
-
-
 class InstanceAgent:
     """Deploys one revision to one instance. ``job`` is the runner's handle on the
     deployment: ``stopping()`` and ``track(proc)`` / ``untrack(proc)``."""

@@ -458,6 +458,21 @@ def get_runner() -> DeploymentRunner:
     return _runner
 
 
+@services.on("codedeploy.deployment-created")
+def _created(backend, deployment) -> None:
+    get_runner().submit(backend, deployment)
+
+
+@services.on("codedeploy.deployment-stop-requested")
+def _stop_requested(deployment, reason: str) -> None:
+    get_runner().stop(deployment, reason)
+
+
+@services.on("codedeploy.backend-reset")
+def _backend_reset(account_id: str, region: str) -> None:
+    get_runner().forget(account_id, region)
+
+
 @services.on_account_reset
 def _reset_account(account_id: str) -> None:
     """Stop the account's deployments (and their scripts) and delete its instances."""

@@ -24,6 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from moto.codedeploy import models as moto_codedeploy
@@ -32,7 +33,7 @@ from moto.core.base_backend import BaseBackend
 from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
 from moto.utilities.tagging_service import TaggingService
 
-from workshop.cloud import services
+from workshop.cloud import runtime, services
 from workshop.cloud.services import paging
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codedeploy import appspec, configs
@@ -402,7 +403,7 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
 
     def reset(self) -> None:
         # A reset account's running deployments stop (their scripts killed) and record nothing more.
-        _runner().forget(self.account_id, self.region_name)
+        services.announce("codedeploy.backend-reset", account_id=self.account_id, region=self.region_name)
         super().reset()
 
     def arn(self, resource: str) -> str:
@@ -600,7 +601,7 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
             self.tagger.delete_all_tags_for_resource(self.group_arn(app_name, group_name))
         for deployment in list(self.deployments.values()):
             if deployment.group is group and deployment.active:
-                _runner().stop(deployment, "request")
+                services.announce("codedeploy.deployment-stop-requested", deployment=deployment, reason="request")
 
     def _group_settings(self, app: Application, params: dict[str, Any], current: dict | None) -> dict[str, Any]:
         """The settings of a group after a create (current None) or an update, checked as AWS checks them."""
@@ -921,7 +922,7 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
             record["lastUsedTime"] = deployment.create_time
             if group.name not in record["deploymentGroups"]:
                 record["deploymentGroups"].append(group.name)
-        _runner().submit(self, deployment)
+        services.announce("codedeploy.deployment-created", backend=self, deployment=deployment)
         return deployment
 
     def _lambda_appspec(self, revision: dict) -> appspec.LambdaAppSpec:
@@ -948,11 +949,9 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
                                   "targetVersionWeight": 0.0}
             deployment.targets[target_id] = target
         elif platform == "Server":
-            from workshop.cloud.services.codedeploy import agent
-
             for target_id, arn in self.server_instances(deployment.group):
                 target = Target(deployment, "InstanceTarget", target_id, arn, appspec.SERVER_EVENTS,
-                                instance_dir=str(agent.instance_dir(self.account_id, self.region_name, target_id)))
+                                instance_dir=str(instance_dir(self.account_id, self.region_name, target_id)))
                 deployment.targets[target_id] = target
 
     def server_instances(self, group: DeploymentGroup) -> list[tuple[str, str]]:
@@ -1032,7 +1031,7 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
                             f"The deployment {deployment.id} has already completed.")
             deployment.stop_rollback = auto_rollback
             deployment.stop_requested = "request"
-        _runner().stop(deployment, "request")
+        services.announce("codedeploy.deployment-stop-requested", deployment=deployment, reason="request")
         return "Pending", "Stopping Pending. Stopping to schedule commands in the deployment instances"
 
     def continue_deployment(self, deployment_id: Any) -> None:
@@ -1226,7 +1225,7 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
         with rollback.lock:
             rollback.rollback_info = {"rollbackTriggeringDeploymentId": failed.id,
                                       "rollbackMessage": f"Rolls back deployment {failed.id} ({reason})."}
-        _runner().submit(self, rollback)
+        services.announce("codedeploy.deployment-created", backend=self, deployment=rollback)
         return rollback
 
     @staticmethod
@@ -1328,10 +1327,10 @@ class CodeDeployBackend(BaseBackend, TaggableResourcesMixin):
 
 # -- rules and helpers -------------------------------------------------------------------
 
-def _runner():
-    from workshop.cloud.services.codedeploy.deployment_runner import get_runner
-
-    return get_runner()
+def instance_dir(account_id: str, region: str, instance_id: str) -> Path:
+    """Where an instance's agent keeps the revisions deployed to it (under the cloud's state dir)."""
+    safe = "".join(c if c.isalnum() or c in "._-=+,@" else "_" for c in instance_id)
+    return runtime.account_dir("codedeploy", account_id, region) / "instances" / safe
 
 
 def _check_application_name(name: Any) -> str:

@@ -363,14 +363,8 @@ class CodePipelineBackend(BaseBackend):
                 for execution in pipeline.executions.values():
                     if not execution.finished:
                         execution.status = "Cancelled"
-        self.runner.forget(self.account_id, self.region_name)
+        services.announce("codepipeline.backend-reset", account_id=self.account_id, region=self.region_name)
         super().reset()
-
-    @property
-    def runner(self):
-        from workshop.cloud.services.codepipeline import pipeline_runner
-
-        return pipeline_runner.get_runner()
 
     def get(self, name: Any) -> Pipeline:
         pipeline = self.pipelines.get(name) if isinstance(name, str) else None
@@ -465,7 +459,7 @@ class CodePipelineBackend(BaseBackend):
                 execution.stop_mode, execution.stop_reason = "abandon", "The pipeline was deleted"
                 execution.set_status("Stopping")
         for execution in executions:
-            self.runner.kick(execution)
+            services.announce("codepipeline.execution-changed", execution=execution)
 
     def list_pipelines(self, token: Any, max_results: Any) -> tuple[list[dict], str | None]:
         with self.lock:
@@ -511,7 +505,7 @@ class CodePipelineBackend(BaseBackend):
         execution = Execution(pipeline, trigger, _resolve_variables(pipeline.declaration, variables or []),
                               overrides or {})
         pipeline.executions[execution.id] = execution
-        self.runner.kick(execution)
+        services.announce("codepipeline.execution-changed", execution=execution)
         return execution
 
     def start_pipeline_execution(self, name: Any, variables: list[dict] | None,
@@ -592,7 +586,7 @@ class CodePipelineBackend(BaseBackend):
             execution.stop_mode = "abandon" if abandon else "finish"
             execution.stop_reason = reason or ""
             execution.set_status("Stopping", reason or None)
-        self.runner.kick(execution)
+        services.announce("codepipeline.execution-changed", execution=execution)
         return execution.id
 
     def retry_stage_execution(self, name: Any, stage: Any, execution_id: Any, mode: str) -> str:
@@ -623,7 +617,7 @@ class CodePipelineBackend(BaseBackend):
             execution.set_status("InProgress")
             if execution.mode != "PARALLEL":
                 pipeline.occupant[stage] = execution.id
-        self.runner.kick(execution)
+        services.announce("codepipeline.execution-changed", execution=execution)
         return execution.id
 
     def put_approval_result(self, name: Any, stage: Any, action: Any, result: dict, token: Any,
@@ -652,7 +646,7 @@ class CodePipelineBackend(BaseBackend):
             match.approval = {"status": result["status"], "summary": result.get("summary") or "",
                               "by": user_arn, "at": when}
             execution = match.execution
-        self.runner.kick(execution)
+        services.announce("codepipeline.execution-changed", execution=execution)
         return when
 
     def set_transition(self, name: Any, stage: Any, transition_type: str, enabled: bool,
@@ -676,7 +670,7 @@ class CodePipelineBackend(BaseBackend):
             pipeline.transitions[target] = state
             waiting = [pipeline.executions[i] for i in pipeline.waiting.get(target, []) if i in pipeline.executions]
         for execution in waiting:
-            self.runner.kick(execution)
+            services.announce("codepipeline.execution-changed", execution=execution)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -713,6 +707,7 @@ def _page(items: list, token: Any, max_results: Any, limit: int) -> tuple[list, 
 
 # -- change detection -------------------------------------------------------------------------
 
+@services.on("codecommit.references-changed")
 def _on_ref_changes(repo, changes: list[tuple[str, str | None, str | None]], user_arn: str) -> None:
     """A push or merge to a branch that a pipeline's CodeCommit source watches starts the pipeline."""
     backends = codepipeline_backends
@@ -772,13 +767,3 @@ codepipeline_backends = moto_codepipeline.codepipeline_backends
 
 def codepipeline_backend(account_id: str, region: str) -> CodePipelineBackend:
     return codepipeline_backends[account_id][region]
-
-
-def _listen() -> None:
-    services.ensure_loaded("codecommit")
-    from workshop.cloud.services.codecommit import models as codecommit
-
-    codecommit.on_ref_changes(_on_ref_changes)
-
-
-_listen()

@@ -382,6 +382,16 @@ def get_runner() -> PipelineRunner:
     return _runner
 
 
+@services.on("codepipeline.execution-changed")
+def _execution_changed(execution) -> None:
+    get_runner().kick(execution)
+
+
+@services.on("codepipeline.backend-reset")
+def _backend_reset(account_id: str, region: str) -> None:
+    get_runner().forget(account_id, region)
+
+
 @services.on_account_reset
 def _reset_account(account_id: str) -> None:
     """Stop the account's executions and delete its working folders."""
