@@ -71,3 +71,58 @@ def access_key_from_environ(environ: dict) -> str | None:
 
 def account_from_environ(environ: dict) -> str:
     return account_for_key(access_key_from_environ(environ))
+
+
+# -- who is calling ------------------------------------------------------------------
+
+def caller(access_key_id: str | None) -> dict:
+    """Who a key is, as CloudTrail's ``userIdentity`` (and STS) name the caller: an assumed
+    role's session (``AssumedRole``), an IAM user the account made (``IAMUser``), a key
+    ``workshop accounts`` issued (the learner's ``IAMUser``), or else the account's own
+    root (``Root``: a 12-digit key, or any other key for 000000000000)."""
+    import sys
+
+    account = account_for_key(access_key_id)
+    identity: dict = {"accountId": account}
+    if access_key_id:
+        identity["accessKeyId"] = access_key_id
+    sts = sys.modules.get("moto.sts.models")
+    if access_key_id and sts is not None and account in sts.sts_backends:
+        for backend in list(dict.values(sts.sts_backends[account])):
+            role = backend.get_assumed_role_from_access_key(access_key_id)
+            if role is not None:
+                role_name = role.role_arn.rsplit("/", 1)[-1]
+                identity.update(type="AssumedRole", principalId=role.user_id, arn=role.arn,
+                                sessionContext={"sessionIssuer": {
+                                    "type": "Role", "principalId": role.user_id.split(":", 1)[0],
+                                    "arn": role.role_arn, "accountId": account, "userName": role_name}})
+                identity["userName"] = role.session_name  # LookupEvents' Username; dropped from the event
+                return identity
+    iam = sys.modules.get("moto.iam.models")
+    if access_key_id and iam is not None and account in iam.iam_backends:
+        for backend in list(dict.values(iam.iam_backends[account])):
+            user = backend.get_user_from_access_key_id(access_key_id)
+            if user is not None:
+                identity.update(type="IAMUser", principalId=user.id, arn=user.arn, userName=user.name)
+                return identity
+    learner = _issued_learner(access_key_id)
+    if learner is not None:
+        import hashlib
+
+        principal = "AIDA" + hashlib.sha256(f"{account}/{learner}".encode()).hexdigest()[:17].upper()
+        identity.update(type="IAMUser", principalId=principal, arn=f"arn:aws:iam::{account}:user/{learner}",
+                        userName=learner)
+        return identity
+    identity.update(type="Root", principalId=account, arn=f"arn:aws:iam::{account}:root")
+    return identity
+
+
+def _issued_learner(access_key_id: str | None) -> str | None:
+    """The learner a class key was issued to (class mode only)."""
+    import sys
+
+    class_mode = sys.modules.get("workshop.cloud.class_mode")
+    active = class_mode.active() if class_mode is not None else None
+    if active is None or not access_key_id:
+        return None
+    return active.learner_for_key(access_key_id)

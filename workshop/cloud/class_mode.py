@@ -191,6 +191,12 @@ class ClassMode:
             self._by_account = {k.account_id: k for k in keys.learners.values()}
             log.info("class mode: reloaded %d issued keys from %s", len(keys.learners), self.path)
 
+    def learner_for_key(self, access_key_id: str) -> str | None:
+        """The learner this key was issued to, or None."""
+        self._refresh()
+        key = self._by_key.get(access_key_id)
+        return key.learner if key else None
+
     def secret_for(self, account_id: str) -> str | None:
         self._refresh()
         key = self._by_account.get(account_id)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from workshop.cloud import accounts, class_mode, cross_account, errors, services
 from workshop.cloud.clock import WorkshopClock
 from workshop.cloud.control import ControlAPI
+from workshop.cloud.services.cloudtrail import recorder
 
 log = logging.getLogger("workshop.cloud")
 
@@ -77,7 +78,9 @@ class Gateway:
         # AWS's rule: another account's bucket, topic or queue only as its policy allows.
         refused = cross_account.refusal(environ, getattr(app, "service", None))
         if refused is not None:
+            recorder.request_done(environ, refused[0], refused[1], [refused[2]])
             return self._send(start_response, *refused)
+        recorder.keep_body(environ)  # for CloudTrail's requestParameters
         return self._call_moto(app, environ, start_response)
 
     def _call_moto(self, app, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -103,6 +106,7 @@ class Gateway:
         status, headers = captured["status"], captured["headers"]
         if status.startswith("404") and _is_html(headers) and errors.signing_name(environ):
             return self._send(start_response, *errors.not_implemented(environ))
+        recorder.request_done(environ, status, headers, chunks)
         start_response(status, headers)
         return chunks
 

@@ -40,6 +40,7 @@ EXTENSIONS: dict[str, list[str]] = {
     "awslambda": ["workshop.cloud.services.awslambda"],
     "cloudwatch": ["workshop.cloud.services.cloudwatch.responses"],
     "s3": ["workshop.cloud.services.s3"],
+    "cloudtrail": ["workshop.cloud.services.cloudtrail"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that
