@@ -52,6 +52,10 @@ class Gateway:
             return self._send(start_response, *errors.error_response(
                 environ, 404, "NotFound", "Use /_workshop/accounts/ACCOUNT/reset to reset an account."))
 
+        own = _own_auth_app(path, environ)
+        if own is not None:  # the registry: its ECR tokens say the account
+            return own(environ, start_response)
+
         account = accounts.account_from_environ(environ)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         environ["workshop.account"] = account
@@ -181,6 +185,18 @@ def _forget_s3_bucket_names(account_id: str) -> None:
     for name, (_, owner) in list(names.items()):
         if owner == account_id:
             names.pop(name, None)
+
+
+def _own_auth_app(path: str, environ: dict) -> Callable | None:
+    """The app that authenticates this request itself (the registry at /v2/), if any;
+    never for a request signed as an AWS API call (API Gateway v2's /v2/apis...)."""
+    for prefix, app in services.own_auth_mounts():
+        if path.startswith(prefix):
+            auth = environ.get("HTTP_AUTHORIZATION", "")
+            if auth.startswith("AWS") or "X-Amz-Signature" in environ.get("QUERY_STRING", ""):
+                return None
+            return app
+    return None
 
 
 def _is_html(headers: list) -> bool:

@@ -85,8 +85,9 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
     try:
         # poll(), not select(): a class's cloud holds more than 1024 files open (repositories,
         # large objects), and select() on a descriptor past 1024 kills waitress's loop.
+        socket_map: dict = {}
         server = waitress.server.create_server(
-            gateway, host=host, port=port, threads=threads, ident="workshop-cloud",
+            gateway, map=socket_map, host=host, port=port, threads=threads, ident="workshop-cloud",
             channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True,
             asyncore_use_poll=True, connection_limit=CONNECTION_LIMIT)
     except OSError as exc:
@@ -94,6 +95,9 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
               f"Is another cloud already running? Try `workshop doctor`, or --port.", file=sys.stderr)
         return 2
 
+    from workshop.cloud import tls_refusal
+
+    tls_refusal.install(socket_map)
     (data / PID_FILE).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
     # Warm the project's extensions in the background; requests that need one wait for it.
     from workshop.cloud import services

@@ -41,12 +41,14 @@ EXTENSIONS: dict[str, list[str]] = {
     "cloudwatch": ["workshop.cloud.services.cloudwatch.responses"],
     "s3": ["workshop.cloud.services.s3"],
     "cloudtrail": ["workshop.cloud.services.cloudtrail"],
+    "ecr": ["workshop.cloud.services.ecr.responses"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that
 # mount WSGI apps or start engines that must run before any request.
 EAGER: list[str] = ["workshop.cloud.services.cloudwatch.alarm_evaluator",
-                    "workshop.cloud.services.codecommit.git_http"]
+                    "workshop.cloud.services.codecommit.git_http",
+                    "workshop.cloud.services.ecr.registry"]
 
 _loaded: set[str] = set()
 _locks: dict[str, threading.Lock] = {}
@@ -82,6 +84,7 @@ def ask(event: str, /, **details):
     if len(handlers) != 1:
         raise LookupError(f"{len(handlers)} subscribers of {event!r}: its engine module must be imported once")
     return handlers[0](**details)
+_own_auth_mounts: list[tuple[str, Callable]] = []
 
 
 def extend(moto_class: type) -> Callable[[type], type]:
@@ -117,13 +120,20 @@ def on_account_reset(hook: Callable[[str], None]) -> Callable[[str], None]:
     return hook
 
 
-def mount(prefix: str, app: Callable) -> None:
-    """Serve a WSGI app for request paths under ``prefix`` (e.g. git over HTTP)."""
-    _mounts.append((prefix, app))
+def mount(prefix: str, app: Callable, own_auth: bool = False) -> None:
+    """Serve a WSGI app for request paths under ``prefix`` (e.g. git over HTTP).
+    ``own_auth``: the app authenticates requests itself (the registry's ECR tokens),
+    so it sees them before the account rule and class mode, unless they are signed
+    as AWS API calls (API Gateway v2's ``/v2/apis`` beside the registry's ``/v2/``)."""
+    (_own_auth_mounts if own_auth else _mounts).append((prefix, app))
 
 
 def mounts() -> list[tuple[str, Callable]]:
     return list(_mounts)
+
+
+def own_auth_mounts() -> list[tuple[str, Callable]]:
+    return list(_own_auth_mounts)
 
 
 def reset_hooks() -> list[Callable[[str], None]]:
