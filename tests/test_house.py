@@ -1,6 +1,7 @@
 """The cloud's house rules, read from its source: a service's models never
-import an engine (they announce work through ``workshop.cloud.services``), and
-every announcement a service's models make for its own engine has a subscriber."""
+import an engine (they announce work through ``workshop.cloud.services``), every
+announcement a service's models make for its own engine has a subscriber, and
+no source file of the cloud grows past what a reader holds in mind."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ ENGINE_SUFFIXES = ("_runner", "_evaluator", "agent")
 # Announcements whose subscribers belong to another service (loaded with it) or
 # that no engine needs yet: their absence is not a lost piece of work.
 OPTIONAL_EVENTS = {"codecommit.references-changed", "cloudwatch.alarm-state-changed"}
+
+# One file, one concept: past this a file is split by concept (as CodeCommit's
+# and CodeDeploy's backends are, composed in their models.py).
+MAX_LINES = 1000
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -135,3 +140,18 @@ def test_every_announced_piece_of_work_has_its_engine_subscribed():
     unheard = sorted(e for e in events - OPTIONAL_EVENTS if not services._subscribers.get(e))
     assert unheard == []
     assert len(services._subscribers["lambda.invoke"]) == 1   # ask() needs exactly one answer
+
+
+def long_files(root: Path) -> list[str]:
+    return sorted(f"{p.relative_to(root)}: {n} lines" for p in root.rglob("*.py")
+                  if (n := len(p.read_text().splitlines())) > MAX_LINES)
+
+
+def test_no_source_file_of_the_cloud_passes_1000_lines():
+    assert long_files(CLOUD) == []
+
+
+def test_the_line_count_can_fail(tmp_path):
+    (tmp_path / "short.py").write_text("x = 1\n" * MAX_LINES)
+    (tmp_path / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    assert long_files(tmp_path) == [f"long.py: {MAX_LINES + 1} lines"]
