@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from checker.labs import GENERATED
+
 __all__ = ["sample_app_path", "copy_sample_app"]
 
-# Left behind by running the app's tests or benchmarks; never part of the source.
-_GENERATED = ("__pycache__", "*.pyc", ".pytest_cache", ".benchmarks", "reports", "*.egg-info")
 
 
 def sample_app_path() -> Path:
@@ -27,5 +27,5 @@ def copy_sample_app(dest: str | Path) -> Path:
     """Copy the sample app's files into ``dest`` (made if missing; files already
     there are overwritten, others left alone) and return ``dest``."""
     dest = Path(dest)
-    shutil.copytree(sample_app_path(), dest, ignore=shutil.ignore_patterns(*_GENERATED), dirs_exist_ok=True)
+    shutil.copytree(sample_app_path(), dest, ignore=shutil.ignore_patterns(*GENERATED), dirs_exist_ok=True)
     return dest

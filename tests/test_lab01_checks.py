@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from checker.labs import sample_app_blobs, sample_app_dir
 from checker.labs.lab01_source import (
     MESSAGE_KEY,
     QUEUE_NAME,
@@ -39,8 +40,8 @@ THROUGH = {  # the checks that pass once the solution is done through a step
     "push": {"repo-created", "trigger-on-main", "sample-app-on-main", "trigger-delivered"},
     "pull-request": ALL - {"gitflow-branches"},
 }
-SAMPLE = {"app/service.py": b"app\n", "app/pricing.py": b"pricing\n", "tests/test_service.py": b"test\n",
-          "buildspec.yml": b"version: 0.2\n", "VERSION": b"1.0.0\n"}
+# The sample app's own files (the checks compare main's content with them).
+SAMPLE = {path: (sample_app_dir() / path).read_bytes() for path in sample_app_blobs()}
 
 
 def checks(cloud, account: str) -> dict:

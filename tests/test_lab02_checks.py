@@ -144,7 +144,7 @@ def test_artifact_and_logs_gone_are_findings(cloud, solved):
     found = checks(cloud, account)
     assert_findings(found)
     assert passing(found) == ALL - {"artifact-in-s3", "logs-in-cloudwatch"}
-    assert "is not there" in found["artifact-in-s3"].message
+    assert "cannot be read" in found["artifact-in-s3"].message
     assert "cannot be read" in found["logs-in-cloudwatch"].message
 
     # Settings that stop the project from producing them are named.
@@ -186,7 +186,8 @@ def test_a_fix_that_deletes_the_test_is_caught(cloud, account, tmp_path):
     assert build["buildStatus"] == "SUCCEEDED"
     found = checks(cloud, account)
     assert_findings(found)
-    assert found["fixed-then-succeeded"].passed
+    fixed = found["fixed-then-succeeded"]  # the commit changed the tests, not the application code
+    assert not fixed.passed and "tests/test_pricing.py" in fixed.message and "not the tests" in fixed.message
     assert not found["tests-all-pass"].passed and "a test was removed" in found["tests-all-pass"].message
     assert found["artifact-in-s3"].passed and found["logs-in-cloudwatch"].passed
 

@@ -9,7 +9,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.labs import LAB_TAG_KEY, bucket_name, loads_json, tag_dict
+from checker.labs import (
+    LAB_TAG_KEY,
+    bucket_name,
+    folder_blobs,
+    loads_json,
+    missing,
+    sample_app_blobs,
+    tag_dict,
+)
 from checker.registry import Finding, failed, lab, passed
 
 LAB_ID = "01-source"
@@ -24,8 +32,6 @@ MESSAGE_KEY = "trigger/message.json"
 MAIN = "main"
 MAIN_REF = "refs/heads/main"
 TAG = f"{LAB_TAG_KEY}={LAB_ID}"
-# What a push of the sample app puts on main (a few files that every copy has).
-SAMPLE_APP_FILES = ("app/service.py", "app/pricing.py", "tests/test_service.py", "buildspec.yml", "VERSION")
 
 # Bounds on the read: a lab repository is small; a huge one must not stall the checker.
 MAX_COMMITS = 600
@@ -53,7 +59,7 @@ class Source:
     branches: dict[str, str] = field(default_factory=dict)  # name -> tip commit id
     commits: dict[str, dict] = field(default_factory=dict)  # commit id -> commit (batch_get_commits shape)
     missing_commits: set[str] = field(default_factory=set)
-    main_paths: set[str] = field(default_factory=set)  # files and folders found on main
+    main_files: dict[str, str] = field(default_factory=dict)  # path -> blob id of every file on main
     main_problem: str = ""
     templates: dict[str, dict] = field(default_factory=dict)  # name -> template (account-wide, bounded)
     associated: list[str] = field(default_factory=list)  # template names associated with the repo
@@ -66,6 +72,9 @@ class Source:
     queues: dict[str, dict] = field(default_factory=dict)  # queue ARN -> {exists, url, policy}
     message: Any = None
     message_problem: str = ""
+    merge_changes: dict[str, set[str]] = field(default_factory=dict)  # develop's merge commit -> paths it brought
+    release_changes: dict[str, set[str]] = field(default_factory=dict)  # release branch -> paths of its own commits
+    release_versions: dict[str, str] = field(default_factory=dict)  # release branch -> VERSION at its tip
 
     @property
     def lab_bucket(self) -> str:
@@ -142,7 +151,55 @@ def read(account) -> Source:
     _read_triggers(account, st)
     # The history of every branch, and the commits the evidence names.
     _read_commits(account, st, list(st.branches.values()) + _evidence_commits(st))
+    _read_gitflow(account, st)
     return st
+
+
+def _differences(account, before: str, after: str) -> set[str] | None:
+    """The paths a commit range changed (get_differences, at most 3 pages)."""
+    paths: set[str] = set()
+    token = None
+    for _ in range(3):
+        got = account.call("codecommit", "get_differences", repositoryName=REPO_NAME, beforeCommitSpecifier=before,
+                           afterCommitSpecifier=after, **({"NextToken": token} if token else {}))
+        if got is None:
+            return None
+        for d in got.get("differences") or []:
+            for side in ("beforeBlob", "afterBlob"):
+                if (d.get(side) or {}).get("path"):
+                    paths.add(d[side]["path"].strip("/"))
+        token = got.get("NextToken")
+        if not token:
+            break
+    return paths
+
+
+def _read_gitflow(account, st: Source) -> None:
+    """What develop's merges brought in, and what the release branches' own commits changed."""
+    develop = st.branches.get("develop")
+    if develop is None:
+        return
+    own_line = st.first_parents(develop)
+    for commit_id in [c for c in own_line if len(st.commits[c].get("parents") or []) >= 2][:3]:
+        changed = _differences(account, st.commits[commit_id]["parents"][0], commit_id)
+        if changed is not None:
+            st.merge_changes[commit_id] = changed
+    on_develop = st.reach(develop)
+    for name, tip in sorted(st.branches.items()):
+        if not name.startswith("release/") or len(st.release_changes) >= 3:
+            continue
+        base = next((c for c in st.first_parents(tip) if c in on_develop), None)
+        if base is None or base == tip:
+            continue
+        changed = _differences(account, base, tip)
+        if changed is not None:
+            st.release_changes[name] = changed
+        got = account.call("codecommit", "get_file", repositoryName=REPO_NAME, commitSpecifier=tip,
+                           filePath="VERSION")
+        if got is not None:
+            content = got.get("fileContent") or b""
+            st.release_versions[name] = (content.decode("utf-8", "replace") if isinstance(content, bytes)
+                                         else str(content)).strip()
 
 
 def _read_branches(account, st: Source) -> None:
@@ -185,18 +242,11 @@ def _read_commits(account, st: Source, tips: list[str]) -> None:
 def _read_main_files(account, st: Source) -> None:
     if MAIN not in st.branches:
         return
-    for folder in ("/", "app", "tests"):
-        got = account.call("codecommit", "get_folder", repositoryName=REPO_NAME, commitSpecifier=MAIN,
-                           folderPath=folder)
-        if got is None:
-            if folder == "/":
-                st.main_problem = account.errors.get("codecommit.get_folder", "cannot read main's files")
-                return
-            continue
-        for entry in (got.get("files") or []) + (got.get("subFolders") or []) + (got.get("symbolicLinks") or []):
-            path = (entry.get("absolutePath") or "").strip("/")
-            if path:
-                st.main_paths.add(path)
+    blobs, why = folder_blobs(account, REPO_NAME, st.branches[MAIN])
+    if blobs is None:
+        st.main_problem = why
+        return
+    st.main_files = blobs
 
 
 def _read_templates(account, st: Source) -> None:
@@ -383,6 +433,35 @@ def _approvals_of(st: Source, pr: dict) -> list[dict]:
             if a.get("approvalState") == "APPROVE" and a.get("userArn") and a.get("userArn") != author]
 
 
+def _pool(content: Any) -> list[str]:
+    """The approval pool members of a rule's Approvers statements ([]: anyone in the account)."""
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            return []
+    members: list[str] = []
+    for s in (content or {}).get("Statements") or [] if isinstance(content, dict) else []:
+        if isinstance(s, dict) and s.get("Type") == "Approvers":
+            members += [str(m) for m in s.get("ApprovalPoolMembers") or []]
+    return members
+
+
+def _in_pool(user_arn: str, members: list[str]) -> bool:
+    """Whether an approver's ARN is one of the pool's (ARN patterns with *, or
+    CodeCommitApprovers:ACCOUNT:NAME, which matches an IAM user or a role session of that name)."""
+    from fnmatch import fnmatchcase
+
+    for member in members:
+        if member.startswith("CodeCommitApprovers:"):
+            _, account, name = (member.split(":", 2) + ["", ""])[:3]
+            if f":{account}:" in user_arn and user_arn.rsplit("/", 1)[-1] == name:
+                return True
+        elif fnmatchcase(user_arn, member):
+            return True
+    return False
+
+
 def _merge_result(pr: dict) -> str | None:
     target = _main_target(pr) or {}
     meta = target.get("mergeMetadata") or {}
@@ -507,6 +586,9 @@ def _lets_topic_send(policy: Any, topic_arn: str) -> bool:
                   "git('push', '-u', 'origin', 'main')"],
            docs=f"{_CC}/how-to-migrate-repository-local.html")
 def sample_app_on_main(st: Source) -> Finding:
+    """Evidence: every file on main, read with get_folder (its git blob id), compared with the
+    sample app's own files. On real AWS the same; a Windows checkout with core.autocrlf changes
+    line endings and so the blob ids (the app's files are committed with LF)."""
     if st.repo is None:
         return _no_repo(st, "Create it (step 1), then push the sample app (step 3).")
     if MAIN not in st.branches:
@@ -515,11 +597,19 @@ def sample_app_on_main(st: Source) -> Finding:
                       "git push -u origin main (or HEAD:main from another local branch).")
     if st.main_problem:
         return failed(f"Cannot read the files on main: {st.main_problem}")
-    missing = [p for p in SAMPLE_APP_FILES if p not in st.main_paths]
-    if missing:
-        return failed(f"main does not have the sample app: {', '.join(missing)} missing. Commit the whole "
-                      "sample app folder (app/, tests/, buildspec.yml, VERSION) at the top of the repository.")
-    caches = sorted(p for p in st.main_paths if p.rsplit("/", 1)[-1] in ("__pycache__", ".pytest_cache"))
+    expected = sample_app_blobs()
+    absent = [p for p in expected if p not in st.main_files]
+    if absent:
+        return failed(f"main does not have the sample app: {', '.join(absent[:6])} missing. Commit the whole "
+                      "sample app folder (app/, tests/, tools/, buildspec.yml, VERSION...) at the top of the "
+                      "repository.")
+    changed = [p for p in expected if st.main_files[p] != expected[p]]
+    if changed:
+        return failed(f"main has the sample app's paths, but {', '.join(changed[:6])} "
+                      f"{'differs' if len(changed) == 1 else 'differ'} from the sample app (git blob ids compared "
+                      "with sample-app/): copy the app unchanged (labkit.sample.copy_sample_app), commit and push.")
+    caches = sorted({p.split(c)[0] + c for p in st.main_files for c in ("__pycache__", ".pytest_cache")
+                     if c in p.split("/")})
     if caches:
         return failed(f"main holds generated files ({', '.join(caches)}): add a .gitignore with __pycache__/ and "
                       ".pytest_cache/, remove them from git (git rm -r --cached) and push again.")
@@ -527,7 +617,8 @@ def sample_app_on_main(st: Source) -> Finding:
     if default != MAIN:
         return failed(f"The repository's default branch is {default or 'not set'}, not main: "
                       "update_default_branch(repositoryName=..., defaultBranchName='main').")
-    return passed(f"main ({st.branches[MAIN][:8]}) holds the sample app and is the default branch.")
+    return passed(f"main ({st.branches[MAIN][:8]}) holds the sample app's {len(expected)} files, each the same "
+                  "content as sample-app/ (git blob ids read with get_folder), and is the default branch.")
 
 
 @LAB.check("trigger-delivered", title="A push to main delivered the trigger's message to the queue", points=10,
@@ -642,14 +733,31 @@ def pr_approved(st: Source) -> Finding:
         if st.overridden.get(pr.get("pullRequestId")):
             problems.append(f"{what} was merged by overriding its approval rules")
             continue
-        approvals = _approvals_of(st, pr)
+        from_template = [r for r in rules if (r.get("originApprovalRuleTemplate") or {}).get(
+            "approvalRuleTemplateName") in st.associated]
+        if not from_template:
+            problems.append(f"{what}'s approval rules ({', '.join(str(r.get('approvalRuleName')) for r in rules)}) "
+                            "do not come from the template associated with the repository")
+            continue
+        rule = from_template[0]
+        template = st.templates.get(rule["originApprovalRuleTemplate"]["approvalRuleTemplateName"]) or {}
+        if _rule_needs(rule.get("approvalRuleContent"))[0] != _rule_needs(template.get("approvalRuleTemplateContent"))[0] \
+                or _pool(rule.get("approvalRuleContent")) != _pool(template.get("approvalRuleTemplateContent")):
+            problems.append(f"{what}'s rule {rule.get('approvalRuleName')} was changed from its template "
+                            f"{template.get('approvalRuleTemplateName')} (approvals needed or pool)")
+            continue
+        pool = _pool(template.get("approvalRuleTemplateContent"))
+        approvals = [a for a in _approvals_of(st, pr) if not pool or _in_pool(a["userArn"], pool)]
         if needed < 1 or len(approvals) < needed:
-            problems.append(f"{what} has {len(approvals)} approval(s) from someone other than its author "
-                            f"(its rules need {needed})")
+            others = [a["userArn"] for a in _approvals_of(st, pr) if a not in approvals]
+            problems.append(f"{what} has {len(approvals)} approval(s) from the template's approval pool "
+                            f"({', '.join(pool) or 'anyone but the author'}; its rules need {needed})"
+                            + (f"; approved by {', '.join(others)}, who is not in the pool" if others else ""))
             continue
         who = ", ".join(sorted({a['userArn'].rsplit(':', 1)[-1] for a in approvals}))
-        return passed(f"{what} merged with {len(approvals)} approval(s) ({who}), rule "
-                      f"{rules[0].get('approvalRuleName')}.")
+        return passed(f"{what} merged with {len(approvals)} approval(s) from the approval pool of template "
+                      f"{template.get('approvalRuleTemplateName')} ({who}; read with "
+                      "get_pull_request_approval_states), rules not overridden.")
     return failed("; ".join(problems) + ".")
 
 
@@ -724,21 +832,48 @@ def gitflow_branches(st: Source) -> Finding:
             else:
                 state.append(f"{name} is on develop's own line (no commit of its own, or fast-forwarded)")
         return failed("; ".join(state) + ": commit on the feature branch, then git merge --no-ff it into develop.")
+    # The merges of those features: develop's merge commits whose second parent carries the feature.
+    merges = {}
+    for name, tip in merged.items():
+        merge = next((c for c in st.first_parents(develop) if len(st.commits[c].get("parents") or []) >= 2
+                      and tip in st.reach(st.commits[c]["parents"][1])), None)
+        if merge is not None:
+            merges[name] = merge
+    with_changelog = {n: m for n, m in merges.items() if any(_is_changelog(p) for p in st.merge_changes.get(m, ()))}
+    if not with_changelog:
+        brought = "; ".join(f"{n} brought {', '.join(sorted(st.merge_changes.get(m, ()))) or 'no change'}"
+                            for n, m in merges.items())
+        return failed(f"No merge of a feature branch into develop brought the changelog (CHANGELOG.md), read with "
+                      f"get_differences{': ' + brought if brought else ''}. Commit CHANGELOG.md on the feature "
+                      "branch, then merge it with git merge --no-ff.")
     releases = {n: c for n, c in st.branches.items() if n.startswith("release/")}
     if not releases:
-        return failed(f"develop has {', '.join(sorted(merged))} merged; now cut a release/... branch from develop "
-                      "and commit the version bump on it.")
+        return failed(f"develop has {', '.join(sorted(with_changelog))} merged; now cut a release/... branch from "
+                      "develop and commit the version bump on it.")
     for name, tip in sorted(releases.items()):
         release_reach = st.reach(tip)
-        carried = [f for f, c in merged.items() if c in release_reach]
+        carried = [f for f in with_changelog if merges[f] in release_reach]
         if not carried:
             continue
         if tip in own_line:
             return failed(f"{name} has no commit of its own: commit the version bump (VERSION) on it.")
-        return passed(f"develop from main; {', '.join(sorted(carried))} merged into develop with a merge commit; "
-                      f"{name} cut from develop with its own commit.")
+        if "VERSION" not in st.release_changes.get(name, ()):
+            changed = ", ".join(sorted(st.release_changes.get(name, ()))) or "nothing"
+            return failed(f"{name}'s own commits change {changed}, not VERSION: bump the version on the release "
+                          "branch.")
+        wanted = name.split("/", 1)[1]
+        version = st.release_versions.get(name, "")
+        if wanted[:1].isdigit() and version != wanted:
+            return failed(f"{name} sets VERSION to {version!r}, not {wanted!r}.")
+        return passed(f"develop from main; {', '.join(sorted(carried))} merged into develop by merge commit "
+                      f"{merges[carried[0]][:8]}, which brought the changelog; {name} cut from develop, its own "
+                      f"commit sets VERSION to {version!r} (read with get_differences and get_file).")
     return failed(f"No release branch carries a merged feature ({', '.join(sorted(releases))}): cut the release "
                   "branch from develop after merging the feature.")
+
+
+def _is_changelog(path: str) -> bool:
+    return path.rsplit("/", 1)[-1].lower().startswith("changelog")
 
 
 def _features_named_in_merges(st: Source, own_line: set[str]) -> dict[str, str]:

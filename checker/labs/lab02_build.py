@@ -10,7 +10,16 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.labs import LAB_TAG_KEY, bucket_name, has_lab_tag, tag_dict
+from checker.labs import (
+    LAB_TAG_KEY,
+    bucket_name,
+    folder_blobs,
+    has_lab_tag,
+    sample_app_blobs,
+    sample_app_tests,
+    tag_dict,
+    zip_blobs,
+)
 from checker.registry import Finding, failed, lab, passed
 
 LAB_ID = "02-build"
@@ -20,6 +29,9 @@ ROLE = "workshop-02-build-codebuild"
 BUCKET_PREFIX = "workshop-02-build"
 BRANCH = "main"
 FAILING_TEST = "test_bulk_discount_starts_at_ten"
+# The planted bug (sample-app/tools/plant_bug.py) and the file it is planted in.
+PRICING = "app/pricing.py"
+PLANTED = "if quantity > threshold:"
 # What the artifact must carry (the application and its version) and what it must not (tests, reports).
 ARTIFACT_FILES = ("app/__init__.py", "app/pricing.py", "app/service.py", "VERSION")
 ARTIFACT_EXCLUDED = ("tests/", "reports/")
@@ -34,6 +46,9 @@ LAB = lab(LAB_ID, "Build and test with CodeBuild")
 
 _CB = "https://docs.aws.amazon.com/codebuild/latest/userguide"
 _PYTEST_SUMMARY = re.compile(r"\b\d+ (passed|failed)\b")
+_PYTEST_COUNTS = re.compile(r"\b(\d+) (passed|failed|skipped|errors?)\b")
+# CodeBuild's own line before each buildspec command ([Container] <time> Running command <command>).
+_RUNNING = re.compile(r"\[Container\] .*Running command (.+)$")
 
 
 @dataclass
@@ -57,11 +72,17 @@ class BuildLab:
     failed: dict | None = None  # the newest FAILED build whose report shows FAILING_TEST failing
     failed_case: dict | None = None
     failed_total: int = 0
+    failed_cases: list[dict] = field(default_factory=list)  # every test case of the failed build's report
+    failed_source: str | None = None  # app/pricing.py at the failed build's commit
     failed_problem: str = ""
     fixed: dict | None = None  # the newest SUCCEEDED build after it, on a descendant commit
     fixed_problem: str = ""
     fixed_report: dict | None = None
     fixed_case: dict | None = None
+    fixed_cases: list[dict] = field(default_factory=list)  # every test case of the fixed build's report
+    fixed_files: dict[str, str] = field(default_factory=dict)  # path -> blob id at the fixed build's commit
+    fixed_changes: set[str] | None = None  # paths changed from the failed commit to the fixed one
+    fixed_source: str | None = None  # app/pricing.py at the fixed commit, when it is not the app's own
     artifact: dict = field(default_factory=dict)
     last: dict | None = None  # the newest finished build
     log_lines: list[str] = field(default_factory=list)
@@ -201,19 +222,61 @@ def _read_failed(account, st: BuildLab) -> None:
             problems.append(f"{label} FAILED {_failure_of(build)} and has no test report")
             continue
         for arn in reports:
-            answer = account.call("codebuild", "describe_test_cases", reportArn=arn,
-                                  filter={"status": "FAILED"}) or {}
-            cases = [c for c in answer.get("testCases") or [] if isinstance(c, dict)]
-            case = next((c for c in cases if c.get("name") == FAILING_TEST), None)
+            cases = _test_cases(account, arn)
+            case = next((c for c in cases if c.get("name") == FAILING_TEST and c.get("status") == "FAILED"), None)
             if case is None:
-                names = ", ".join(str(c.get("name")) for c in cases[:3]) or "no failing test case"
-                problems.append(f"{label}'s report shows {names}")
+                names = ", ".join(str(c.get("name")) for c in cases if c.get("status") == "FAILED")
+                problems.append(f"{label}'s report shows {names[:200] or 'no failing test case'}")
                 continue
-            st.failed, st.failed_case = build, case
+            st.failed, st.failed_case, st.failed_cases = build, case, cases
             summary = (account.call("codebuild", "batch_get_reports", reportArns=[arn]) or {}).get("reports") or []
             st.failed_total = int(((summary[0] if summary else {}).get("testSummary") or {}).get("total") or 0)
+            commit = build.get("resolvedSourceVersion")
+            if commit:
+                st.failed_source = _file_text(account, commit, PRICING)
             return
     st.failed_problem = "No failed build reports the failing test " + FAILING_TEST + ": " + "; ".join(problems) + "."
+
+
+def _test_cases(account, report_arn: str) -> list[dict]:
+    """Every test case of a report (describe_test_cases, a few pages of 100)."""
+    cases: list[dict] = []
+    token = None
+    for _ in range(5):
+        answer = account.call("codebuild", "describe_test_cases", reportArn=report_arn, maxResults=100,
+                              **({"nextToken": token} if token else {})) or {}
+        cases += [c for c in answer.get("testCases") or [] if isinstance(c, dict)]
+        token = answer.get("nextToken")
+        if not token:
+            break
+    return cases
+
+
+def _file_text(account, commit: str, path: str) -> str | None:
+    answer = account.call("codecommit", "get_file", repositoryName=REPO, commitSpecifier=commit, filePath=path)
+    if answer is None:
+        return None
+    content = answer.get("fileContent") or b""
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+
+
+def _differences(account, before: str, after: str) -> set[str] | None:
+    """The paths a commit range changed (get_differences, a few pages)."""
+    paths: set[str] = set()
+    token = None
+    for _ in range(3):
+        got = account.call("codecommit", "get_differences", repositoryName=REPO, beforeCommitSpecifier=before,
+                           afterCommitSpecifier=after, **({"NextToken": token} if token else {}))
+        if got is None:
+            return None
+        for d in got.get("differences") or []:
+            for side in ("beforeBlob", "afterBlob"):
+                if (d.get(side) or {}).get("path"):
+                    paths.add(d[side]["path"].strip("/"))
+        token = got.get("NextToken")
+        if not token:
+            break
+    return paths
 
 
 def _failure_of(build: dict) -> str:
@@ -283,9 +346,13 @@ def _read_fixed(account, st: BuildLab) -> None:
     if arns:
         reports = (account.call("codebuild", "batch_get_reports", reportArns=arns[:1]) or {}).get("reports") or []
         st.fixed_report = reports[0] if reports else None
-        cases = (account.call("codebuild", "describe_test_cases", reportArn=arns[0],
-                              filter={"keyword": FAILING_TEST}) or {}).get("testCases") or []
-        st.fixed_case = next((c for c in cases if isinstance(c, dict) and c.get("name") == FAILING_TEST), None)
+        st.fixed_cases = _test_cases(account, arns[0])
+        st.fixed_case = next((c for c in st.fixed_cases if c.get("name") == FAILING_TEST), None)
+    commit = st.fixed.get("resolvedSourceVersion")
+    st.fixed_files = folder_blobs(account, REPO, commit)[0] or {}
+    st.fixed_changes = _differences(account, bad, commit)
+    if st.fixed_files.get(PRICING) != sample_app_blobs().get(PRICING):
+        st.fixed_source = _file_text(account, commit, PRICING)
 
 
 def _s3_location(location: Any) -> tuple[str, str] | None:
@@ -309,17 +376,12 @@ def _read_artifact(account, st: BuildLab) -> None:
                           "S3 artifacts and the buildspec an artifacts section.")
         return
     art["bucket"], art["key"] = where
-    obj = account.call("s3", "get_object", Bucket=where[0], Key=where[1])
-    if obj is None:
-        art["problem"] = (f"Build #{build.get('buildNumber')}'s artifact s3://{where[0]}/{where[1]} is not there "
-                          f"({account.errors.get('s3.get_object', 'no such object')}).")
+    blobs, why = zip_blobs(account, where[0], where[1])
+    if blobs is None:
+        art["problem"] = (f"Build #{build.get('buildNumber')}'s artifact: {why}"
+                          + (" (set the project's artifacts packaging to ZIP)." if "not a zip" in why else "."))
         return
-    body = obj["Body"].read()
-    try:
-        art["names"] = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    except zipfile.BadZipFile:
-        art["problem"] = (f"s3://{where[0]}/{where[1]} is not a zip file: set the project's artifacts "
-                          "packaging to ZIP.")
+    art["names"], art["blobs"] = sorted(blobs), blobs
 
 
 def _read_logs(account, st: BuildLab) -> None:
@@ -442,9 +504,9 @@ def buildspec_check(st: BuildLab) -> Finding:
         return failed(f"{where} has no commands in phase(s) {', '.join(missing)}: give each of install, "
                       "pre_build, build and post_build its commands.")
     build_cmds = _commands(phases.get("build"))
-    if not any("pytest" in c for c in build_cmds):
+    if not any(_runs_pytest(c) for c in build_cmds):
         return failed(f"The build phase of {where} does not run pytest: {build_cmds}.")
-    if not any("junit" in c.lower() for c in build_cmds):
+    if not any("junit" in c.lower() for c in build_cmds if _runs_pytest(c)):
         return failed(f"The build phase runs pytest without a JUnit report: add --junitxml=reports/junit.xml.")
     reports = spec.get("reports") if isinstance(spec.get("reports"), dict) else {}
     junit = [name for name, r in reports.items() if isinstance(r, dict) and r.get("files")
@@ -496,14 +558,46 @@ def resources_tagged(st: BuildLab) -> Finding:
                   "build = wait_for_build(build_id)"],
            docs=f"{_CB}/test-reporting.html")
 def build_failed_on_test(st: BuildLab) -> Finding:
+    """Evidence: the failed build (batch_get_builds), every test case of its report
+    (describe_test_cases: the sample app's whole suite, the planted bug's test FAILED) and
+    app/pricing.py at the commit CodeBuild resolved (get_file: the planted bug is there)."""
     if st.project is None:
         return _no_project(st)
     if st.failed is None:
         return failed(st.failed_problem)
+    label = f"Build #{st.failed.get('buildNumber')}"
+    commit = str(st.failed.get("resolvedSourceVersion"))[:8]
+    problem = _suite_problem(st.failed_cases, f"the report of {label}")
+    if problem:
+        return failed(problem)
+    if st.failed_source is None or PLANTED not in st.failed_source:
+        return failed(f"{label} failed, but its commit {commit} does not hold the planted bug ({PLANTED!r} in "
+                      f"{PRICING}, read with get_file): build the commit the lab starts from (BUGGY_COMMIT).")
     case = st.failed_case or {}
     message = " ".join(str(case.get("message") or "").split())[:120]
-    return passed(f"Build #{st.failed.get('buildNumber')} FAILED on {str(st.failed.get('resolvedSourceVersion'))[:8]}: "
-                  f"{case.get('prefix', '')}.{FAILING_TEST} FAILED ({message}).")
+    return passed(f"{label} FAILED on {commit}, whose {PRICING} holds the planted bug: its report's "
+                  f"{len(st.failed_cases)} test cases are the sample app's suite, {case.get('prefix', '')}."
+                  f"{FAILING_TEST} FAILED ({message}).")
+
+
+def _suite_problem(cases: list[dict], where: str, all_pass: bool = False) -> str:
+    """Why a report's test cases are not the sample app's whole test suite ('' when they are)."""
+    ran: dict[str, list[str]] = {}
+    for case in cases:
+        ran.setdefault(str(case.get("name") or "").split("[", 1)[0], []).append(str(case.get("status")))
+    absent = [name for name in sample_app_tests() if name not in ran]
+    if absent:
+        return (f"{where} lacks {len(absent)} of the sample app's {len(sample_app_tests())} tests "
+                f"({', '.join(absent[:4])}): the report must come from running the app's whole test suite "
+                "(python -m pytest --junitxml=...), not from a file written by hand.")
+    skipped = sorted(n for n, statuses in ran.items() if "SKIPPED" in statuses)
+    if skipped:
+        return f"{where} shows {', '.join(skipped[:4])} SKIPPED: every test of the suite must run."
+    if all_pass:
+        bad = sorted(n for n, statuses in ran.items() if set(statuses) - {"SUCCEEDED"})
+        if bad:
+            return f"{where} shows {', '.join(bad[:4])} not SUCCEEDED."
+    return ""
 
 
 @LAB.check("fixed-then-succeeded", title="A later build of a fixing commit SUCCEEDED", points=15, step="fix",
@@ -515,13 +609,29 @@ def build_failed_on_test(st: BuildLab) -> Finding:
                   "build = wait_for_build(cb.start_build(projectName=PROJECT)['build']['id'])"],
            docs=f"{_CB}/run-build.html")
 def fixed_then_succeeded(st: BuildLab) -> Finding:
+    """Evidence: the successful build after the failed one (batch_get_builds), the commits both
+    built, what changed between them (get_differences) and app/pricing.py at the fixed commit."""
     if st.project is None:
         return _no_project(st)
     if st.fixed is None:
         return failed(st.fixed_problem)
-    return passed(f"Build #{st.fixed.get('buildNumber')} SUCCEEDED on {str(st.fixed.get('resolvedSourceVersion'))[:8]}, "
-                  f"a commit after the failed build #{st.failed.get('buildNumber')}'s "
-                  f"{str(st.failed.get('resolvedSourceVersion'))[:8]}.")
+    label = f"Build #{st.fixed.get('buildNumber')}"
+    good, bad = str(st.fixed.get("resolvedSourceVersion"))[:8], str(st.failed.get("resolvedSourceVersion"))[:8]
+    changed = st.fixed_changes
+    if changed is None:
+        return failed(f"Cannot compare the failed commit {bad} with the fixed one {good} (get_differences).")
+    elsewhere = sorted(p for p in changed if p.startswith("tests/") or p.rsplit("/", 1)[-1].startswith("buildspec"))
+    if elsewhere:
+        return failed(f"From {bad} to {good} you changed {', '.join(elsewhere)}: fix the application code "
+                      f"({PRICING}), not the tests or the build.")
+    if not any(p.startswith("app/") for p in changed):
+        return failed(f"From {bad} to {good} nothing in app/ changed ({', '.join(sorted(changed)) or 'no file'}): "
+                      f"the fix belongs in {PRICING}.")
+    if st.fixed_source is not None and PLANTED in st.fixed_source:
+        return failed(f"{PRICING} at {good} still holds the planted bug ({PLANTED!r}).")
+    return passed(f"{label} SUCCEEDED on {good}, which descends from the failed build "
+                  f"#{st.failed.get('buildNumber')}'s {bad} and changes only {', '.join(sorted(changed))} "
+                  "(get_differences): the bug was fixed in the application code.")
 
 
 @LAB.check("tests-all-pass", title="The successful build's report: every test passed, none removed",
@@ -552,8 +662,18 @@ def tests_all_pass(st: BuildLab) -> Finding:
                       "build: a test was removed. Fix the code, not the tests.")
     if (st.fixed_case or {}).get("status") != "SUCCEEDED":
         return failed(f"The report of {label} does not show {FAILING_TEST} passing: fix the code, keep the test.")
-    return passed(f"The report of {label}: {counts.get('SUCCEEDED', total)} of {total} tests SUCCEEDED, "
-                  f"{FAILING_TEST} among them.")
+    problem = _suite_problem(st.fixed_cases, f"The report of {label}", all_pass=True)
+    if problem:
+        return failed(problem)
+    own = {p: b for p, b in sample_app_blobs().items() if p.startswith("tests/")}
+    edited = sorted(p for p, blob in own.items() if st.fixed_files.get(p) != blob)
+    if edited:
+        return failed(f"At the commit {label} built, {', '.join(edited)} "
+                      f"{'is' if len(edited) == 1 else 'are'} not the sample app's own test file: keep the tests "
+                      "as they are and fix the code.")
+    return passed(f"The report of {label}: {counts.get('SUCCEEDED', total)} of {total} tests SUCCEEDED, the "
+                  f"sample app's whole suite ({len(sample_app_tests())} tests, {FAILING_TEST} among them; "
+                  "describe_test_cases), and its tests/ files are the app's own (get_folder).")
 
 
 @LAB.check("artifact-in-s3", title="The successful build's zip artifact in the lab bucket holds the app",
@@ -567,6 +687,8 @@ def tests_all_pass(st: BuildLab) -> Finding:
                   "[app/**/*, VERSION, README.md]"],
            docs=f"{_CB}/build-spec-ref.html#build-spec.artifacts")
 def artifact_in_s3(st: BuildLab) -> Finding:
+    """Evidence: the successful build's artifact location (batch_get_builds), the zip's files
+    (get_object) and the built commit's files (get_folder): same paths, same content."""
     if st.project is None:
         return _no_project(st)
     artifacts = st.project.get("artifacts") or {}
@@ -588,7 +710,14 @@ def artifact_in_s3(st: BuildLab) -> Finding:
     if extra:
         return failed(f"s3://{art['bucket']}/{art['key']} also holds {', '.join(extra)}: the artifact is what "
                       "you deploy; list only app/**/*, VERSION and README.md.")
-    return passed(f"s3://{art['bucket']}/{art['key']}: {len(names)} files, {', '.join(ARTIFACT_FILES)} among them.")
+    commit = str(st.fixed.get("resolvedSourceVersion"))[:8]
+    foreign = [n for n, blob in art["blobs"].items() if st.fixed_files.get(n) != blob]
+    if foreign:
+        return failed(f"s3://{art['bucket']}/{art['key']} holds {', '.join(foreign[:5])}, which "
+                      f"{'is' if len(foreign) == 1 else 'are'} not the file of the built commit {commit} "
+                      "(content compared with get_folder's blob ids): the artifact must be what the build packaged.")
+    return passed(f"s3://{art['bucket']}/{art['key']}: {len(names)} files, {', '.join(ARTIFACT_FILES)} among them, "
+                  f"each the same content as in the built commit {commit}.")
 
 
 @LAB.check("logs-in-cloudwatch", title="The last build's log is in CloudWatch Logs", points=10, step="inspect",
@@ -600,6 +729,9 @@ def artifact_in_s3(st: BuildLab) -> Finding:
                   "'/aws/codebuild/workshop-02-build'}}"],
            docs=f"{_CB}/view-build-details.html")
 def logs_in_cloudwatch(st: BuildLab) -> Finding:
+    """Evidence: the last build's own log stream (named after the build by CodeBuild), read with
+    get_log_events: CodeBuild's "Running command" line for pytest and pytest's summary, whose
+    count matches the build's report."""
     if st.project is None:
         return _no_project(st)
     cw = ((st.project.get("logsConfig") or {}).get("cloudWatchLogs") or {})
@@ -609,9 +741,34 @@ def logs_in_cloudwatch(st: BuildLab) -> Finding:
         return failed(st.log_problem)
     logs = (st.last or {}).get("logs") or {}
     where = f"{logs.get('groupName')} / {logs.get('streamName')}"
+    build_uuid = str(st.last.get("id") or "").rsplit(":", 1)[-1]
+    if not build_uuid or not str(logs.get("streamName") or "").endswith(build_uuid):
+        return failed(f"The last build's log stream {where} is not named after the build ({build_uuid}): "
+                      "CodeBuild writes each build to a stream of its own; keep logsConfig's streamName unset "
+                      "or a prefix.")
     if not st.log_lines:
         return failed(f"The last build's log stream {where} is empty.")
-    if not any(_PYTEST_SUMMARY.search(line) for line in st.log_lines):
+    ran = [m.group(1).strip() for m in (_RUNNING.search(line) for line in st.log_lines) if m]
+    pytest_runs = [c for c in ran if "pytest" in c and _runs_pytest(c)]
+    if not pytest_runs:
+        return failed(f"The last build's log ({len(st.log_lines)} lines in {where}) shows CodeBuild running "
+                      f"{', '.join(ran[:4]) or 'no command'}, none of them pytest: the build phase must run the tests.")
+    summaries = [line for line in st.log_lines if _PYTEST_SUMMARY.search(line)]
+    if not summaries:
         return failed(f"The last build's log ({len(st.log_lines)} lines in {where}) shows no pytest summary: "
                       "did the build phase run the tests?")
-    return passed(f"Build #{st.last.get('buildNumber')} logged {len(st.log_lines)} lines to {where}.")
+    counted = sum(int(n) for n, _ in _PYTEST_COUNTS.findall(summaries[-1]))
+    report = st.fixed_report if st.last is st.fixed else None
+    total = int(((report or {}).get("testSummary") or {}).get("total") or 0)
+    if report is not None and counted != total:
+        return failed(f"The last build's log says {' '.join(summaries[-1].split()).strip('= ')}, but its report "
+                      f"counts {total} tests: the report must be the one this run of pytest wrote.")
+    return passed(f"Build #{st.last.get('buildNumber')} logged {len(st.log_lines)} lines to its own stream {where}: "
+                  f"CodeBuild ran {pytest_runs[0]!r}, which said {' '.join(summaries[-1].split()).strip('= ')}.")
+
+
+def _runs_pytest(command: str) -> bool:
+    """A command that runs pytest (not one that only prints or comments on it)."""
+    words = command.replace(";", " ; ").split()
+    return bool(words) and words[0] not in ("echo", "printf", "true", ":", "#", "cat") and \
+        any(w.endswith("pytest") or w == "pytest" for w in words)
