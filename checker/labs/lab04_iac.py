@@ -1,6 +1,7 @@
 """Lab 04-iac checks: one read of the learner's CloudFormation stack
 ``workshop-04-iac`` and of what it made (bucket, topic, queue, parameter,
-change sets, the drift report), then eight checks over that read."""
+change sets), and of the learner's calls that changed it (CloudTrail: the
+out-of-band change, the drift detections, the change sets executed); eight checks."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from typing import Any
 
 from checker.labs import (
     LAB_TAG_KEY,
+    as_list,
+    by_learner,
     bucket_name,
     has_lab_tag,
-    loads_json,
     parse_template,
+    param,
     parse_time,
+    statements,
+    trail_events,
     tag_dict,
 )
 from checker.registry import Finding, failed, lab, passed
@@ -23,7 +28,7 @@ from checker.registry import Finding, failed, lab, passed
 LAB_ID = "04-iac"
 STACK_NAME = "workshop-04-iac"
 BUCKET_PREFIX = "workshop-04-iac"
-REPORT_KEY = "drift/report.json"
+REPORT_KEY = "drift/report.json"  # where the notebook keeps its drift report (for the learner; not evidence)
 VERSIONING_PATH = "/VersioningConfiguration/Status"
 TAG = f"{LAB_TAG_KEY}={LAB_ID}"
 
@@ -50,8 +55,13 @@ class Iac:
     queue: dict = field(default_factory=dict)
     parameter: dict = field(default_factory=dict)
     drifted: list[dict] = field(default_factory=list)  # resource drifts when the stack is DRIFTED
-    report: Any = None
-    report_problem: str = ""
+    # CloudTrail (None: it could not be read), the learner's own calls, newest first
+    trail_problem: str = ""
+    bucket_changes: list[dict] | None = None  # PutBucketVersioning on the stack's bucket
+    detections: list[dict] = field(default_factory=list)  # drift detections of the stack, with their status
+    executions: list[dict] | None = None  # ExecuteChangeSet on the stack
+    updates: list[dict] | None = None  # UpdateStack on the stack
+    created_template: dict | None = None  # the template of the CreateStack call that made the stack
 
     @property
     def lab_bucket(self) -> str:
@@ -127,7 +137,51 @@ def read(account) -> Iac:
         d = account.call("cloudformation", "describe_stack_resource_drifts", StackName=STACK_NAME,
                          StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]) or {}
         st.drifted = d.get("StackResourceDrifts", [])
+    _read_trail(account, st)
     return st
+
+
+def _of_stack(st: Iac, record: dict) -> bool:
+    name = param(record, "StackName")
+    return by_learner(record) and name in (STACK_NAME, (st.stack or {}).get("StackId"))
+
+
+def _read_trail(account, st: Iac) -> None:
+    """The learner's calls that changed the stack and its bucket, and the drift detections
+    they started (each one's outcome read back by its id): five filtered lookups."""
+    created = parse_time(st.stack.get("CreationTime"))
+    bucket = st.bucket.get("name")
+
+    def since_created(events: list[dict]) -> list[dict]:
+        # CloudTrail's eventTime has whole seconds: an event of the stack's own second counts.
+        return [e for e in events if created is None or
+                (parse_time(e.get("eventTime")) or created) >= created.replace(microsecond=0)]
+
+    changes = trail_events(account, "PutBucketVersioning")
+    if changes is None:
+        st.trail_problem = f"CloudTrail cannot be read ({account.errors.get('cloudtrail.lookup_events', '')})"
+        return
+    st.bucket_changes = since_created([e for e in changes if by_learner(e) and param(e, "BucketName") == bucket])
+    started = [e for e in since_created(trail_events(account, "DetectStackDrift") or []) if _of_stack(st, e)]
+    for event in started[:10]:
+        detection_id = param(event, "StackDriftDetectionId", "responseElements")
+        status = detection_id and account.call("cloudformation", "describe_stack_drift_detection_status",
+                                               StackDriftDetectionId=detection_id)
+        if status and status.get("StackId") == st.stack.get("StackId"):
+            st.detections.append(status)
+    st.executions = [e for e in since_created(trail_events(account, "ExecuteChangeSet") or []) if _of_stack(st, e)]
+    st.updates = [e for e in since_created(trail_events(account, "UpdateStack") or []) if _of_stack(st, e)]
+    def made_it(event: dict) -> bool:  # not the CreateStack of an earlier stack of the same name
+        when = parse_time(event.get("eventTime"))
+        return when is None or created is None or when <= created
+
+    creation = [e for e in trail_events(account, "CreateStack") or [] if _of_stack(st, e)
+                and param(e, "TemplateBody") and made_it(e)]
+    if creation:
+        try:
+            st.created_template = parse_template(param(creation[0], "TemplateBody"))
+        except Exception:  # a template CloudFormation accepted but we cannot read
+            st.created_template = None
 
 
 def _read_change_sets(account, st: Iac) -> None:
@@ -146,7 +200,6 @@ def _read_bucket(account, st: Iac, name: str) -> None:
     b: dict = {"name": name, "exists": account.call("s3", "head_bucket", Bucket=name) is not None}
     st.bucket = b
     if not b["exists"]:
-        st.report_problem = f"There is no bucket {name} yet, so no drift report at s3://{name}/{REPORT_KEY}."
         return
     versioning = account.call("s3", "get_bucket_versioning", Bucket=name) or {}
     b["versioning"] = versioning.get("Status")
@@ -158,14 +211,6 @@ def _read_bucket(account, st: Iac, name: str) -> None:
     except ValueError:
         b["policy"] = None
     b["tags"] = tag_dict((account.call("s3", "get_bucket_tagging", Bucket=name) or {}).get("TagSet"))
-    obj = account.call("s3", "get_object", Bucket=name, Key=REPORT_KEY)
-    if obj is None:
-        st.report_problem = f"There is no drift report at s3://{name}/{REPORT_KEY}."
-        return
-    try:
-        st.report = loads_json(obj["Body"].read())
-    except ValueError as exc:
-        st.report_problem = f"s3://{name}/{REPORT_KEY} is not JSON ({exc})."
 
 
 def _read_topic(account, st: Iac, arn: str) -> None:
@@ -211,39 +256,6 @@ def _stack_unusable(st: Iac) -> str:
         return (f"Stack {STACK_NAME} is {status}{because}: the last change did not complete. "
                 "Read describe_stack_events for the failed resource, fix it and apply the change again.")
     return ""
-
-
-def _report_drifts(st: Iac) -> list[dict] | None:
-    report = st.report
-    if isinstance(report, dict):
-        report = report.get("StackResourceDrifts")
-    if isinstance(report, list):
-        return [d for d in report if isinstance(d, dict)]
-    return None
-
-
-def _bucket_drift(st: Iac) -> tuple[dict | None, str]:
-    """The report's drift entry for the lab bucket showing the versioning change, or why not."""
-    if st.report is None:
-        return None, st.report_problem or "There is no drift report yet."
-    drifts = _report_drifts(st)
-    if drifts is None:
-        return None, (f"s3://{st.bucket.get('name')}/{REPORT_KEY} is not a describe_stack_resource_drifts "
-                      "answer (expected a StackResourceDrifts list).")
-    buckets = [d for d in drifts if d.get("ResourceType") == "AWS::S3::Bucket"]
-    if not buckets:
-        return None, "The drift report has no entry for the bucket (AWS::S3::Bucket)."
-    for d in buckets:
-        paths = [p.get("PropertyPath") for p in d.get("PropertyDifferences") or [] if isinstance(p, dict)]
-        if d.get("StackResourceDriftStatus") == "MODIFIED" and VERSIONING_PATH in paths:
-            return d, ""
-    shown = ", ".join(f"{d.get('LogicalResourceId')} {d.get('StackResourceDriftStatus')}" for d in buckets)
-    return None, (f"The drift report shows the bucket as {shown}, without a {VERSIONING_PATH} difference: "
-                  "suspend versioning out of band first, then detect drift and save the report.")
-
-
-def _report_time(entry: dict) -> datetime | None:
-    return parse_time(entry.get("Timestamp"))
 
 
 # -- the checks -----------------------------------------------------------------------
@@ -296,10 +308,31 @@ def template_parameters(st: Iac) -> Finding:
         value = used.get(name, spec.get("Default"))
         if value is not None and str(value) not in allowed:
             return failed(f"The stack's {name} is {value!r}, which is not one of {allowed}.")
-    name, spec = next(iter(constrained.items()))
+    resources = st.template.get("Resources") or {}
+    referenced = {name for name in constrained if _refers_to(resources, name)}
+    if not referenced:
+        return failed(f"No resource of the template uses {', '.join(constrained)} (a Ref or a ${{...}} in a "
+                      "Fn::Sub): a parameter that nothing reads changes nothing. Use it, e.g. in a name or a tag.")
+    name = sorted(referenced)[0]
+    spec = constrained[name]
     value = used.get(name, spec.get("Default"))
-    return passed(f"Parameter {name} allows {', '.join(map(str, spec['AllowedValues']))}; "
-                  f"the stack uses {value!r}.")
+    return passed(f"Parameter {name} allows {', '.join(map(str, spec['AllowedValues']))} and the template's "
+                  f"resources use it (get_template); the stack uses {value!r}.")
+
+
+def _refers_to(node: Any, name: str) -> bool:
+    """Whether a template fragment reads parameter ``name`` (Ref, or ${name} in Fn::Sub)."""
+    if isinstance(node, dict):
+        if node.get("Ref") == name:
+            return True
+        sub = node.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) and sub else sub
+        if isinstance(text, str) and "${" + name + "}" in text:
+            return True
+        return any(_refers_to(v, name) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers_to(v, name) for v in node)
+    return False
 
 
 @LAB.check("outputs", title="Outputs BucketName and TopicArn match the live resources", points=10,
@@ -388,7 +421,23 @@ def bucket_secure(st: Iac) -> Finding:
     if not _denies_plain_http(st.bucket.get("policy")):
         return failed(f"The policy of {name} has no Deny statement with the condition "
                       "Bool aws:SecureTransport = false.")
-    return passed(f"{name}: versioning Enabled, default encryption, plain HTTP denied.")
+    outside = _outside_bucket(st.bucket.get("policy"), name)
+    if outside:
+        return failed(f"The policy of {name} names {', '.join(outside)}: a bucket's policy covers that bucket "
+                      f"(arn:aws:s3:::{name}) and its objects (arn:aws:s3:::{name}/*), nothing wider.")
+    return passed(f"{name}: versioning Enabled, default encryption, plain HTTP denied by a policy scoped to the "
+                  "bucket and its objects (get_bucket_versioning, get_bucket_encryption, get_bucket_policy).")
+
+
+def _outside_bucket(policy: Any, name: str) -> list[str]:
+    """The Resource entries of a bucket policy that reach past the bucket and its objects."""
+    allowed = {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}
+    found = []
+    for s in statements(policy):
+        for resource in as_list(s.get("Resource")) or ["(no Resource)"]:
+            if not (str(resource) in allowed or str(resource).startswith(f"arn:aws:s3:::{name}/")):
+                found.append(str(resource))
+    return sorted(set(found))
 
 
 @LAB.check("resources-tagged", title="The stack and its resources carry workshop:lab=04-iac", points=10,
@@ -449,21 +498,22 @@ def _is_the_change(change_set: dict) -> bool:
                   "cfn.execute_change_set(StackName='workshop-04-iac', ChangeSetName='add-alerts-queue')"],
            docs=f"{_CFN}/using-cfn-updating-stacks-changesets.html")
 def change_set_executed(st: Iac) -> Finding:
+    """Evidence: the stack's executed change sets (list/describe_change_set), the learner's
+    ExecuteChangeSet, UpdateStack and CreateStack calls (CloudTrail: executing one change set
+    deletes the stack's others, so an earlier one that made part of the change is gone) and the
+    live queue, subscription and topic. CloudTrail's CreateStack keeps templateBody (a
+    templateURL stack falls back on the change sets that can still be described)."""
     if st.stack is None:
         return _no_stack(st, "Deploy the stack first (step 2).")
-    if not st.executed:
+    if st.trail_problem:
+        return failed(f"{st.trail_problem}: the checker reads your ExecuteChangeSet calls from CloudTrail.")
+    if not st.executions:
         pending = [f"{c.get('ChangeSetName')} ({c.get('Status')}, {c.get('ExecutionStatus')})"
-                   for c in st.change_sets]
-        if pending:
-            return failed(f"No change set of {STACK_NAME} has been executed; there is {', '.join(pending)}. "
-                          "Review it, then execute_change_set.")
-        return failed(f"No change set of {STACK_NAME} has been executed yet (step 3).")
-    chosen = next((c for c in st.executed if _is_the_change(c)), None)
-    if chosen is None:
-        last = st.executed[-1]
-        seen = ", ".join(f"{c.get('Action')} {c.get('ResourceType')}" for c in _changes(last)) or "no changes"
-        return failed(f"Executed change set {last.get('ChangeSetName')} made: {seen}. Expected Add "
-                      "AWS::SQS::Queue, Add AWS::SNS::Subscription and Modify AWS::SNS::Topic (its DisplayName).")
+                   for c in st.change_sets if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"]
+        return failed(f"CloudTrail shows no ExecuteChangeSet by you on {STACK_NAME} since it was created"
+                      + (f"; there is {', '.join(pending)}: review it, then execute_change_set." if pending else
+                         ": change the stack through a change set (create_change_set, review, execute_change_set; "
+                         "step 3)."))
     if not st.queue.get("exists"):
         return failed(f"The stack has no live SQS queue (status {st.status}).")
     if not st.has("AWS::SNS::Subscription"):
@@ -476,44 +526,98 @@ def change_set_executed(st: Iac) -> Finding:
     if st.topic.get("display_name") not in [d for d in declared if isinstance(d, str)]:
         return failed(f"The topic's DisplayName is {st.topic.get('display_name')!r}, not the template's "
                       f"{declared[0] if declared else None!r}.")
-    return passed(f"Change set {chosen.get('ChangeSetName')} added the queue and its subscription and set "
-                  f"the topic's DisplayName to {st.topic.get('display_name')!r}.")
+    names = ", ".join(dict.fromkeys(str(param(e, "ChangeSetName")).rsplit("/", 1)[-1] for e in st.executions))
+    chosen = next((c for c in st.executed if _is_the_change(c)), None)
+    if chosen is not None:
+        return passed(f"Change set {chosen.get('ChangeSetName')} (describe_change_set) added the queue and its "
+                      f"subscription and set the topic's DisplayName to {st.topic.get('display_name')!r}; "
+                      f"CloudTrail: ExecuteChangeSet {names}.")
+    # The change sets that made the change may be gone (executing one deletes the stack's others):
+    # then every change since the stack was made must have been a change set, and the stack's first
+    # template must have lacked what the stack has now.
+    if st.updates:
+        return failed(f"The stack was also changed with UpdateStack (CloudTrail, {len(st.updates)} call(s)) and no "
+                      "executed change set that can still be described made the change: make it through a "
+                      "change set.")
+    first = st.created_template
+    if first is None:
+        return failed(f"The executed change set(s) ({names}) cannot be described any more, and the template the "
+                      "stack was created with is not in CloudTrail: create the change set again and execute it.")
+    first_types = {r.get("Type") for r in (first.get("Resources") or {}).values() if isinstance(r, dict)}
+    first_names = [(r.get("Properties") or {}).get("DisplayName") for r in (first.get("Resources") or {}).values()
+                   if isinstance(r, dict) and r.get("Type") == "AWS::SNS::Topic"]
+    already = sorted({"AWS::SQS::Queue", "AWS::SNS::Subscription"} & first_types)
+    if already or st.topic.get("display_name") in first_names:
+        what = ", ".join(already) or f"DisplayName {st.topic.get('display_name')!r}"
+        return failed(f"The stack was created with {what} already (CreateStack in CloudTrail): the change set must "
+                      "add the queue and its subscription and rename the topic.")
+    return passed(f"The stack was created without the queue (CloudTrail: CreateStack) and changed only by change "
+                  f"sets since (ExecuteChangeSet {names}, no UpdateStack): it now has the queue, its subscription "
+                  f"and the topic's DisplayName {st.topic.get('display_name')!r}.")
 
 
-@LAB.check("drift-detected", title="Drift of the bucket was detected and its report saved", points=15,
-           step="drift",
-           hints=["Suspend the bucket's versioning outside CloudFormation, run drift detection, and save "
-                  f"the drift report to the lab bucket at {REPORT_KEY}.",
-                  "s3.put_bucket_versioning, then cloudformation detect_stack_drift, "
-                  "describe_stack_drift_detection_status until DETECTION_COMPLETE, and "
-                  "describe_stack_resource_drifts; store its answer as JSON with s3.put_object.",
-                  "drifts = cfn.describe_stack_resource_drifts(StackName='workshop-04-iac'); "
-                  "drifts.pop('ResponseMetadata'); s3.put_object(Bucket=BUCKET, Key='drift/report.json', "
-                  "Body=json.dumps(drifts, default=str))"],
+@LAB.check("drift-detected", title="You changed the bucket out of band, and a drift detection found it DRIFTED",
+           points=15, step="drift",
+           hints=["Suspend the bucket's versioning outside CloudFormation, then run drift detection on the stack: "
+                  "it must find the stack DRIFTED.",
+                  "s3.put_bucket_versioning (Status Suspended), then cloudformation detect_stack_drift and "
+                  "describe_stack_drift_detection_status until DETECTION_COMPLETE; describe_stack_resource_drifts "
+                  "shows the difference. The checker reads both calls from CloudTrail.",
+                  "s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={'Status': 'Suspended'}); "
+                  "detection = cfn.detect_stack_drift(StackName='workshop-04-iac')['StackDriftDetectionId']; "
+                  "cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)"],
            docs=f"{_CFN}/using-cfn-stack-drift.html")
 def drift_detected(st: Iac) -> Finding:
-    entry, why = _bucket_drift(st)
-    if entry is None:
-        return failed(why)
+    """Evidence: the learner's PutBucketVersioning on the stack's bucket (CloudTrail, not made by
+    CloudFormation) and a later DetectStackDrift of the stack (CloudTrail) whose outcome,
+    read back by its id, is DRIFTED. CloudTrail's times have whole seconds: a change in the
+    same second as the detection counts as before it."""
     if st.stack is None:
-        return _no_stack(st, "The report belongs to a stack that is gone: deploy again and redo step 4.")
-    stack_id = st.stack.get("StackId")
-    if entry.get("StackId") and stack_id and entry["StackId"] != stack_id:
-        return failed("The drift report is about an earlier stack of the same name: detect drift on the "
-                      "current stack and save the report again.")
-    when, created = _report_time(entry), parse_time(st.stack.get("CreationTime"))
-    if when is None:
-        return failed("The bucket's entry in the drift report has no readable Timestamp.")
-    if created is not None and when < created:
-        return failed(f"The drift report ({when.isoformat()}) is older than the stack ({created.isoformat()}).")
-    diff = next(p for p in entry.get("PropertyDifferences") or []
-                if isinstance(p, dict) and p.get("PropertyPath") == VERSIONING_PATH)
-    return passed(f"Report of {when.isoformat(timespec='seconds')}: {entry.get('LogicalResourceId')} MODIFIED, "
-                  f"{VERSIONING_PATH} expected {diff.get('ExpectedValue')!r}, actual {diff.get('ActualValue')!r}.")
+        return _no_stack(st, "Deploy the stack (step 2), then change its bucket out of band (step 4).")
+    found = _drift_found(st)
+    if isinstance(found, str):
+        return failed(found)
+    change, detection = found
+    return passed(f"CloudTrail: {_change_text(change)}; drift detection {detection['StackDriftDetectionId'][:8]} at "
+                  f"{_when(detection.get('Timestamp'))} found the stack DRIFTED "
+                  f"({detection.get('DriftedStackResourceCount')} resource(s)).")
 
 
-@LAB.check("drift-fixed", title="The stack is back IN_SYNC, detected after the drift report", points=15,
-           step="fix-drift",
+def _when(value: Any) -> str:
+    stamp = parse_time(value)
+    return stamp.isoformat(timespec="seconds") if stamp else "?"
+
+
+def _change_text(event: dict) -> str:
+    status = (param(event, "VersioningConfiguration") or {}).get("status") or \
+        (param(event, "VersioningConfiguration") or {}).get("Status")
+    who = (event.get("userIdentity") or {}).get("arn") or "you"
+    return f"PutBucketVersioning ({status}) on {param(event, 'BucketName')} by {who} at {_when(event.get('eventTime'))}"
+
+
+def _drift_found(st: Iac) -> tuple[dict, dict] | str:
+    """The learner's first out-of-band change to the bucket and the first DRIFTED detection after it."""
+    if st.trail_problem:
+        return f"{st.trail_problem}: the checker reads your PutBucketVersioning and DetectStackDrift from CloudTrail."
+    if not st.bucket_changes:
+        return (f"CloudTrail shows no PutBucketVersioning by you on the stack's bucket {st.bucket.get('name')} since "
+                "the stack was created: change the bucket out of band first (suspend its versioning).")
+    if not st.detections:
+        return (f"CloudTrail shows {_change_text(st.bucket_changes[0])}, but no drift detection of {STACK_NAME} "
+                "since: run detect_stack_drift.")
+    for change in reversed(st.bucket_changes):
+        when = parse_time(change.get("eventTime"))
+        drifted = [d for d in reversed(st.detections) if d.get("StackDriftStatus") == "DRIFTED"
+                   and (parse_time(d.get("Timestamp")) or when) >= when]
+        if drifted:
+            return change, drifted[0]
+    statuses = ", ".join(f"{d.get('StackDriftStatus')} at {_when(d.get('Timestamp'))}" for d in st.detections[:4])
+    return (f"CloudTrail shows {_change_text(st.bucket_changes[0])}, but no detection after it found the stack "
+            f"DRIFTED (detections: {statuses}): detect drift after changing the bucket.")
+
+
+@LAB.check("drift-fixed", title="After the drift, the bucket was fixed and a later detection found the stack IN_SYNC",
+           points=15, step="fix-drift",
            hints=["Put the bucket back the way the template says, then detect drift again.",
                   "s3.put_bucket_versioning with Status Enabled, then detect_stack_drift and wait for "
                   "StackDriftStatus IN_SYNC.",
@@ -521,24 +625,25 @@ def drift_detected(st: Iac) -> Finding:
                   "cfn.detect_stack_drift(StackName='workshop-04-iac')"],
            docs=f"{_CFN}/detect-drift-stack.html")
 def drift_fixed(st: Iac) -> Finding:
+    """Evidence: the DRIFTED detection of drift-detected, then a later DetectStackDrift of the
+    stack (CloudTrail) whose outcome is IN_SYNC, and the bucket's versioning now."""
     if st.stack is None:
         return _no_stack(st, "Deploy the stack (step 2).")
-    entry, why = _bucket_drift(st)
-    if entry is None:
-        return failed(f"Detect the drift first (step 4): {why}")
-    info = st.stack.get("DriftInformation") or {}
-    status = info.get("StackDriftStatus", "NOT_CHECKED")
-    if status == "DRIFTED":
-        which = ", ".join(f"{d.get('LogicalResourceId')} {d.get('StackResourceDriftStatus')}" for d in st.drifted)
-        return failed(f"The last drift detection found the stack DRIFTED{': ' + which if which else ''}. "
-                      "Restore the resource, then detect drift again.")
-    if status != "IN_SYNC":
-        return failed(f"The stack's drift status is {status}: run drift detection after fixing the bucket.")
-    checked, reported = parse_time(info.get("LastCheckTimestamp")), _report_time(entry)
-    if checked is None or reported is None or checked < reported:
-        return failed("The stack's last drift detection is not newer than your drift report: "
-                      "fix the drift, then detect again.")
+    found = _drift_found(st)
+    if isinstance(found, str):
+        return failed(f"Detect the drift first (step 4): {found}")
+    _, drifted = found
+    after = parse_time(drifted.get("Timestamp"))
+    in_sync = [d for d in reversed(st.detections) if d.get("StackDriftStatus") == "IN_SYNC"
+               and after and (parse_time(d.get("Timestamp")) or after) > after]
+    if not in_sync:
+        later = [d for d in st.detections if (parse_time(d.get("Timestamp")) or after) > after]
+        which = ", ".join(f"{d.get('StackDriftStatus')}" for d in later[:3])
+        return failed(f"No drift detection after {drifted['StackDriftDetectionId'][:8]} (DRIFTED) found the stack "
+                      f"IN_SYNC{' (later: ' + which + ')' if which else ''}: restore the bucket, then detect again.")
     if st.bucket.get("versioning") != "Enabled":
         return failed(f"The bucket's versioning is {st.bucket.get('versioning') or 'off'} again since the last "
                       "detection: enable it and detect drift again.")
-    return passed(f"IN_SYNC at {checked.isoformat(timespec='seconds')}, after the drift report.")
+    fixed = in_sync[0]
+    return passed(f"Drift detection {fixed['StackDriftDetectionId'][:8]} at {_when(fixed.get('Timestamp'))}, after "
+                  f"the DRIFTED one, found the stack IN_SYNC (CloudTrail DetectStackDrift, read back by id).")
