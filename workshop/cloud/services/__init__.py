@@ -39,6 +39,7 @@ EXTENSIONS: dict[str, list[str]] = {
     "codedeploy": ["workshop.cloud.services.codedeploy"],
     "awslambda": ["workshop.cloud.services.awslambda"],
     "cloudwatch": ["workshop.cloud.services.cloudwatch.responses"],
+    "logs": ["workshop.cloud.services.logs"],
     "s3": ["workshop.cloud.services.s3"],
     "cloudtrail": ["workshop.cloud.services.cloudtrail"],
     "ecr": ["workshop.cloud.services.ecr.responses"],

@@ -533,9 +533,9 @@ class FunctionRunner:
         self._put_metrics(spec, inv, {"Throttles": (1.0, "Count")})
 
     def _write_logs(self, spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> None:
-        from moto.logs.models import logs_backends
+        from workshop.cloud.services.logs.models import logs_backend
 
-        backend = logs_backends[spec.account_id][spec.region]
+        backend = logs_backend(spec.account_id, spec.region)
         events = [{"timestamp": ts, "message": text} for ts, text in lines]
         # Re-entrant: a subscription filter on this group may invoke a function that logs too.
         with self._telemetry_lock:

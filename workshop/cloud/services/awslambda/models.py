@@ -153,9 +153,9 @@ def _check_environment(spec: dict[str, Any]) -> None:
 
 
 def _logs_backend(fn: LambdaFunction):
-    from moto.logs.models import logs_backends
+    from workshop.cloud.services.logs.models import logs_backend
 
-    return logs_backends[fn.account_id][fn.region]
+    return logs_backend(fn.account_id, fn.region)
 
 
 @extend(LambdaFunction)

@@ -13,8 +13,11 @@ import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from workshop.cloud.services.logs.models import logs_backend
+
 MAX_SOURCE_BYTES = 512 * 1024 * 1024
 MAX_EVENT_BYTES = 256 * 1024 - 26  # CloudWatch's limit less its per-event overhead
+PUMP_CHUNK = 1024 * 1024           # build output read at a time on its way to CloudWatch Logs
 
 
 class BuildIOError(Exception):
@@ -227,9 +230,7 @@ class LogShipper:
     def open_stream(self) -> None:
         if not self.enabled:
             return
-        from moto.logs.models import logs_backends
-
-        backend = logs_backends[self.account][self.region]
+        backend = logs_backend(self.account, self.region)
         if self.group not in backend.groups:
             try:
                 backend.create_log_group(self.group, tags={})
@@ -248,31 +249,39 @@ class LogShipper:
         self.write(f"[Container] {stamp}.{int(now % 1 * 1e6):06d} {message}\n")
 
     def pump(self, final: bool = False) -> None:
+        """Ship what the build wrote since the last pump, a chunk at a time: a build that
+        prints hundreds of megabytes costs the cloud a chunk of memory, never its output."""
         with self._lock:
             try:
-                with open(self.path, "rb") as src:
-                    src.seek(self._offset)
-                    data = src.read()
+                src = open(self.path, "rb")
             except FileNotFoundError:
                 return
-            self._offset += len(data)
-            data = self._partial + data
-            lines = data.split(b"\n")
-            self._partial = b"" if final else lines.pop()
-            lines = [line for line in lines if line or not final]
-            if final and lines and lines[-1] == b"":
-                lines.pop()
-            if not lines or not self.enabled or self.detached:
-                return
+            with src:
+                src.seek(self._offset)
+                while True:
+                    data = src.read(PUMP_CHUNK)
+                    if not data:
+                        break
+                    self._offset += len(data)
+                    lines = (self._partial + data).split(b"\n")
+                    self._partial = lines.pop()
+                    if len(self._partial) > MAX_EVENT_BYTES:   # a line with no end yet: ship what it has
+                        lines.append(self._partial)
+                        self._partial = b""
+                    self._ship(lines)
+            if final and self._partial:
+                self._ship([self._partial])
+                self._partial = b""
+
+    def _ship(self, lines: list[bytes]) -> None:
+        if lines and self.enabled and not self.detached:
             self._send([line.decode("utf-8", "replace").rstrip("\r") for line in lines])
 
     def _send(self, lines: list[str]) -> None:
-        from moto.logs.models import logs_backends
-
         stamp = int(time.time() * 1000)
         events = [{"timestamp": stamp, "message": self.mask(line or " ")[:MAX_EVENT_BYTES]} for line in lines]
         try:
-            backend = logs_backends[self.account][self.region]
+            backend = logs_backend(self.account, self.region)
             backend.ensure_log_stream(self.group, self.stream)
             for start in range(0, len(events), 1000):
                 backend.put_log_events(self.group, self.stream, events[start:start + 1000])
@@ -280,7 +289,7 @@ class LogShipper:
             # The learner deleted the group mid-build: recreate it, as the agent would.
             try:
                 self.open_stream()
-                logs_backends[self.account][self.region].put_log_events(self.group, self.stream, events)
+                logs_backend(self.account, self.region).put_log_events(self.group, self.stream, events)
             except Exception:
                 pass
 

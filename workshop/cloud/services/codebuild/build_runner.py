@@ -672,9 +672,11 @@ class BuildRunner:
             return
         bucket, _, key = arn.split(":::", 1)[1].partition("/")
         try:
-            text = (job.dir / "output.log").read_text(encoding="utf-8", errors="replace")
-            data = gzip.compress(job.logs.mask(text).encode())
-            build_io.upload_s3(job.account, bucket, key, data)
+            buffer = io.BytesIO()   # only the compressed copy is in memory, never the output whole
+            with open(job.dir / "output.log", "rb") as src, gzip.GzipFile(fileobj=buffer, mode="wb") as packed:
+                while line := src.readline(build_io.PUMP_CHUNK):
+                    packed.write(job.logs.mask(line.decode("utf-8", "replace")).encode())
+            build_io.upload_s3(job.account, bucket, key, buffer.getvalue())
         except (OSError, BuildIOError) as exc:
             job.logs.container(f"Could not write the build log to s3://{bucket}/{key}: "
                                f"{getattr(exc, 'message', exc)}")

@@ -32,6 +32,7 @@ import tarfile
 import threading
 import time
 import zipfile
+from collections import deque
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -40,6 +41,7 @@ from workshop.cloud.services.codedeploy import appspec
 
 KEEP_ARCHIVES = 5          # the agent keeps the last five revisions per deployment group
 LOG_TAIL_CHARS = 4096      # what diagnostics.logTail holds (AWS: up to the last 4 KB)
+LOG_TAIL_LINES = 512       # lines of a script's output kept for that tail (each at least "[stdout]\n")
 POLL = 0.05                # how often a running script is checked (real seconds)
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
 
@@ -291,7 +293,7 @@ class InstanceAgent:
             proc = subprocess.Popen(["/bin/sh", str(path)], cwd=self.root, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
                                     **as_account)
-        lines: list[str] = []
+        lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)   # the tail only: a script may print gigabytes
         lock = threading.Lock()
         readers = [threading.Thread(target=self._pump, args=(stream, tag, lines, lock), daemon=True)
                    for stream, tag in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
@@ -328,8 +330,8 @@ class InstanceAgent:
             raise EventFailed("ScriptFailed", f"Script at specified location: {location} failed with exit code "
                               f"{proc.returncode}", location, tail)
 
-    def _pump(self, stream, tag: str, lines: list[str], lock: threading.Lock) -> None:
-        for raw in iter(stream.readline, b""):
+    def _pump(self, stream, tag: str, lines: deque[str], lock: threading.Lock) -> None:
+        for raw in iter(lambda: stream.readline(LOG_TAIL_CHARS), b""):
             text = raw.decode("utf-8", "replace").rstrip("\n")
             with lock:
                 lines.append(f"[{tag}]{text}")

@@ -1,0 +1,6 @@
+"""CloudWatch Logs whose events live on disk under the state dir, not in memory:
+``store.py`` (the files of a stream: append-only events, an index by time) and
+``models.py`` (moto's groups and streams over those files, AWS's pages and tokens,
+and ``scan``, how other engines read a group's events by time)."""
+
+from workshop.cloud.services.logs import models  # noqa: F401  (registers)
