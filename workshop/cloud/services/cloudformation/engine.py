@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,9 @@ from workshop.cloud.services.cloudformation.resource_types import ALWAYS, rules_
 log = logging.getLogger(__name__)
 
 NOT_SUPPORTED = "Resource type {type} is not supported by the workshop cloud"
+# Types CloudFormation accepts without creating anything (moto's wait conditions, and the
+# metadata resource every CDK stack carries, as AWS accepts it).
+NOTHING_TO_CREATE = frozenset(NULL_MODELS) | {"AWS::CDK::Metadata"}
 REPLACING = "Requested update requires the creation of a new physical resource; hence creating one."
 # Stack statuses in which every resource of the current template exists.
 SETTLED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
@@ -196,7 +200,9 @@ class StackEngine:
         self.event(logical_id, None, resource_type, "CREATE_IN_PROGRESS",
                    properties=resource_json.get("Properties") or {})
         model, props = None, {}
-        if resource_type not in NULL_MODELS:
+        if resource_type in NOTHING_TO_CREATE:
+            props = resolve(rmap, resource_json)
+        else:
             try:
                 model, props = self.create_model(rmap, logical_id, resource_json)
             except Exception as exc:
@@ -206,7 +212,8 @@ class StackEngine:
                     log.info("creating %s (%s) failed", logical_id, resource_type, exc_info=True)
                 raise ResourceFailure(record.reason) from exc
             rmap._parsed_resources[logical_id] = model
-        record.physical_id = physical_id_of(model, f"{self.stack.name}-{logical_id}")
+        fallback = str(uuid.uuid4()) if resource_type == "AWS::CDK::Metadata" else f"{self.stack.name}-{logical_id}"
+        record.physical_id = physical_id_of(model, fallback)
         record.properties = props
         record.exists = True
         if model is not None and not model.is_created():
@@ -467,6 +474,12 @@ class StackEngine:
             raise ResourceFailure(record.reason) from exc
         if props == old.properties:
             return None
+        if resource_type in NOTHING_TO_CREATE:
+            self.event(logical_id, old.physical_id, resource_type, "UPDATE_IN_PROGRESS")
+            record.properties = props
+            record.set("UPDATE_COMPLETE")
+            self.event(logical_id, record.physical_id, resource_type, "UPDATE_COMPLETE")
+            return ("modify", logical_id, None, old, props)
         cls = model_class(resource_type)
         rules = rules_for(resource_type)
         name_property = cls.cloudformation_name_type() if cls not in (None, CustomModel) else ""
@@ -550,7 +563,9 @@ class StackEngine:
                 self.event(name, old.physical_id, old.resource_type, "UPDATE_IN_PROGRESS")
                 try:
                     rules = rules_for(old.resource_type)
-                    if rules.in_place:
+                    if old.resource_type in NOTHING_TO_CREATE:
+                        restored = None
+                    elif rules.in_place:
                         restored = rules.update(after, old.properties, props, self.account, self.region)
                     else:
                         restored = self.moto_update(model_class(old.resource_type), name,

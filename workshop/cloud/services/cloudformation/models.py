@@ -14,6 +14,7 @@ from moto.cloudformation.exceptions import (
     UnsupportedAttribute,
     ValidationError,
 )
+from moto.cloudformation import models as _moto_models
 from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap, clean_json
 from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, validate_create_change_set
@@ -29,6 +30,9 @@ from workshop.cloud.services.cloudformation.engine import (
 )
 
 log = logging.getLogger(__name__)
+
+# Nested stacks' TemplateURLs resolve as the API's do (any host name of the cloud).
+_moto_models.get_stack_from_s3_url = templates.fetch
 
 
 class InvalidChangeSetStatus(CloudFormationError):
@@ -59,9 +63,9 @@ def check_parameters(template: dict[str, Any], values: dict[str, Any]) -> None:
         value = values.get(key, spec.get("Default"))
         if value is None:
             continue
-        text = str(value)
+        text = templates.text(value)
         allowed = spec.get("AllowedValues")
-        if allowed and text not in [str(a) for a in allowed]:
+        if allowed and text not in [templates.text(a) for a in allowed]:
             raise ValidationError(message=f"Parameter '{key}' must be one of AllowedValues")
         pattern = spec.get("AllowedPattern")
         if pattern and not re.fullmatch(str(pattern), text):
@@ -279,7 +283,10 @@ class WorkshopCloudFormationBackend:
         return self._find_change_set(change_set_name, stack_name)
 
     def delete_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:
-        change_set = self._find_change_set(change_set_name, stack_name)
+        try:
+            change_set = self._find_change_set(change_set_name, stack_name)
+        except ChangeSetNotFound:
+            return  # as in AWS: deleting a change set that is not there succeeds (cdk diff relies on it)
         self.change_sets.pop(change_set.change_set_id, None)
 
     def list_change_sets(self, stack_name: str | None = None) -> list[ChangeSet]:

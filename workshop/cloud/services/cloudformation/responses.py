@@ -12,6 +12,7 @@ from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
+from workshop.cloud.services.cloudformation import templates
 
 BOTH_TEMPLATES = "You cannot specify both usePreviousTemplate and Template Body/Template URL."
 
@@ -37,6 +38,21 @@ def _resource(stack: Any, record: Any, shape: str) -> dict[str, Any]:
     return out
 
 
+def _previous_values(stack: Any) -> dict[str, Any]:
+    """A stack's parameter values as it was given them (UsePreviousValue): for an SSM
+    parameter type, the parameter's name, which AWS resolves again, not its value."""
+    values = {}
+    for key, spec in ((stack.template_dict or {}).get("Parameters") or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        if key in (stack.parameters or {}):
+            values[key] = stack.parameters[key]
+        elif str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::"):
+            values[key] = spec.get("Default")
+        elif key in stack.stack_parameters:
+            values[key] = stack.stack_parameters[key]
+    return values
+
+
 @extend(CloudFormationResponse)
 class WorkshopCloudFormationResponse:
     # moto keeps a change set's tags as a dict; the wire format is a Key/Value list.
@@ -44,17 +60,19 @@ class WorkshopCloudFormationResponse:
                                         "DescribeChangeSetOutput.Tags": transform_dict}
 
     # -- request helpers ------------------------------------------------------
+    def _get_stack_from_s3_url(self, template_url: str) -> str:
+        # Any host name the cloud answers to (127.0.0.1, localhost, ::1, the name this
+        # request used), not only "localhost" as moto has it.
+        host = (self.headers or {}).get("Host") if hasattr(self, "headers") else None
+        return templates.fetch(template_url, self.current_account, self.partition, host)
+
     def _template_body(self, required: bool = True) -> str | None:
         body = self._get_param("TemplateBody")
         url = self._get_param("TemplateURL")
         if body and url:
             raise ValidationError(message="Specify exactly one of TemplateBody or TemplateUrl.")
         if url:
-            try:
-                return self._get_stack_from_s3_url(url)
-            except Exception as exc:
-                raise ValidationError(message=f"S3 error: Unable to get the template from {url}: "
-                                              f"{getattr(exc, 'message', None) or exc}")
+            return self._get_stack_from_s3_url(url)
         if not body and required:
             raise ValidationError(message="Either Template URL or Template Body must be specified.")
         return body
@@ -105,11 +123,34 @@ class WorkshopCloudFormationResponse:
         else:
             body = self._template_body()
         parameters = [{"ParameterKey": k, "ParameterValue": v}
-                      for k, v in self._parameter_values(stack.stack_parameters).items()]
+                      for k, v in self._parameter_values(_previous_values(stack)).items()]
         tags = self._tags() or None
         backend.update_stack(name=stack.stack_id, template=body, role_arn=self._get_param("RoleARN"),
                              parameters=parameters, tags=tags)
         return ActionResult({"StackId": stack.stack_id})
+
+    def validate_template(self) -> ActionResult:
+        """AWS checks the template's syntax (not its resources) and lists its parameters."""
+        template = templates.parse(self._template_body())
+        templates.validate(template, transforms=True)
+        parameters = []
+        for key, spec in (template.get("Parameters") or {}).items():
+            spec = spec if isinstance(spec, dict) else {}
+            parameter: dict[str, Any] = {"ParameterKey": key,
+                                         "NoEcho": str(spec.get("NoEcho", "false")).lower() == "true"}
+            if "Default" in spec:
+                parameter["DefaultValue"] = templates.text(spec["Default"])
+            if spec.get("Description"):
+                parameter["Description"] = spec["Description"]
+            parameters.append(parameter)
+        result: dict[str, Any] = {"Parameters": parameters, "DeclaredTransforms": templates.transforms(template)}
+        if template.get("Description"):
+            result["Description"] = template["Description"]
+        capabilities, reason = templates.capabilities(template)
+        result["Capabilities"] = capabilities
+        if reason:
+            result["CapabilitiesReason"] = reason
+        return ActionResult(result)
 
     # -- resources ------------------------------------------------------------
     def describe_stack_resources(self) -> ActionResult:
@@ -152,7 +193,7 @@ class WorkshopCloudFormationResponse:
             body = self._template_body()
         change_set_id, stack_id = backend.create_change_set(
             stack_name=stack_name, change_set_name=self._get_param("ChangeSetName"), template=body,
-            parameters=self._parameter_values(stack.stack_parameters if stack else None),
+            parameters=self._parameter_values(_previous_values(stack) if stack else None),
             description=self._get_param("Description"), change_set_type=change_set_type,
             notification_arns=self._get_param("NotificationARNs", []), tags=self._tags(),
             role_arn=self._get_param("RoleARN"))

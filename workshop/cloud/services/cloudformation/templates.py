@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from moto.cloudformation.exceptions import ValidationError
@@ -69,17 +71,75 @@ def parse(body: Any) -> dict[str, Any]:
             raise ValidationError(message=f"Template format error: YAML not well-formed. {exc}")
     if not isinstance(parsed, dict):
         raise ValidationError(message="Template format error: unsupported structure.")
+    _booleans_as_text(parsed)
     return parsed
 
 
-def validate(template: dict[str, Any]) -> None:
-    """The checks AWS makes synchronously, before any resource is touched."""
+def _booleans_as_text(template: dict[str, Any]) -> None:
+    """Parameter values are strings: YAML's `true` in a Default or AllowedValues is "true"."""
+    parameters = template.get("Parameters")
+    if not isinstance(parameters, dict):
+        return
+    for spec in parameters.values():
+        if not isinstance(spec, dict):
+            continue
+        if isinstance(spec.get("Default"), bool):
+            spec["Default"] = text(spec["Default"])
+        if isinstance(spec.get("AllowedValues"), list):
+            spec["AllowedValues"] = [text(v) if isinstance(v, bool) else v for v in spec["AllowedValues"]]
+
+
+def text(value: Any) -> str:
+    """A template scalar as CloudFormation reads it: YAML's true is "true", not "True"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(text(v) for v in value)
+    return str(value)
+
+
+def transforms(template: dict[str, Any]) -> list[str]:
+    transform = template.get("Transform") or []
+    names = transform if isinstance(transform, list) else [transform]
+    return [str(n.get("Name") if isinstance(n, dict) else n) for n in names]
+
+
+IAM_TYPES = {"AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+             "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::IAM::Policy": None,
+             "AWS::IAM::AccessKey": None, "AWS::IAM::InstanceProfile": "InstanceProfileName",
+             "AWS::IAM::UserToGroupAddition": None}
+
+
+def capabilities(template: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The capabilities a stack of this template must acknowledge, and why (as ValidateTemplate says)."""
+    named, plain = [], []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        resource_type = resource.get("Type") if isinstance(resource, dict) else None
+        if resource_type not in IAM_TYPES:
+            continue
+        name_property = IAM_TYPES[resource_type]
+        if name_property and ((resource.get("Properties") or {}).get(name_property)):
+            named.append(logical_id)
+        else:
+            plain.append(logical_id)
+    if named:
+        return ["CAPABILITY_NAMED_IAM"], f"The following resource(s) require capabilities: " \
+                                         f"[{', '.join(sorted({template['Resources'][n]['Type'] for n in named}))}]"
+    if plain:
+        return ["CAPABILITY_IAM"], f"The following resource(s) require capabilities: " \
+                                   f"[{', '.join(sorted({template['Resources'][n]['Type'] for n in plain}))}]"
+    return [], None
+
+
+def validate(template: dict[str, Any], transforms: bool = False) -> None:
+    """The checks AWS makes synchronously, before any resource is touched
+    (``transforms``: a Transform is declared, not refused, as ValidateTemplate does)."""
     unknown = sorted(str(k) for k in template if k not in SECTIONS)
     if unknown:
         raise ValidationError(
             message=f"Template format error: Invalid template property or properties [{', '.join(unknown)}]")
     transform = template.get("Transform")
-    if transform:
+    if transform and not transforms:
         names = transform if isinstance(transform, list) else [transform]
         shown = ", ".join(str(n.get("Name") if isinstance(n, dict) else n) for n in names)
         raise ValidationError(message=f"Transform {shown} is not supported by the workshop cloud.")
@@ -208,3 +268,76 @@ def order(template: dict[str, Any]) -> list[str]:
 def dependents(template: dict[str, Any], name: str) -> set[str]:
     """Resources that reference `name` (directly)."""
     return {other for other in (template.get("Resources") or {}) if name in dependencies(template, other)}
+
+
+# -- template URLs ---------------------------------------------------------------
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})
+BAD_URL = "TemplateURL must be a supported URL."
+
+
+def cloud_hosts(*extra: str | None) -> set[str]:
+    """Every host name the cloud answers to: loopback names, its own endpoint's
+    host, this machine's name, and whatever host a request reached it by."""
+    from workshop.cloud import runtime
+
+    hosts = set(LOOPBACK_HOSTS)
+    for url in (runtime.endpoint(), *[f"//{e}" for e in extra if e]):
+        host = urlsplit(url).hostname
+        if host:
+            hosts.add(host.lower())
+    try:
+        hosts.add(socket.gethostname().lower())
+    except OSError:
+        pass
+    return hosts
+
+
+def s3_location(url: str, hosts: set[str]) -> tuple[str, str]:
+    """(bucket, key) of a template URL, as AWS reads S3 URLs (path style and
+    virtual-hosted style on amazonaws.com), and path style on any host name
+    of the cloud itself, whatever port, as CDK and the AWS CLI write them."""
+    try:
+        parts = urlsplit(str(url))
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        raise ValidationError(message=BAD_URL) from None
+    path = unquote(parts.path).lstrip("/")
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationError(message=BAD_URL)
+    virtual = None
+    if host.endswith(".amazonaws.com"):
+        labels = host[:-len(".amazonaws.com")].split(".")
+        if labels[0] in ("s3", "s3-external-1") or labels[0].startswith("s3-"):
+            virtual = None  # path style: s3[.region].amazonaws.com/bucket/key
+        elif "s3" in labels:
+            virtual = ".".join(labels[:labels.index("s3")])
+        else:
+            raise ValidationError(message=BAD_URL)
+    elif host.endswith(".localhost"):
+        virtual = host[:-len(".localhost")]
+    elif host not in hosts:
+        raise ValidationError(message=BAD_URL)
+    if virtual:
+        bucket, key = virtual, path
+    else:
+        bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise ValidationError(message=BAD_URL)
+    return bucket, key
+
+
+def fetch(url: str, account_id: str, partition: str = "aws", request_host: str | None = None) -> str:
+    """The text of the template a TemplateURL names, read from the cloud's S3."""
+    from moto.s3.models import s3_backends
+
+    bucket, key = s3_location(url, cloud_hosts(request_host))
+    try:
+        obj = s3_backends[account_id][partition].get_object(bucket, key)
+    except Exception as exc:
+        raise ValidationError(message=f"S3 error: Unable to get the template from {url}: "
+                                      f"{getattr(exc, 'message', None) or exc}") from None
+    if obj is None:
+        raise ValidationError(message=f"S3 error: Unable to get the template from {url}: "
+                                      "The specified key does not exist.")
+    return obj.value.decode("utf-8")
