@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     nbgrader_commands.add_parser(sub)
 
+    from workshop.images import command as image_command
+
+    image_command.add_parser(sub, _add_endpoint, _add_account)
+
     p = sub.add_parser("doctor", help="report endpoint, account, versions and what is wrong")
     _add_endpoint(p)
     _add_account(p)
@@ -184,6 +188,12 @@ def _cmd_course(args) -> int:
     from workshop.nbgrader_commands import course_command
 
     return course_command(args)
+
+
+def _cmd_image(args) -> int:
+    from workshop.images.command import image_command
+
+    return image_command(args)
 
 
 def _cmd_doctor(args) -> int:

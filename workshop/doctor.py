@@ -38,6 +38,7 @@ def doctor(args) -> int:
     if endpoint is not None:
         _cloud(endpoint, report)
     _admin_token(args, endpoint, report)
+    _images(args, report)
     print(render(report))
     return 1 if report.problems else 0
 
@@ -169,6 +170,23 @@ def _admin_token(args, endpoint: str | None, report: Report) -> None:
         if endpoint and _get_json(f"{endpoint}/_workshop/health") is not None:
             report.notes.append(f"the cloud at {endpoint} does not accept the admin token from {source}: "
                                 "it was started with another data dir or $WORKSHOP_ADMIN_TOKEN")
+
+
+def _images(args, report: Report) -> None:
+    """How this machine builds and runs container images (lab 05), and the base image."""
+    from workshop.images import base, podman
+
+    build, run = podman.how_images_build_and_run()
+    report.add("images build", build)
+    report.add("images run", run)
+    image = base.get(settings.data_dir(getattr(args, "data_dir", None)))
+    if image is None:
+        report.add("base image", "none yet")
+        report.notes.append("containers (lab 05) build on a Python base image: make it once with "
+                            "`python3 -m workshop image base`")
+    else:
+        report.add("base image", f"{base.BASE_TAG} {image.digest[:19]} "
+                                  f"({sum(l.size for l in image.layers) / 1e6:.0f} MB)")
 
 
 # -- helpers -----------------------------------------------------------------

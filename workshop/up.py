@@ -92,6 +92,8 @@ def up(args) -> int:
                   f"(is the port taken? try --jupyter-port)", file=sys.stderr)
             return 2
         account = _account_id(os.environ.get("WORKSHOP_ACCOUNT") or "test")
+        if not external:
+            _make_base_image(settings.data_dir())
         print(f"""
 JupyterLab is ready: http://{lab_host}:{args.jupyter_port}/lab?token={token}
   notebooks   {notebook_dir}
@@ -171,6 +173,20 @@ def _start_cloud(args, data: Path) -> subprocess.Popen:
         return _spawn(command, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
+
+
+def _make_base_image(data: Path) -> subprocess.Popen | None:
+    """Lab 05 builds images on a Python base: make it once, in the background (15-30 s).
+    Images are the user's ($WORKSHOP_DATA_DIR, else ~/.workshop), not one cloud's."""
+    from workshop.images import base
+
+    if base.get(data) is not None:
+        return None
+    print(f"workshop up: making the Python base image for containers (log {data / 'image-base.log'})",
+          flush=True)
+    with open(data / "image-base.log", "w") as log:
+        return _spawn([sys.executable, "-m", "workshop", "image", "base", "--if-missing", "--data-dir", str(data)],
+                      stdout=log, stderr=subprocess.STDOUT)
 
 
 def _start_jupyter(args, notebook_dir: Path, token: str, env: dict) -> subprocess.Popen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -13,7 +14,13 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+def _stop(signum, frame):
+    # A container's PID 1 gets SIGTERM when its task stops; Python ignores it there by default.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))
     with make_server(host, port, application, server_class=ThreadingWSGIServer,

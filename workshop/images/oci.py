@@ -141,8 +141,9 @@ def layer_from_tar(layout: Layout, tar_path: Path) -> tuple[Descriptor, str]:
     """An uncompressed tar as a gzip'd layer: (descriptor, diff_id)."""
     diff = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=layout.root, prefix=".layer-", delete=False) as out:
-        # mtime=0 in the gzip header too: the same tar gives the same layer digest.
-        with open(tar_path, "rb") as src, gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
+        # No name and mtime 0 in the gzip header: the same tar gives the same layer digest.
+        with open(tar_path, "rb") as src, \
+                gzip.GzipFile(filename="", fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
             while chunk := src.read(_CHUNK):
                 diff.update(chunk)
                 gz.write(chunk)

@@ -179,10 +179,7 @@ class Registry:
         return layout.image(local_name)
 
 
-def ecr_password(endpoint: str | None = None, session=None) -> str:
+def ecr_password(ecr_client) -> str:
     """``aws ecr get-login-password``: the password half of ECR's authorization token."""
-    import boto3
-
-    client = (session or boto3).client("ecr", **({"endpoint_url": endpoint} if endpoint else {}))
-    token = client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     return base64.b64decode(token).decode().split(":", 1)[1]
