@@ -26,7 +26,7 @@ from moto.cloudformation.parsing import (
 )
 
 from workshop.cloud.clock import get_clock
-from workshop.cloud.services.cloudformation import templates
+from workshop.cloud.services.cloudformation import calls, templates
 from workshop.cloud.services.cloudformation.resource_types import ALWAYS, rules_for
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,7 @@ class StackEngine:
         if isinstance(model, Stack) and model.status not in SETTLED:
             reason = state_of(model).status_reason or model.status
             raise ResourceFailure(f"Embedded stack {model.stack_id} was not successfully created: {reason}")
+        calls.created(self.account, self.region, resource_type, physical_id_of(model, physical_name), props)
         return model, props
 
     def add(self, rmap: ResourceMap, logical_id: str, resource_json: dict[str, Any], record: ResourceRecord) -> Any:
@@ -239,6 +240,7 @@ class StackEngine:
                                                     self.account, self.region)
         if rules.checks_drift and rules.live(physical_id, props, self.account, self.region) is not None:
             raise ResourceFailure(f"{resource_type} {physical_id} still exists after the delete")
+        calls.deleted(self.account, self.region, resource_type, physical_id, props)
 
     def delete_many(self, items: list[tuple[str, str, Any, str, dict, bool]]) -> dict[str, str]:
         """Delete (logical, type, model, physical, props, retain) in the order given,
@@ -502,6 +504,9 @@ class StackEngine:
             else:
                 new_model = self.moto_update(cls, logical_id, resource_json, model, props)
                 outcome = ("modify", logical_id, new_model, old, props)
+            if not replace:
+                calls.updated(self.account, self.region, resource_type,
+                              physical_id_of(new_model, old.physical_id or logical_id), old.properties, props)
         except Exception as exc:
             record.set("UPDATE_FAILED", reason_for(exc, logical_id))
             self.event(logical_id, old.physical_id, resource_type, "UPDATE_FAILED", record.reason)

@@ -124,11 +124,26 @@ class GitHTTPApp:
                        if before.get(ref) != after.get(ref)]
             if changes:
                 backend.after_ref_changes(repo, changes, models.caller_arn(account, access_key))
+            _record_push(environ, repo, changes)
             try:
                 git_ops.compact(repo.git)
             except Exception:  # the push is in; a failed compaction leaves the packs as they were
                 log.exception("compacting the packs of %s", repo.path)
         return chunks
+
+
+def _record_push(environ: dict, repo, changes: list) -> None:
+    """CloudTrail's GitPush: the pusher, the repository and the references it moved."""
+    from workshop.cloud.services.cloudtrail import recorder
+
+    name = repo.name
+    references = [{"ref": ref, "commit": after} if after else {"ref": ref, "deleted": True}
+                  for ref, _, after in changes]
+    recorder.learner_call(
+        environ, "codecommit", "GitPush", {"references": references} if references else {},
+        resources=[{"ResourceType": "AWS::CodeCommit::Repository", "ResourceName": name}],
+        additional={"protocol": "HTTP", "dataTransferred": bool(changes), "repositoryName": name,
+                    "repositoryId": repo.id})
 
 
 def _closing(body: Iterable[bytes], repo) -> Iterable[bytes]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from workshop.cloud import runtime, services
 from workshop.cloud.clock import get_clock
+from workshop.cloud.services.cloudtrail import recorder
 
 log = logging.getLogger("workshop.cloud.codedeploy")
 
@@ -319,12 +320,15 @@ class DeploymentRunner:
             self._check(job)
             if weight >= 1.0 and baked:
                 self._settle(job)   # every request of the bake judged before all traffic moves
+            if weight >= 1.0:
+                version, routing = spec.target_version, {}
+            else:
+                version, routing = spec.current_version, {"AdditionalVersionWeights": {spec.target_version: weight}}
             try:
-                if weight >= 1.0:
-                    lam.update_alias(spec.alias, spec.function_name, spec.target_version, None, {})
-                else:
-                    lam.update_alias(spec.alias, spec.function_name, spec.current_version, None,
-                                     {"AdditionalVersionWeights": {spec.target_version: weight}})
+                lam.update_alias(spec.alias, spec.function_name, version, None, routing)
+                recorder.on_behalf(d.account_id, d.region, "codedeploy.amazonaws.com", "lambda", "UpdateAlias",
+                                   {"FunctionName": spec.function_name, "Name": spec.alias,
+                                    "FunctionVersion": version, "RoutingConfig": routing})
             except Exception as exc:
                 raise Halt("Failed", "INVALID_LAMBDA_CONFIGURATION",
                            f"Shifting traffic on alias {spec.alias} of {spec.function_name} failed: {exc}",

@@ -68,6 +68,19 @@ class ActionContext:
         self.config = config
         self.declaration = run.declaration
 
+    def record(self, service: str, operation: str, parameters: dict, response: dict | None = None,
+               error: BaseException | None = None) -> None:
+        """CloudTrail: the call this action made for the learner, by codepipeline.amazonaws.com."""
+        from workshop.cloud.services.cloudtrail import recorder
+
+        details = {}
+        if error is not None:
+            details = {"error_code": getattr(error, "error_type", None) or getattr(error, "code", None)
+                       or type(error).__name__,
+                       "error_message": getattr(error, "message", None) or str(error)}
+        recorder.on_behalf(self.account, self.region, "codepipeline.amazonaws.com", service, operation,
+                           parameters, response, **details)
+
     # -- artifacts -------------------------------------------------------------------
     @property
     def store_bucket(self) -> str:

@@ -56,13 +56,18 @@ class CodeBuildAction(Handler):
         variables = _environment(ctx)
         if variables:
             overrides["environmentVariablesOverride"] = variables
+        request = {"projectName": ctx.config["ProjectName"], **overrides}
         try:
             build = _backend(ctx).start_build(ctx.config["ProjectName"], overrides,
                                               initiator=f"codepipeline/{ctx.pipeline_name}")
         except Exception as exc:  # moto's CodeBuild errors: no such project, bad overrides
+            ctx.record("codebuild", "StartBuild", request, error=exc)
             message = getattr(exc, "message", None) or str(exc)
             raise ActionFailed(f"Could not start the build of project {ctx.config['ProjectName']}: {message}",
                                "ConfigurationError") from None
+        ctx.record("codebuild", "StartBuild", request, {"build": {
+            "id": build.id, "arn": getattr(build, "arn", None), "projectName": build.project_name,
+            "initiator": f"codepipeline/{ctx.pipeline_name}"}})
         run = ctx.run
         run.state["build_id"] = build.id
         run.external_id = build.id
@@ -98,6 +103,7 @@ class CodeBuildAction(Handler):
         if build_id:
             try:
                 _backend(ctx).stop_build(build_id)
+                ctx.record("codebuild", "StopBuild", {"id": build_id})
             except Exception:  # already finished or gone
                 pass
 

@@ -51,21 +51,25 @@ class CloudFormationDeploy(Handler):
             return self._change_set(ctx, backend, existing, template, parameters, tags, role)
         if existing is not None and mode == "REPLACE_ON_FAILURE" and existing.status in FAILED_CREATE:
             backend.delete_stack(existing.stack_id)
+            ctx.record("cloudformation", "DeleteStack", {"StackName": existing.stack_id})
             existing = None
+        operation = "CreateStack" if existing is None else "UpdateStack"
+        request = {"StackName": name, "TemplateBody": template, "RoleARN": role,
+                   "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]}
         try:
             if existing is None:
                 stack = backend.create_stack(name=name, template=template, parameters=parameters, tags=tags,
                                              role_arn=role)
             else:
                 stack = backend.update_stack(name=existing.stack_id, template=template, role_arn=role,
-                                             parameters=[{"ParameterKey": k, "ParameterValue": v}
-                                                         for k, v in parameters.items()],
-                                             tags=tags or None)
+                                             parameters=request["Parameters"], tags=tags or None)
         except Exception as exc:
+            ctx.record("cloudformation", operation, request, error=exc)
             if existing is not None and _message(exc) == NO_UPDATES:
                 self._finish(ctx, existing)
                 return Result.succeeded(NO_UPDATES)
             raise ActionFailed(_message(exc)) from None
+        ctx.record("cloudformation", operation, request, {"StackId": stack.stack_id})
         return self._settled(ctx, stack)
 
     # -- modes --------------------------------------------------------------------------
@@ -77,7 +81,9 @@ class CloudFormationDeploy(Handler):
         try:
             backend.delete_stack(existing.stack_id)
         except Exception as exc:
+            ctx.record("cloudformation", "DeleteStack", {"StackName": existing.stack_id}, error=exc)
             raise ActionFailed(_message(exc)) from None
+        ctx.record("cloudformation", "DeleteStack", {"StackName": existing.stack_id})
         left = next((s for s in list(backend.stacks.values()) if s.stack_id == existing.stack_id), None)
         if left is not None:
             raise ActionFailed(f"Stack {name} could not be deleted: it is {left.status}")
@@ -87,17 +93,24 @@ class CloudFormationDeploy(Handler):
                     tags: dict, role: str | None) -> Result:
         name, change_set = ctx.config["StackName"], ctx.config["ChangeSetName"]
         kind = "CREATE" if existing is None or existing.status == "REVIEW_IN_PROGRESS" else "UPDATE"
+        request = {"StackName": name, "ChangeSetName": change_set, "TemplateBody": template, "RoleARN": role,
+                   "ChangeSetType": kind,
+                   "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]}
         try:
             if existing is not None:
                 for old in list(backend.change_sets.values()):
                     if old.change_set_name == change_set and old.stack_id == existing.stack_id:
                         backend.delete_change_set(old.change_set_id)
+                        ctx.record("cloudformation", "DeleteChangeSet",
+                                   {"ChangeSetName": old.change_set_id, "StackName": existing.stack_id})
             change_set_id, stack_id = backend.create_change_set(
                 stack_name=name, change_set_name=change_set, template=template, parameters=parameters,
                 description=f"Created by CodePipeline {ctx.pipeline_name}", change_set_type=kind,
                 tags=tags, role_arn=role)
         except Exception as exc:
+            ctx.record("cloudformation", "CreateChangeSet", request, error=exc)
             raise ActionFailed(_message(exc)) from None
+        ctx.record("cloudformation", "CreateChangeSet", request, {"Id": change_set_id, "StackId": stack_id})
         created = backend.describe_change_set(change_set_id)
         ctx.run.external_id = stack_id
         ctx.run.external_url = _stack_url(ctx, stack_id)
@@ -121,10 +134,13 @@ class CloudFormationDeploy(Handler):
         if found.status == "FAILED" and found.status_reason and "didn't contain changes" in found.status_reason:
             self._finish(ctx, existing)
             return Result.succeeded(f"Change set {change_set} had no changes to execute")
+        request = {"ChangeSetName": found.change_set_id, "StackName": existing.stack_id}
         try:
             backend.execute_change_set(found.change_set_id, existing.stack_id)
         except Exception as exc:
+            ctx.record("cloudformation", "ExecuteChangeSet", request, error=exc)
             raise ActionFailed(_message(exc)) from None
+        ctx.record("cloudformation", "ExecuteChangeSet", request)
         return self._settled(ctx, existing)
 
     # -- helpers ----------------------------------------------------------------------------

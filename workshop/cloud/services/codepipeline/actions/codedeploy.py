@@ -49,12 +49,16 @@ class CodeDeployAction(Handler):
         else:
             raise ActionFailed(f"Application {application} is for the {platform} platform: use the "
                                "CodeDeployToECS action for ECS", "ConfigurationError")
+        description = f"Deployed by CodePipeline {ctx.pipeline_name} execution {ctx.execution.id}"
+        request = {"applicationName": application, "deploymentGroupName": group, "revision": revision,
+                   "description": description}
         try:
-            deployment_id = codedeploy.create_deployment(
-                ctx.account, ctx.region, application, group, revision,
-                description=f"Deployed by CodePipeline {ctx.pipeline_name} execution {ctx.execution.id}")
+            deployment_id = codedeploy.create_deployment(ctx.account, ctx.region, application, group, revision,
+                                                         description=description)
         except Exception as exc:
+            ctx.record("codedeploy", "CreateDeployment", request, error=exc)
             raise ActionFailed(_message(exc)) from None
+        ctx.record("codedeploy", "CreateDeployment", request, {"deploymentId": deployment_id})
         run = ctx.run
         run.state["deployment_id"] = deployment_id
         run.external_id = deployment_id
@@ -87,6 +91,7 @@ class CodeDeployAction(Handler):
         if deployment_id:
             try:
                 _codedeploy().models.codedeploy_backend(ctx.account, ctx.region).stop_deployment(deployment_id, None)
+                ctx.record("codedeploy", "StopDeployment", {"deploymentId": deployment_id})
             except Exception:  # already over
                 pass
 
