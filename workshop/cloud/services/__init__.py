@@ -43,6 +43,8 @@ EXTENSIONS: dict[str, list[str]] = {
     "s3": ["workshop.cloud.services.s3"],
     "cloudtrail": ["workshop.cloud.services.cloudtrail"],
     "ecr": ["workshop.cloud.services.ecr.responses"],
+    "sns": ["workshop.cloud.services.sns"],
+    "sqs": ["workshop.cloud.services.sqs"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that

@@ -24,7 +24,6 @@ import time
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 from workshop.cloud import class_mode, runtime, sandbox, services
@@ -544,20 +543,17 @@ class FunctionRunner:
             backend.put_log_events(spec.log_group, stream, events)
 
     def _put_metrics(self, spec: FunctionSpec, inv: Invocation, values: dict[str, tuple[float, str]]) -> None:
-        from moto.cloudwatch.models import cloudwatch_backends
+        from workshop.cloud.services.cloudwatch import aws_metrics
 
-        name = {"Name": "FunctionName", "Value": spec.function_name}
-        dimension_sets = [[name]]
+        name = {"FunctionName": spec.function_name}
+        dimension_sets = [name]
         if inv.resource:
-            dimension_sets.append([name, {"Name": "Resource", "Value": inv.resource}])
+            dimension_sets.append({**name, "Resource": inv.resource})
         if inv.via_alias:
-            dimension_sets.append([name, {"Name": "ExecutedVersion", "Value": inv.executed_version}])
+            dimension_sets.append({**name, "ExecutedVersion": inv.executed_version})
         # Stamped when the request arrived, as AWS does ("the timestamp on a metric reflects when
-        # the function was invoked"); moto keeps metric timestamps as naive UTC.
-        timestamp = datetime.fromtimestamp(inv.received, timezone.utc).replace(tzinfo=None)
-        data = [{"MetricName": metric, "Value": value, "Unit": unit, "Dimensions": dims, "Timestamp": timestamp}
-                for dims in dimension_sets for metric, (value, unit) in values.items()]
-        cloudwatch_backends[spec.account_id][spec.region].put_metric_data("AWS/Lambda", data)
+        # the function was invoked").
+        aws_metrics.publish(spec.account_id, spec.region, "AWS/Lambda", values, dimension_sets, inv.received)
 
 
 def unpack_code(code: bytes, target: Path) -> None:

@@ -1,6 +1,7 @@
-"""CloudWatch wire format for the alarm operations the workshop adds or fixes:
-PutMetricAlarm (stores everything, validates), DescribeAlarms (every filter,
-paging, AlarmTypes), DescribeAlarmsForMetric and DescribeAlarmHistory."""
+"""CloudWatch wire format for the operations the workshop adds or fixes:
+PutMetricData (refused in AWS/ namespaces), PutMetricAlarm (stores everything,
+validates), DescribeAlarms (every filter, paging, AlarmTypes),
+DescribeAlarmsForMetric and DescribeAlarmHistory."""
 
 from __future__ import annotations
 
@@ -15,12 +16,21 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.cloudwatch import models
+from workshop.cloud.services.cloudwatch import aws_metrics, models
+from workshop.cloud.services.cloudwatch import statistics  # noqa: F401  (exact dimensions, as AWS)
 from workshop.cloud.services import paging
 
 
 @extend(CloudWatchResponse)
 class AlarmResponses:
+    def put_metric_data(self) -> ActionResult:
+        namespace = self._get_param("Namespace")
+        refused = aws_metrics.refused_namespace(namespace)
+        if refused:  # AWS/ namespaces are written by AWS's services only (aws_metrics.publish)
+            raise InvalidParameterValue(refused)
+        self.cloudwatch_backend.put_metric_data(namespace, self._get_param("MetricData", []))
+        return EmptyResult()
+
     def put_metric_alarm(self) -> ActionResult:
         get = self._get_param
         self.cloudwatch_backend.put_metric_alarm(

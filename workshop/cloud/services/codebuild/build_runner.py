@@ -244,6 +244,7 @@ class BuildRunner:
                 job.logs.pump(final=True)
                 self._s3_logs(job)
             build.finish(status)
+            _publish_metrics(build, status)
         else:
             build.finish("STOPPED")
         self._cleanup(job)
@@ -845,3 +846,18 @@ def _reset_account(account_id: str) -> None:
     """Stop the account's builds and delete their folders."""
     get_runner().forget(account_id)
     shutil.rmtree(runtime.state_dir() / "codebuild" / account_id, ignore_errors=True)
+
+
+def _publish_metrics(build, status: str) -> None:
+    """AWS/CodeBuild per project and account-wide: Builds, SucceededBuilds, FailedBuilds, Duration."""
+    from workshop.cloud.services.cloudwatch import aws_metrics
+
+    record = build.to_dict()
+    start, end = record.get("startTime"), record.get("endTime")
+    values = {"Builds": (1.0, "Count"),
+              "SucceededBuilds": (1.0 if status == "SUCCEEDED" else 0.0, "Count"),
+              "FailedBuilds": (1.0 if status in ("FAILED", "FAULT", "TIMED_OUT") else 0.0, "Count")}
+    if start is not None and end is not None:
+        values["Duration"] = (max(0.0, (end - start).total_seconds()), "Seconds")
+    aws_metrics.publish(build.account_id, build.region, "AWS/CodeBuild", values,
+                        [{"ProjectName": build.project_name}, {}], end)
