@@ -1,7 +1,8 @@
 """What a build reads from and writes to the other services of its own
 account: source from S3 or CodeCommit, parameters from SSM and Secrets
-Manager, output to CloudWatch Logs, artifacts to S3. Backends only, never
-requests; every failure is a BuildIOError carrying the phase context."""
+Manager, output to CloudWatch Logs, artifacts to S3 (through the engines' one
+S3 helper, ``services/s3/objects.py``). Backends only, never requests; every
+failure is a BuildIOError carrying the phase context."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from workshop.cloud.services.logs.models import logs_backend
+from workshop.cloud.services.s3 import objects
 
 MAX_SOURCE_BYTES = 512 * 1024 * 1024
 MAX_EVENT_BYTES = 256 * 1024 - 26  # CloudWatch's limit less its per-event overhead
@@ -29,36 +31,13 @@ class BuildIOError(Exception):
 
 # -- S3 -------------------------------------------------------------------------
 
-def _s3(account: str):
-    from moto.s3.models import s3_backends
-
-    return s3_backends[account]["aws"]
-
-
-def _own_bucket(account: str, bucket: str):
-    """The account's own bucket; another account's bucket is AccessDenied, as
-    without a bucket policy in AWS."""
-    from moto.s3.models import s3_backends
-
-    owner = s3_backends.bucket_accounts.get(bucket)
-    if owner is None:
-        raise BuildIOError("CLIENT_ERROR", f"NoSuchBucket: The specified bucket does not exist: {bucket}")
-    if owner[1] != account:
-        raise BuildIOError("CLIENT_ERROR", f"AccessDenied: Access Denied to bucket {bucket}")
-    return _s3(account).get_bucket(bucket)
-
-
 def read_s3_object(account: str, bucket: str, key: str, version_id: str | None = None) -> tuple[bytes, str | None]:
     """(bytes, version id or None) of an object in the account's own bucket."""
-    _own_bucket(account, bucket)
     try:
-        obj = _s3(account).get_object(bucket, key, version_id=version_id or None)
-    except Exception as exc:  # moto raises its own S3 errors for bad versions
-        raise BuildIOError("CLIENT_ERROR", f"{type(exc).__name__}: {exc} (s3://{bucket}/{key})") from None
-    if obj is None or not hasattr(obj, "value"):
-        raise BuildIOError("CLIENT_ERROR", f"NoSuchKey: The specified key does not exist: s3://{bucket}/{key}")
-    version = getattr(obj, "version_id", None)
-    return obj.value, (version if version and version != "null" else None)
+        found = objects.read_object(account, bucket, key, version_id)
+    except objects.S3ObjectError as exc:
+        raise BuildIOError("CLIENT_ERROR", exc.message) from None
+    return found.data, found.version_id
 
 
 def fetch_s3_source(account: str, location: str, dest: Path, version_id: str | None = None) -> str | None:
@@ -74,8 +53,10 @@ def fetch_s3_source(account: str, location: str, dest: Path, version_id: str | N
 
 
 def _copy_s3_folder(account: str, bucket: str, prefix: str, dest: Path) -> None:
-    found = _own_bucket(account, bucket)
-    names = [name for name in list(found.keys.keys()) if name.startswith(prefix) and not name.endswith("/")]
+    try:
+        names = objects.object_keys(account, bucket, prefix)
+    except objects.S3ObjectError as exc:
+        raise BuildIOError("CLIENT_ERROR", exc.message) from None
     if not names:
         raise BuildIOError("CLIENT_ERROR", f"no objects found under s3://{bucket}/{prefix}")
     for name in names:
@@ -119,11 +100,10 @@ def safe_join(root: Path, relative: str) -> Path:
 
 
 def upload_s3(account: str, bucket: str, key: str, data: bytes) -> None:
-    _own_bucket(account, bucket)
     try:
-        _s3(account).put_object(bucket, key, data)
-    except Exception as exc:
-        raise BuildIOError("CLIENT_ERROR", f"{type(exc).__name__}: {exc} (s3://{bucket}/{key})") from None
+        objects.write_object(account, bucket, key, data)
+    except objects.S3ObjectError as exc:
+        raise BuildIOError("CLIENT_ERROR", exc.message) from None
 
 
 # -- CodeCommit -------------------------------------------------------------------

@@ -38,6 +38,7 @@ from workshop.cloud.services.codedeploy.validation import (
     error,
     now,
 )
+from workshop.cloud.services.s3 import objects
 
 
 class Application:
@@ -484,16 +485,11 @@ def _generic_revision_info(record: dict) -> dict:
 
 def _s3_object(account_id: str, s3: dict) -> bytes:
     """The bytes of an S3 revision; RevisionDoesNotExistException when there are none."""
-    from moto.s3.models import s3_backends
-
     try:
-        key = s3_backends[account_id]["aws"].get_object(s3["bucket"], s3["key"], version_id=s3.get("version"))
-    except Exception:   # no such bucket, or a version id of the wrong form
-        key = None
-    if key is None or getattr(key, "value", None) is None:
+        return objects.read_object(account_id, s3["bucket"], s3["key"], s3.get("version")).data
+    except objects.S3ObjectError:   # no such bucket or key, or a version id of the wrong form
         raise error("RevisionDoesNotExistException",
-                    f"The revision s3://{s3.get('bucket')}/{s3.get('key')} does not exist: upload it first.")
-    return key.value
+                    f"The revision s3://{s3.get('bucket')}/{s3.get('key')} does not exist: upload it first.") from None
 
 
 def revision_bytes(account_id: str, revision: dict) -> bytes:

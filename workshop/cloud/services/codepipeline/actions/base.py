@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from workshop.cloud import services
+from workshop.cloud.services.s3 import objects
 
 
 class ActionFailed(Exception):
@@ -120,39 +121,30 @@ class ActionContext:
         return location
 
 
-# -- S3 of the account --------------------------------------------------------------------
+# -- S3 of the account (services/s3/objects.py, as CodeBuild's build_io) -------------------
 
 def read_object(account: str, bucket: str, key: str, version_id: str | None = None) -> bytes:
-    from workshop.cloud.services.codebuild.build_io import BuildIOError, read_s3_object
-
-    services.ensure_loaded("s3")
-    try:
-        data, _ = read_s3_object(account, bucket, key, version_id)
-    except BuildIOError as exc:
-        raise ActionFailed(exc.message) from None
-    return data
+    return read_object_versioned(account, bucket, key, version_id)[0]
 
 
 def read_object_versioned(account: str, bucket: str, key: str, version_id: str | None = None
                           ) -> tuple[bytes, str | None, str | None]:
     """(bytes, version id, ETag) of an object of the account's own bucket."""
-    data = read_object(account, bucket, key, version_id)
-    from moto.s3.models import s3_backends
-
-    obj = s3_backends[account]["aws"].get_object(bucket, key, version_id=version_id or None)
-    version = getattr(obj, "version_id", None)
-    return data, (version if version and version != "null" else None), getattr(obj, "etag", None)
+    services.ensure_loaded("s3")
+    try:
+        found = objects.read_object(account, bucket, key, version_id)
+    except objects.S3ObjectError as exc:
+        raise ActionFailed(exc.message) from None
+    return found.data, found.version_id, found.etag
 
 
 def write_object(account: str, bucket: str, key: str, data: bytes) -> None:
-    from workshop.cloud.services.codebuild.build_io import BuildIOError, upload_s3
-
     services.ensure_loaded("s3")
     if not bucket:
         raise ActionFailed("The pipeline has no artifact store bucket")
     try:
-        upload_s3(account, bucket, key, data)
-    except BuildIOError as exc:
+        objects.write_object(account, bucket, key, data)
+    except objects.S3ObjectError as exc:
         raise ActionFailed(f"Could not write to the artifact store: {exc.message}") from None
 
 

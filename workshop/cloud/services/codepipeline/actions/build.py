@@ -8,6 +8,7 @@ import json
 
 from workshop.cloud import services
 from workshop.cloud.services.codepipeline.actions.base import ActionContext, ActionFailed, Handler, Result
+from workshop.cloud.services.s3 import objects
 
 POLL = 0.1  # real seconds between looks at the build
 
@@ -109,12 +110,7 @@ class CodeBuildAction(Handler):
 
     @staticmethod
     def _exists(ctx: ActionContext, bucket: str, key: str) -> bool:
-        from moto.s3.models import s3_backends
-
-        try:
-            return bool(bucket and key and s3_backends[ctx.account]["aws"].get_object(bucket, key) is not None)
-        except Exception:
-            return False
+        return bool(bucket and key) and objects.object_exists(ctx.account, bucket, key)
 
 
 def _failure_summary(record: dict) -> str:
