@@ -18,7 +18,7 @@ import pytest
 APP = textwrap.dedent("""
     import os
     import aws_cdk as cdk
-    from aws_cdk import aws_s3_assets as assets, aws_sns as sns
+    from aws_cdk import aws_s3 as s3, aws_s3_assets as assets, aws_sns as sns
 
     app = cdk.App()
     bootstrapless = os.environ.get("SYNTH") == "bootstrapless"
@@ -29,6 +29,9 @@ APP = textwrap.dedent("""
         asset = assets.Asset(stack, "Asset", path="asset")
         cdk.CfnOutput(stack, "AssetBucket", value=asset.s3_bucket_name)
         cdk.CfnOutput(stack, "AssetKey", value=asset.s3_object_key)
+    if os.environ.get("AUTO_DELETE"):
+        bucket = s3.Bucket(stack, "Bucket", removal_policy=cdk.RemovalPolicy.DESTROY, auto_delete_objects=True)
+        cdk.CfnOutput(stack, "BucketName", value=bucket.bucket_name)
     app.synth()
 """)
 
@@ -49,6 +52,18 @@ def require_cdk() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return cdk
+
+
+def require_node_sdk() -> None:
+    """CDK's custom resource handlers are Node.js functions that use the AWS SDK v3."""
+    from workshop.cloud.services.awslambda.function_runner import node_modules
+
+    if any((Path(folder) / "@aws-sdk" / "client-s3").is_dir() for folder in node_modules()):
+        return
+    reason = "the AWS SDK for JavaScript v3 is not installed (npm install -g @aws-sdk/client-s3@3)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def make_app(folder: Path) -> Path:
@@ -125,3 +140,26 @@ def test_deploy_and_destroy_with_the_bootstrapless_synthesizer(cloud, account, t
     assert cfn.describe_stacks(StackName="CdkBootstrapless")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     run_cdk(cdk, folder, env, "destroy", "--force")
     assert "CdkBootstrapless" not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+
+
+def test_auto_delete_objects_bucket_deploys_and_destroy_empties_it(cloud, account, tmp_path):
+    # CDK's own custom resource (Custom::S3AutoDeleteObjects, a Node.js function from an asset).
+    cdk = require_cdk()
+    require_node_sdk()
+    folder = make_app(tmp_path / "app")
+    env = cdk_env(cloud, account, STACK="CdkAutoDelete", AUTO_DELETE="1")
+    run_cdk(cdk, folder, env, "bootstrap", f"aws://{account}/us-east-1")
+    run_cdk(cdk, folder, env, "deploy", "--require-approval", "never")
+    cfn = cloud.client("cloudformation", account)
+    stack = cfn.describe_stacks(StackName="CdkAutoDelete")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    types = {r["ResourceType"] for r in cfn.describe_stack_resources(StackName="CdkAutoDelete")["StackResources"]}
+    assert "Custom::S3AutoDeleteObjects" in types
+    bucket = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "BucketName")
+    s3 = cloud.client("s3", account)
+    for key in ("a.txt", "deep/b.txt", "deep/er/c.txt"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"data")
+
+    run_cdk(cdk, folder, env, "destroy", "--force")
+    assert "CdkAutoDelete" not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

@@ -286,7 +286,7 @@ def test_bad_requests_get_aws_errors(cloud, account):
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
-@pytest.mark.parametrize("runtime", ["nodejs20.x", "java21"])
+@pytest.mark.parametrize("runtime", ["java21", "dotnet8"])
 def test_other_runtimes_get_a_clear_error(cloud, account, runtime):
     cloud.client("lambda", account).create_function(
         FunctionName="not-python", Runtime=runtime, Role=lambda_role(cloud, account), Handler="index.handler",

@@ -29,6 +29,7 @@ from pathlib import Path
 from workshop.cloud import class_mode, runtime, sandbox, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.awslambda.invocation import (
+    NODE_RUNTIMES,
     RESERVED_ENV,
     CodeError,
     FunctionSpec,
@@ -41,6 +42,7 @@ from workshop.cloud.services.cloudwatch import alarm_evaluator
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+NODE_BOOTSTRAP = Path(__file__).with_name("bootstrap.js")
 INIT_TIMEOUT_SECONDS = 10.0          # AWS's limit on a cold start's init phase (the handler's import)
 RUNTIME_START_SECONDS = 120.0        # the interpreter's own start: the cloud's cost, slow on a loaded machine
 QUEUE_SECONDS = 300.0                # a caller waits this long for a busy version's worker before a 429
@@ -87,6 +89,9 @@ class Worker:
         spec = self.spec
         env = {k: v for k, v in spec.environment if k not in RESERVED_ENV}
         python_bin = os.path.dirname(sys.executable)
+        if spec.runtime in NODE_RUNTIMES:
+            # AWS's Node.js runtimes carry the AWS SDK v3: here, the machine's global node_modules.
+            env["NODE_PATH"] = ":".join(node_modules())
         env.update({
             "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -122,8 +127,12 @@ class Worker:
             # As root, the worker runs as the account's own user: its home and log are its own.
             sandbox.prepare_dir(self.spec.account_id, self.home)
             sandbox.prepare_dir(self.spec.account_id, self.log_path)
+            if self.spec.runtime in NODE_RUNTIMES:
+                command = [node_binary(), str(NODE_BOOTSTRAP), str(self.log_path)]
+            else:
+                command = [sys.executable, "-u", "-P", str(BOOTSTRAP), str(self.log_path)]
             self.proc = subprocess.Popen(
-                [sys.executable, "-u", "-P", str(BOOTSTRAP), str(self.log_path)],
+                command,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=early_errors,
                 cwd=self.code_dir, env=self._environment(), start_new_session=True, close_fds=True,
                 **sandbox.popen_kwargs(self.spec.account_id))
@@ -422,8 +431,9 @@ class FunctionRunner:
         started = time.monotonic()
         try:
             if not worker.ready:
-                emit(f"INIT_START Runtime Version: {spec.runtime}.workshop\t"
-                     f"(runs on the workshop's own Python {sys.version.split()[0]})")
+                own = (f"Node.js {node_version()}" if spec.runtime in NODE_RUNTIMES
+                       else f"Python {sys.version.split()[0]}")
+                emit(f"INIT_START Runtime Version: {spec.runtime}.workshop\t(runs on the workshop's own {own})")
                 if not worker.started:
                     # The interpreter's start is not the function's init: on a machine a class
                     # keeps busy it takes seconds, and AWS's 10 s are for the handler's import.
@@ -572,6 +582,34 @@ def unpack_code(code: bytes, target: Path) -> None:
         partial = target.with_name(target.name + f".{uuid.uuid4().hex}.partial")
         archive.extractall(partial)   # extractall drops absolute and '..' parts of member names
     partial.rename(target)
+
+
+def node_binary() -> str:
+    """The machine's `node` (Node.js runtimes run on it); CodeError when there is none."""
+    found = shutil.which("node")
+    if not found:
+        raise CodeError("the Node.js runtimes need `node` on the cloud's machine (it has none)")
+    return found
+
+
+def node_version() -> str:
+    try:
+        return subprocess.run([node_binary(), "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.strip().lstrip("v")
+    except (OSError, subprocess.SubprocessError, CodeError):
+        return "unknown"
+
+
+def node_modules() -> list[str]:
+    """Global node_modules folders (where `npm install -g` put the AWS SDK)."""
+    found = []
+    node = shutil.which("node")
+    prefixes = [str(Path(os.path.realpath(node)).parent.parent)] if node else []
+    for prefix in prefixes + ["/usr/local", "/usr"]:
+        folder = os.path.join(prefix, "lib", "node_modules")
+        if os.path.isdir(folder) and folder not in found:
+            found.append(folder)
+    return found
 
 
 _runner: FunctionRunner | None = None

@@ -12,6 +12,9 @@ from workshop.cloud.clock import get_clock
 # Every Python runtime runs on the cloud's own interpreter (the handler's code
 # must suit that version); the others are refused with a clear error.
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+# Every Node.js runtime runs on the machine's own `node` (CDK's custom resource handlers
+# are Node.js functions), with the AWS SDK for JavaScript v3 where npm installed it.
+NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
 LOG_TAIL_BYTES = 4096                # what LogType=Tail returns
 
 # Keys AWS sets itself; a function's own variables may not override them.

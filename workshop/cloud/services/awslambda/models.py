@@ -32,6 +32,7 @@ from moto.utilities.utils import ARN_PARTITION_REGEX
 from workshop.cloud import services
 from workshop.cloud.services import extend
 from workshop.cloud.services.awslambda.invocation import (
+    NODE_RUNTIMES,
     PYTHON_RUNTIMES,
     RESERVED_ENV,
     CodeError,
@@ -382,13 +383,14 @@ class _LambdaBackend:
         runtime = fn.run_time or ""
         if fn.package_type != "Zip":
             raise InvalidRuntimeException(
-                f"The workshop cloud runs Zip functions for the Python runtimes ({', '.join(PYTHON_RUNTIMES)}) "
-                f"only; function {fn.function_name} is a container image function.")
-        if runtime not in PYTHON_RUNTIMES:
+                f"The workshop cloud runs Zip functions for the Python and Node.js runtimes only; function "
+                f"{fn.function_name} is a container image function.")
+        if runtime not in PYTHON_RUNTIMES + NODE_RUNTIMES:
             raise InvalidRuntimeException(
                 f"The runtime parameter of {runtime or '(none)'} is not supported by the workshop cloud: it runs "
-                f"functions for the Python runtimes only ({', '.join(PYTHON_RUNTIMES)}, all on its own "
-                f"Python). Function {fn.function_name} cannot be invoked here.")
+                f"functions for the Python runtimes ({', '.join(PYTHON_RUNTIMES)}, on its own Python) and the "
+                f"Node.js runtimes ({', '.join(NODE_RUNTIMES)}, on the machine's node). "
+                f"Function {fn.function_name} cannot be invoked here.")
         if not fn.handler:
             raise InvalidParameterValueException(f"Function {fn.function_name} has no handler.")
         variables = fn.environment_vars or {}

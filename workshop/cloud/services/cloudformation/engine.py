@@ -8,13 +8,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from moto.cloudformation.custom_model import CustomModel
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import Event, Stack
 from moto.cloudformation.parsing import (
@@ -27,6 +27,11 @@ from moto.cloudformation.parsing import (
 
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.cloudformation import calls, templates
+from workshop.cloud.services.cloudformation.custom_resources import (
+    CustomResource,
+    CustomResourceFailure,
+    is_custom,
+)
 from workshop.cloud.services.cloudformation.resource_types import ALWAYS, rules_for
 
 log = logging.getLogger(__name__)
@@ -93,7 +98,7 @@ class ResourceFailure(Exception):
 
 def reason_for(exc: BaseException, logical_id: str) -> str:
     """A ResourceStatusReason in AWS's words for an exception from a create/update."""
-    if isinstance(exc, ResourceFailure):
+    if isinstance(exc, (ResourceFailure, CustomResourceFailure)):
         return exc.reason
     if isinstance(exc, KeyError):
         return (f"Properties validation failed for resource {logical_id} with message: "
@@ -106,8 +111,8 @@ def reason_for(exc: BaseException, logical_id: str) -> str:
 
 def model_class(resource_type: str) -> Any:
     """moto's model for a type; None when nobody implements it."""
-    if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
-        return CustomModel
+    if is_custom(resource_type):
+        return CustomResource
     return get_model_map().get(resource_type)
 
 
@@ -130,6 +135,33 @@ def physical_id_of(model: Any, fallback: str) -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def takes_time(*templates_: dict | None, records: dict[str, ResourceRecord] | None = None) -> bool:
+    """Whether a stack operation waits on something outside the cloud's control (a custom
+    resource's function): such an operation runs in the background, as every one does on AWS."""
+    for template in templates_:
+        for resource in ((template or {}).get("Resources") or {}).values():
+            if isinstance(resource, dict) and is_custom(resource.get("Type")):
+                return True
+    return any(r.exists and is_custom(r.resource_type) for r in list((records or {}).values()))
+
+
+def run(stack: Stack, work: Any, background: bool) -> None:
+    """Run a stack operation: in the request when it is quick (the API answers with the
+    result, as moto's callers expect), else in a thread of its own, so that no request
+    waits on a function (the API answers at once with the stack IN_PROGRESS)."""
+    if not background:
+        work()
+        return
+
+    def operation() -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("stack operation on %s failed", stack.name)
+
+    threading.Thread(target=operation, name=f"cloudformation-{stack.name}", daemon=True).start()
 
 
 class StackEngine:
@@ -171,7 +203,7 @@ class StackEngine:
             raise ResourceFailure(NOT_SUPPORTED.format(type=resource_type))
         rules = rules_for(resource_type)
         props = resolve(rmap, resource_json)
-        name_property = cls.cloudformation_name_type() if cls is not CustomModel else ""
+        name_property = cls.cloudformation_name_type() if cls is not CustomResource else ""
         if name_property and props.get(name_property):
             physical_name = str(props[name_property])
         else:
@@ -484,7 +516,7 @@ class StackEngine:
             return ("modify", logical_id, None, old, props)
         cls = model_class(resource_type)
         rules = rules_for(resource_type)
-        name_property = cls.cloudformation_name_type() if cls not in (None, CustomModel) else ""
+        name_property = cls.cloudformation_name_type() if cls not in (None, CustomResource) else ""
         changed = {k for k in set(props) | set(old.properties) if props.get(k) != old.properties.get(k)}
         replace = bool(rules.replace_on) and any(rules.requires_recreation(p, name_property) == ALWAYS for p in changed)
         self.event(logical_id, old.physical_id, resource_type, "UPDATE_IN_PROGRESS", REPLACING if replace else None,

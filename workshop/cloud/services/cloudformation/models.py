@@ -20,7 +20,7 @@ from moto.cloudformation.parsing import ResourceMap, clean_json
 from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, validate_create_change_set
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.cloudformation import changes, drift, templates
+from workshop.cloud.services.cloudformation import changes, drift, engine, templates
 from workshop.cloud.services.cloudformation.engine import (
     SETTLED,
     UPDATABLE,
@@ -126,9 +126,14 @@ class WorkshopCloudFormationBackend:
             timeout_in_mins=timeout_in_mins, stack_policy_body=stack_policy_body))
         self._check_export_names(stack, template_dict, stack.resource_map)
         self.stacks[stack_id] = stack
-        StackEngine(self, stack).create(on_failure)
-        if on_failure == "DELETE" and stack.status == "ROLLBACK_COMPLETE":
-            self.delete_stack(stack_id)
+        stack.status = "CREATE_IN_PROGRESS"
+
+        def work() -> None:
+            StackEngine(self, stack).create(on_failure)
+            if on_failure == "DELETE" and stack.status == "ROLLBACK_COMPLETE":
+                self.delete_stack(stack_id)
+
+        engine.run(stack, work, engine.takes_time(template_dict))
         return stack
 
     def _check_export_names(self, stack: Stack, template: dict[str, Any], rmap: ResourceMap) -> None:
@@ -163,19 +168,28 @@ class WorkshopCloudFormationBackend:
             raise ValidationError(message="No updates are to be performed.")
         if role_arn:
             stack.role_arn = role_arn
-        StackEngine(self, stack).update(template, template_dict, new_map, values, tags)
+        background = engine.takes_time(template_dict, stack.template_dict, records=state_of(stack).records)
+        stack.status = "UPDATE_IN_PROGRESS"
+        engine.run(stack, lambda: StackEngine(self, stack).update(template, template_dict, new_map, values, tags),
+                   background)
         return stack
 
     def delete_stack(self, name_or_stack_id: str) -> None:
         stack = self.stacks.get(name_or_stack_id) or next(
             (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
-        if stack is None:
-            return  # as in AWS: deleting a stack that is not there succeeds
-        if StackEngine(self, stack).delete():
-            self.stacks.pop(stack.stack_id, None)
-            self.deleted_stacks[stack.stack_id] = stack
-            for cs_id in [i for i, cs in self.change_sets.items() if cs.stack_id == stack.stack_id]:
-                self.change_sets.pop(cs_id)
+        if stack is None or stack.status == "DELETE_IN_PROGRESS":
+            return  # as in AWS: deleting a stack that is not there (or already going) succeeds
+
+        def work() -> None:
+            if StackEngine(self, stack).delete():
+                self.stacks.pop(stack.stack_id, None)
+                self.deleted_stacks[stack.stack_id] = stack
+                for cs_id in [i for i, cs in self.change_sets.items() if cs.stack_id == stack.stack_id]:
+                    self.change_sets.pop(cs_id)
+
+        background = engine.takes_time(records=state_of(stack).records)
+        stack.status = "DELETE_IN_PROGRESS"
+        engine.run(stack, work, background)
 
     # -- resources ------------------------------------------------------------
     def describe_stack_resources(self, stack_name: str, logical_resource_id: str | None = None):
@@ -304,8 +318,7 @@ class WorkshopCloudFormationBackend:
         stack = self.stacks.get(change_set.stack_id)
         if stack is None:
             raise ValidationError(change_set.stack_name)
-        change_set.execution_status = "EXECUTE_IN_PROGRESS"
-        engine = StackEngine(self, stack)
+        stack_engine = StackEngine(self, stack)
         if change_set.change_set_type == "CREATE":
             template = prepare_template(change_set.template)
             stack.template, stack.template_dict = change_set.template, template
@@ -316,18 +329,35 @@ class WorkshopCloudFormationBackend:
                 stack.tags = dict(change_set.tags)
             stack.resource_map = _loaded(stack._create_resource_map)
             stack.output_map = stack._create_output_map()
-            engine.create()
-            succeeded = stack.status == "CREATE_COMPLETE"
+            background = engine.takes_time(template)
+            stack.status = "CREATE_IN_PROGRESS"
+
+            def work() -> bool:
+                stack_engine.create()
+                return stack.status == "CREATE_COMPLETE"
         else:
             template, new_map = self._prepare_update(stack, change_set.template, dict(change_set.parameters or {}))
-            succeeded = engine.update(change_set.template, template, new_map, dict(change_set.parameters or {}),
-                                      dict(change_set.tags) if change_set.tags else None)
-        change_set.execution_status = "EXECUTE_COMPLETE" if succeeded else "EXECUTE_FAILED"
+            background = engine.takes_time(template, stack.template_dict, records=state_of(stack).records)
+            stack.status = "UPDATE_IN_PROGRESS"
+
+            def work() -> bool:
+                return stack_engine.update(change_set.template, template, new_map, dict(change_set.parameters or {}),
+                                           dict(change_set.tags) if change_set.tags else None)
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
         state_of(stack).change_set_id = change_set.change_set_id
         # As in AWS: executing one change set makes the stack's others obsolete; they are deleted.
         for cs_id in [i for i, cs in self.change_sets.items()
                       if cs.stack_id == stack.stack_id and i != change_set.change_set_id]:
             self.change_sets.pop(cs_id)
+
+        def execute() -> None:
+            succeeded = False
+            try:
+                succeeded = work()
+            finally:
+                change_set.execution_status = "EXECUTE_COMPLETE" if succeeded else "EXECUTE_FAILED"
+
+        engine.run(stack, execute, background)
 
     # -- drift ----------------------------------------------------------------
     def detect_stack_drift(self, stack_name: str, logical_resource_ids: list[str] | None = None) -> str:

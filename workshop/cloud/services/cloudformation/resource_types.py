@@ -76,6 +76,8 @@ def register(rules: TypeRules) -> TypeRules:
 
 
 def rules_for(type_name: str) -> TypeRules:
+    if type_name.startswith("Custom::"):   # every custom type is a custom resource
+        type_name = "AWS::CloudFormation::CustomResource"
     return _RULES.get(type_name, _DEFAULT)
 
 
