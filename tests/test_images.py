@@ -81,7 +81,9 @@ def test_workshop_image_build_pushes_with_the_accounts_token(cloud, account, tmp
     assert detail["imageDigest"] == local.digest and detail["imageTags"] == ["v1"]
     config = local.config["config"]
     assert config["Cmd"] == ["python3", "-m", "app"] and "HOST=0.0.0.0" in config["Env"]
-    assert "app/app/service.py" in _members(local, 1)
+    # Layers: the base, the requirements pip installed (the planted pin), the app.
+    assert "opt/app-packages/idna-3.6.dist-info/METADATA" in _members(local, 1)
+    assert "app/app/service.py" in _members(local, 2) and "PYTHONPATH=/opt/app-packages" in config["Env"]
     # Another account's credentials cannot push into this account's repository.
     other = subprocess.run([sys.executable, "-m", "workshop", "image", "build", str(ROOT / "sample-app"),
                             "-t", f"{uri}:v2", "--data-dir", str(tmp_path)],

@@ -1,13 +1,21 @@
 """``workshop image base`` (the Python base image) and ``workshop image build DIR -t
-HOST:PORT/NAME:TAG`` (the folder on the base, pushed to the registry with the
-account's ECR token): container images without Docker or podman."""
+HOST:PORT/NAME:TAG`` (the folder on the base, its requirements.txt installed with pip
+into a layer of its own, pushed to the registry with the account's ECR token):
+container images without Docker or podman."""
 
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+# Where a folder's requirements.txt is installed in its image (on PYTHONPATH).
+PACKAGES_DIR = "/opt/app-packages"
+WHEELHOUSE = Path(__file__).with_name("wheelhouse")
 
 
 def add_parser(sub, add_endpoint, add_account) -> None:
@@ -67,6 +75,22 @@ def _base(args) -> int:
     return 0
 
 
+def _install_requirements(requirements: Path, target: Path) -> bool:
+    """pip installs the folder's requirements.txt into ``target`` (a layer of the image):
+    from the project's wheelhouse without a network, else from the package index."""
+    base_cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+                "--only-binary=:all:", "--target", str(target), "--find-links", str(WHEELHOUSE),
+                "-r", str(requirements)]
+    for extra in (["--no-index"], []):
+        shutil.rmtree(target, ignore_errors=True)
+        proc = subprocess.run(base_cmd + extra, capture_output=True, text=True)
+        if proc.returncode == 0:
+            shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts name this machine's Python
+            return True
+    print(f"workshop image build: installing {requirements} failed:\n{proc.stderr.strip()}", file=sys.stderr)
+    return False
+
+
 def _build(args) -> int:
     from workshop.images import base, oci
     from workshop.images.registry_client import Reference, Registry, RegistryError
@@ -95,8 +119,16 @@ def _build(args) -> int:
         print("no base image yet: making it (once)...")
         parent = base.make(data)
     started = time.monotonic()
-    image = oci.build(base.layout(data), parent, folder, f"{ref.name}:{ref.reference}",
-                      cmd=shlex.split(args.cmd or "python3 -m app"), env=env, port=args.port)
+    with tempfile.TemporaryDirectory(prefix="workshop-image-") as tmp:
+        extra = []
+        if (folder / "requirements.txt").exists():
+            packages = Path(tmp) / "packages"
+            if not _install_requirements(folder / "requirements.txt", packages):
+                return 1
+            extra.append((packages, PACKAGES_DIR))
+            env["PYTHONPATH"] = PACKAGES_DIR
+        image = oci.build(base.layout(data), parent, folder, f"{ref.name}:{ref.reference}",
+                          cmd=shlex.split(args.cmd or "python3 -m app"), env=env, port=args.port, extra=extra)
     print(f"built {ref.name}:{ref.reference} {image.digest} ({time.monotonic() - started:.1f} s)")
     if args.no_push:
         return 0

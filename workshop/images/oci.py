@@ -198,14 +198,18 @@ def write_image(layout: Layout, name: str, layers: list[tuple[Descriptor, str]],
 
 def build(layout: Layout, base: Image, folder: Path, name: str, *, workdir: str = "/app",
           cmd: list[str] | None = None, env: dict[str, str] | None = None, port: int | None = None,
-          exclude: tuple[str, ...] = ("__pycache__", ".git", ".pytest_cache")) -> Image:
-    """An image of ``folder`` copied to ``workdir`` on top of ``base``."""
+          exclude: tuple[str, ...] = ("__pycache__", ".git", ".pytest_cache"),
+          extra: list[tuple[Path, str]] = ()) -> Image:
+    """An image of ``folder`` copied to ``workdir`` on top of ``base`` (and of each
+    ``extra`` (folder, path in the image) in a layer of its own, below the app's)."""
+    new_layers = []
     with tempfile.TemporaryDirectory(dir=layout.root, prefix=".build-") as tmp:
-        tar_path = Path(tmp) / "layer.tar"
-        tar_folder(folder, tar_path, workdir, exclude)
-        layer = layer_from_tar(layout, tar_path)
+        for i, (source, at) in enumerate(list(extra) + [(folder, workdir)]):
+            tar_path = Path(tmp) / f"layer-{i}.tar"
+            tar_folder(source, tar_path, at, exclude)
+            new_layers.append(layer_from_tar(layout, tar_path))
     diff_ids = base.config.get("rootfs", {}).get("diff_ids", [])
-    layers = list(zip(base.layers, diff_ids)) + [layer]
+    layers = list(zip(base.layers, diff_ids)) + new_layers
     base_cfg = base.config.get("config", {})
     env_list = [e for e in base_cfg.get("Env", []) if e.split("=", 1)[0] not in (env or {})]
     env_list += [f"{k}={v}" for k, v in (env or {}).items()]

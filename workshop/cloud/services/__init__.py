@@ -42,7 +42,8 @@ EXTENSIONS: dict[str, list[str]] = {
     "logs": ["workshop.cloud.services.logs"],
     "s3": ["workshop.cloud.services.s3"],
     "cloudtrail": ["workshop.cloud.services.cloudtrail"],
-    "ecr": ["workshop.cloud.services.ecr.responses"],
+    "ecr": ["workshop.cloud.services.ecr.responses", "workshop.cloud.services.ecr.scanner",
+            "workshop.cloud.services.ecr.lifecycle_sweeper"],
     "sns": ["workshop.cloud.services.sns"],
     "sqs": ["workshop.cloud.services.sqs"],
 }

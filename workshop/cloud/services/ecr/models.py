@@ -31,6 +31,7 @@ from moto.core.exceptions import ServiceException
 from workshop.cloud import runtime, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.ecr import blobs
+from workshop.cloud.services.ecr.policies import PoliciesMixin
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -187,8 +188,9 @@ def parse_manifest(text: str, media_type: str | None) -> tuple[dict, str]:
     return manifest, kind
 
 
-class WorkshopECRBackend(moto_ecr.ECRBackend):
-    """moto's ECR backend with images, layers and tokens that agree with the registry."""
+class WorkshopECRBackend(PoliciesMixin, moto_ecr.ECRBackend):
+    """moto's ECR backend with images, layers and tokens that agree with the registry,
+    lifecycle policies and scans that act (policies.py)."""
 
     @property
     def _url_module(self):
@@ -242,7 +244,8 @@ class WorkshopECRBackend(moto_ecr.ECRBackend):
                     f"and cannot be overwritten because the repository is immutable.")
             if holder is not None:
                 holder.image_tags.remove(image_tag)
-            if existing is None:
+            new = existing is None
+            if new:
                 existing = Image(repository_name, repo.registry_id, image_manifest, media_type, actual,
                                  self._size(repo, manifest, media_type), get_clock().timestamp(),
                                  manifest.get("config", {}).get("mediaType") if media_type in IMAGE_MANIFESTS
@@ -251,6 +254,8 @@ class WorkshopECRBackend(moto_ecr.ECRBackend):
                 blobs.put_bytes(self.account_id, image_manifest.encode("utf-8"))
             if image_tag:
                 existing.image_tags.append(image_tag)
+            if new and existing.image_manifest_media_type in IMAGE_MANIFESTS and self.scans_on_push(repo):
+                self.request_scan(repo, existing, quota=False)
             return existing
 
     def _check_references(self, repo, manifest: dict, media_type: str) -> list[str]:

@@ -102,3 +102,32 @@ class ECRResponses:
         url = (f"http://{models.registry_host()}/v2/{name}/blobs/{digest}"
                f"?workshop-token={quote(password)}")
         return ActionResult({"downloadUrl": url, "layerDigest": digest})
+
+    # -- scans ------------------------------------------------------------------
+    def describe_image_scan_findings(self):
+        out, found = self.ecr_backend.describe_image_scan_findings(
+            self._get_param("registryId"), self._get_param("repositoryName"), self._get_param("imageId") or {})
+        if "imageScanFindings" in out:
+            page, token = paging.page(found, self._get_param("nextToken"), self._get_param("maxResults") or 100,
+                                      lambda: InvalidParameterException("Invalid parameter at 'nextToken'"))
+            out["imageScanFindings"]["findings"] = page
+            if token:
+                out["nextToken"] = token
+        return ActionResult(out)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start_lifecycle_policy_preview(self):
+        return ActionResult(self.ecr_backend.start_lifecycle_policy_preview(
+            self._get_param("registryId"), self._get_param("repositoryName"), self._get_param("lifecyclePolicyText")))
+
+    def get_lifecycle_policy_preview(self):
+        out = self.ecr_backend.get_lifecycle_policy_preview(
+            self._get_param("registryId"), self._get_param("repositoryName"), self._get_param("imageIds"),
+            self._tag_status())
+        page, token = paging.page(out["previewResults"], self._get_param("nextToken"),
+                                  self._get_param("maxResults") or 100,
+                                  lambda: InvalidParameterException("Invalid parameter at 'nextToken'"))
+        out["previewResults"] = page
+        if token:
+            out["nextToken"] = token
+        return ActionResult(out)
