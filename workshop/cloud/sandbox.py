@@ -1,8 +1,9 @@
 """Where a learner's code runs: build commands, deployment hooks and Lambda
 workers run as their account's own unprivileged user when the cloud runs as
 root (a class), in folders only that user can reach; on a laptop, as the user
-who runs the cloud, unchanged. Engines ask ``popen_kwargs`` and ``prepare_dir``,
-and use ``read_text``/``write_text`` for files in folders the account can change.
+who runs the cloud, unchanged. Engines ask ``identity`` (and start the process
+through ``containment.Job``) and ``prepare_dir``, and use ``read_text``/``write_text``
+for files in folders the account can change.
 
 Users come from a pool of system users ``ws-sandbox-N`` made on demand with
 ``useradd``; a cloud claims one per account for its lifetime (an flock under
@@ -80,11 +81,6 @@ def identity(account_id: str) -> Identity | None:
             _identities[account_id] = found
             log.warning("sandbox: account %s runs its code as %s (uid %d)", account_id, found.name, found.uid)
         return found
-
-
-def popen_kwargs(account_id: str) -> dict:
-    """Extra ``subprocess.Popen`` arguments for running this account's code."""
-    return run_as(identity(account_id))
 
 
 def run_as(who: Identity | None) -> dict:

@@ -48,6 +48,10 @@ def build_gateway(data: Path, time_scale: float, endpoint: str = "http://127.0.0
     from workshop.cloud import sandbox
 
     sandbox.protect_data_dir(data)
+    # Jobs a killed cloud of this data dir left running end now; this cloud's end with it.
+    from workshop.cloud import containment
+
+    containment.start()
     return Gateway(clock=clock, admin_token=token, data_dir=str(data / STATE_DIR))
 
 

@@ -26,7 +26,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from workshop.cloud import class_mode, runtime, sandbox, services
+from workshop.cloud import class_mode, containment, runtime, sandbox, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.awslambda.invocation import (
     NODE_RUNTIMES,
@@ -76,7 +76,9 @@ class Worker:
         self.code_dir: Path | None = None
         self.log_path = work_dir / f"{self.id}.log"
         self.home = work_dir / self.id
-        self.proc: subprocess.Popen | None = None
+        self.proc: containment.JobProcess | None = None
+        # The execution environment: everything the worker starts goes when it is stopped.
+        self.box = containment.Job("lambda", containment.for_function(spec.memory_size, spec.runtime))
         self.ready = False
         self.started = False          # the runtime said it is up (before the handler's init)
         self.busy = True
@@ -131,31 +133,14 @@ class Worker:
                 command = [node_binary(), str(NODE_BOOTSTRAP), str(self.log_path)]
             else:
                 command = [sys.executable, "-u", "-P", str(BOOTSTRAP), str(self.log_path)]
-            self.proc = subprocess.Popen(
+            self.proc = self.box.spawn(
                 command,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=early_errors,
-                cwd=self.code_dir, env=self._environment(), start_new_session=True, close_fds=True,
-                **sandbox.popen_kwargs(self.spec.account_id))
+                cwd=self.code_dir, env=self._environment(), who=sandbox.identity(self.spec.account_id))
 
     def kill(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            try:
-                # The whole session: the handler may have started processes of its own.
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        """End the execution environment: the worker and whatever its handler started."""
+        self.box.end()
 
     def stop(self) -> None:
         """Kill the process and remove its files."""

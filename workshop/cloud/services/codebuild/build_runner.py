@@ -24,7 +24,7 @@ import venv
 import zipfile
 from pathlib import Path
 
-from workshop.cloud import class_mode, runtime, sandbox, services
+from workshop.cloud import class_mode, containment, runtime, sandbox, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codebuild import build_io, buildspec, junit
 from workshop.cloud.services.codebuild.build_io import BuildIOError
@@ -77,8 +77,10 @@ class Job:
         self.done = threading.Event()
         self.started = False
         self.claim_lock = threading.Lock()
-        self.sessions: set[int] = set()
-        self.running: subprocess.Popen | None = None
+        # The build's container: every process its commands start, killed whole when it ends.
+        self.box = containment.Job("build", containment.for_build(
+            (build.spec.get("environment") or {}).get("computeType")))
+        self.running: containment.JobProcess | None = None
         self.deadline = float("inf")
         self.failed = False
         self.dir: Path | None = None
@@ -166,8 +168,7 @@ class BuildRunner:
         for job in jobs:
             job.request_stop("RESET")
         for job in jobs:
-            for session in list(job.sessions):
-                _kill_session(session, job.build.id)
+            job.box.end()
 
     # -- workers --------------------------------------------------------------
     def _start_workers(self) -> None:
@@ -497,10 +498,9 @@ class BuildRunner:
 
     def _spawn(self, job: Job, argv: list[str]) -> int:
         with open(job.dir / "output.log", "ab") as out:
-            proc = subprocess.Popen(argv, cwd=job.dir / "src", env=_base_env(job, job.dir),
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True, **sandbox.popen_kwargs(job.account))
-        job.sessions.add(proc.pid)
+            proc = job.box.spawn(argv, cwd=job.dir / "src", env=_base_env(job, job.dir),
+                                 who=sandbox.identity(job.account),
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         job.running = proc
         try:
             while True:
@@ -523,7 +523,7 @@ class BuildRunner:
             job.logs.pump()
 
     @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
+    def _kill(proc: containment.JobProcess) -> None:
         _kill_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(KILL_GRACE)
@@ -561,9 +561,14 @@ class BuildRunner:
                            f". {shlex.quote(str(state / 'env.sh'))}\ncd {shlex.quote(cwd)} 2>/dev/null\n"
                            f"exec {shlex.quote(str(python))} -c 'import json,os,sys; "
                            f"json.dump(dict(os.environ), open(sys.argv[1], \"w\"))' {shlex.quote(str(out))}\n")
-        subprocess.run([job.spec.shell, str(script)], env=_base_env(job, job.dir), stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, start_new_session=True,
-                       **sandbox.popen_kwargs(job.account))
+        proc = job.box.spawn([job.spec.shell, str(script)], cwd=job.dir / "src", env=_base_env(job, job.dir),
+                             who=sandbox.identity(job.account), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid, signal.SIGKILL)
+            raise
         try:  # the account's code may have left anything under that name
             return json.loads(sandbox.read_text(job.account, out))
         except ValueError:
@@ -685,8 +690,7 @@ class BuildRunner:
 
     def _cleanup(self, job: Job) -> None:
         """The build's container goes away: its processes and its folder."""
-        for session in list(job.sessions):
-            _kill_session(session, job.build.id)
+        job.box.end()
         if job.logs is not None and not job.detached:
             job.logs.pump(final=True)
         if job.dir is not None:
@@ -781,27 +785,6 @@ def _kill_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError, OSError):
         pass
-
-
-def _kill_session(session: int, build_id: str) -> None:
-    """Kill what a command left running in the background, making sure (on
-    Linux) that each process really is this build's before it is signalled."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    marker = f"CODEBUILD_BUILD_ID={build_id}".encode()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session:  # field 6 of stat: the session id
-                continue
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, IndexError, ValueError):
-            continue
 
 
 _runner: BuildRunner | None = None

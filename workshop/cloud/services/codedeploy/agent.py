@@ -36,7 +36,7 @@ from collections import deque
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workshop.cloud import class_mode, runtime, sandbox
+from workshop.cloud import class_mode, containment, runtime, sandbox
 from workshop.cloud.services.codedeploy import appspec
 
 KEEP_ARCHIVES = 5          # the agent keeps the last five revisions per deployment group
@@ -281,18 +281,17 @@ class InstanceAgent:
         self._log(f"LifecycleEvent - {event}")
         self._log(f"Script - {location}")
         env = self._environment(event)
-        as_account = sandbox.popen_kwargs(self.account)   # as root: the account's own user
+        who = sandbox.identity(self.account)   # as root: the account's own user
+        # The script's job: whatever it starts, in its session or out of it, ends with it.
+        box = containment.Job("hook", containment.for_hook())
+        pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         try:
-            proc = subprocess.Popen([str(path)], cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
-                                    **as_account)
+            proc = box.spawn([str(path)], cwd=self.root, env=env, who=who, **pipes)
         except OSError as exc:
             if exc.errno != 8:   # ENOEXEC (no #! line): run it with the shell, as the agent's Ruby does
                 raise EventFailed("ScriptFailed", f"Script at specified location: {location} could not be run: "
                                   f"{exc.strerror}", location) from None
-            proc = subprocess.Popen(["/bin/sh", str(path)], cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
-                                    **as_account)
+            proc = box.spawn(["/bin/sh", str(path)], cwd=self.root, env=env, who=who, **pipes)
         lines: deque[str] = deque(maxlen=LOG_TAIL_LINES)   # the tail only: a script may print gigabytes
         lock = threading.Lock()
         readers = [threading.Thread(target=self._pump, args=(stream, tag, lines, lock), daemon=True)
@@ -316,9 +315,10 @@ class InstanceAgent:
             proc.wait()
         finally:
             self.job.untrack(proc)
-            _kill(proc)   # whatever the script left running in its session
-        for reader in readers:
-            reader.join(2)
+            box.kill()    # whatever the script left running, wherever it went
+            for reader in readers:
+                reader.join(2)
+            box.end()
         with lock:
             tail = "\n".join(lines)[-LOG_TAIL_CHARS:]
         if stopped:
