@@ -18,6 +18,7 @@ from moto.core.common_models import CloudFormationModel
 
 from workshop.cloud.services import extend
 from workshop.cloud.services.cfn_model import CfnResource, cfn_failures, integer
+from workshop.cloud.services.cloudformation.resource_types import TypeRules, register, tag_list
 from workshop.cloud.services.awslambda.models import _split_name
 
 # CloudFormation property -> CreateFunction parameter, where they differ.
@@ -208,3 +209,58 @@ class LambdaAliasResource(CfnResource, CloudFormationModel):
             backend.delete_alias(self.name, self.function_name)
         except UnknownFunctionException:
             pass  # the function went first
+
+
+class FunctionRules(TypeRules):
+    type_name = "AWS::Lambda::Function"
+    drift_properties = frozenset({"FunctionName", "Description", "Handler", "Runtime", "Timeout", "MemorySize",
+                                  "Role", "Environment", "Tags"})
+
+    def live(self, physical_id, props, account, region):
+        fn = _latest(account, region, physical_id)
+        if fn is None:
+            return None
+        live: dict[str, Any] = {"FunctionName": fn.function_name, "Handler": fn.handler, "Runtime": fn.run_time,
+                                "Timeout": fn.timeout, "MemorySize": fn.memory_size, "Role": fn.role}
+        if fn.description:
+            live["Description"] = fn.description
+        if fn.environment_vars:
+            live["Environment"] = {"Variables": dict(fn.environment_vars)}
+        tags = tag_list(fn.tags or {})
+        if tags:
+            live["Tags"] = tags
+        return live
+
+
+class AliasRules(TypeRules):
+    type_name = "AWS::Lambda::Alias"
+    replace_on = frozenset({"FunctionName", "Name"})
+    drift_properties = frozenset({"FunctionVersion", "Description", "RoutingConfig"})
+
+    def live(self, physical_id, props, account, region):
+        function_name = _function_of(props.get("FunctionName", ""))
+        name = props.get("Name") or physical_id.rsplit(":", 1)[-1]
+        try:
+            aliases = get_backend(account, region)._lambdas._get_function_aliases(function_name)
+        except Exception:
+            return None
+        alias = (aliases or {}).get(name)
+        if alias is None:
+            return None
+        live: dict[str, Any] = {"FunctionVersion": str(alias.function_version)}
+        if alias.description:
+            live["Description"] = alias.description
+        weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        if weights:
+            live["RoutingConfig"] = {"AdditionalVersionWeights": [
+                {"FunctionVersion": str(v), "FunctionWeight": w} for v, w in weights.items()]}
+        return live
+
+
+def _latest(account: str, region: str, name: str) -> Any:
+    group = get_backend(account, region)._lambdas._functions.get(_function_of(name))
+    return group["latest"] if group else None
+
+
+for _rules in (FunctionRules(), AliasRules()):
+    register(_rules)

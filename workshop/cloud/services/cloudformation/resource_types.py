@@ -104,6 +104,20 @@ def changed(new: dict[str, Any], old: dict[str, Any], key: str) -> bool:
     return new.get(key) != old.get(key)
 
 
+# API member names whose CloudFormation property is not just the first letter raised.
+_PASCAL_EXCEPTIONS = {"buildspec": "BuildSpec"}
+
+
+def pascal(value: Any) -> Any:
+    """An API (camelCase) shape in CloudFormation's PascalCase property names, for drift read-backs."""
+    if isinstance(value, dict):
+        return {_PASCAL_EXCEPTIONS.get(k, k[:1].upper() + k[1:]) if isinstance(k, str) else k: pascal(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [pascal(v) for v in value]
+    return value
+
+
 # -- S3 ----------------------------------------------------------------------
 
 def _s3(account: str, region: str):
@@ -447,5 +461,82 @@ class RepositoryRules(TypeRules):
         return live
 
 
-for _rules in (BucketRules(), TopicRules(), QueueRules(), ParameterRules(), RepositoryRules()):
+# -- IAM ---------------------------------------------------------------------
+
+def _iam(account: str):
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account]["global"]
+
+
+def _policy_document(text: Any) -> Any:
+    from urllib.parse import unquote
+
+    if isinstance(text, str):
+        for candidate in (text, unquote(text)):
+            try:
+                return json.loads(candidate)
+            except ValueError:
+                continue
+    return text
+
+
+class RoleRules(TypeRules):
+    type_name = "AWS::IAM::Role"
+    replace_on = frozenset({"RoleName", "Path"})
+    drift_properties = frozenset({"RoleName", "Description", "MaxSessionDuration", "Path",
+                                  "AssumeRolePolicyDocument", "ManagedPolicyArns", "Tags"})
+
+    def live(self, physical_id, props, account, region):
+        role = next((r for r in _iam(account).roles.values() if r.name == physical_id), None)
+        if role is None:
+            return None
+        live: dict[str, Any] = {"RoleName": role.name, "Path": role.path,
+                                "AssumeRolePolicyDocument": _policy_document(role.assume_role_policy_document),
+                                "MaxSessionDuration": role.max_session_duration,
+                                "ManagedPolicyArns": sorted(role.managed_policies)}
+        if role.description:
+            live["Description"] = role.description
+        tags = tag_list(list(role.tags.values()) if isinstance(role.tags, dict) else role.tags)
+        if tags:
+            live["Tags"] = tags
+        if props.get("ManagedPolicyArns") is not None:
+            # A set, as AWS compares it: in the template's order where the same.
+            wanted = [str(a) for a in props["ManagedPolicyArns"]]
+            live["ManagedPolicyArns"] = [a for a in wanted if a in role.managed_policies] + \
+                [a for a in sorted(role.managed_policies) if a not in wanted]
+        return live
+
+
+class ManagedPolicyRules(TypeRules):
+    type_name = "AWS::IAM::ManagedPolicy"
+    replace_on = frozenset({"ManagedPolicyName", "Path", "Description"})
+    drift_properties = frozenset({"ManagedPolicyName", "Description", "Path", "PolicyDocument"})
+
+    def before_delete(self, physical_id, props, account, region):
+        # moto's model has no delete: the policy outlived its stack. Detach it, then delete it.
+        backend = _iam(account)
+        if physical_id not in backend.managed_policies:
+            return
+        for kind, holders in (("role", backend.roles), ("user", backend.users), ("group", backend.groups)):
+            for holder in list(holders.values()):
+                if physical_id in getattr(holder, "managed_policies", {}):
+                    getattr(backend, f"detach_{kind}_policy")(physical_id, holder.name)
+        backend.delete_policy(physical_id)
+
+    def live(self, physical_id, props, account, region):
+        policy = _iam(account).managed_policies.get(physical_id)
+        if policy is None:
+            return None
+        live: dict[str, Any] = {"ManagedPolicyName": policy.name, "Path": policy.path}
+        if policy.description:
+            live["Description"] = policy.description
+        version = next((v for v in policy.versions if v.is_default), None)
+        if version is not None:
+            live["PolicyDocument"] = _policy_document(version.document)
+        return live
+
+
+for _rules in (BucketRules(), TopicRules(), QueueRules(), ParameterRules(), RepositoryRules(), RoleRules(),
+               ManagedPolicyRules()):
     register(_rules)

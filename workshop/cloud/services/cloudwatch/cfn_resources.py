@@ -10,6 +10,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
 from workshop.cloud.services.cfn_model import CfnResource, flag, integer, number
+from workshop.cloud.services.cloudformation.resource_types import TypeRules, register
 from workshop.cloud.services.cloudwatch import models  # noqa: F401  (our put_metric_alarm on moto's backend)
 
 
@@ -99,3 +100,32 @@ def _int(value: Any, path: str) -> int | None:
 
 def _float(value: Any, path: str) -> float | None:
     return None if value == "" else number(value, path)
+
+
+_ALARM_FIELDS = {"AlarmName": "name", "AlarmDescription": "description", "Namespace": "namespace",
+                 "MetricName": "metric_name", "ComparisonOperator": "comparison_operator",
+                 "EvaluationPeriods": "evaluation_periods", "DatapointsToAlarm": "datapoints_to_alarm",
+                 "Period": "period", "Threshold": "threshold", "Statistic": "statistic",
+                 "ExtendedStatistic": "extended_statistic", "Unit": "unit", "ActionsEnabled": "actions_enabled",
+                 "TreatMissingData": "treat_missing_data", "AlarmActions": "alarm_actions",
+                 "OKActions": "ok_actions", "InsufficientDataActions": "insufficient_data_actions"}
+
+
+class AlarmRules(TypeRules):
+    type_name = "AWS::CloudWatch::Alarm"
+    drift_properties = frozenset(set(_ALARM_FIELDS) | {"Dimensions"})
+
+    def live(self, physical_id, props, account, region):
+        alarm = _backend(account, region).alarms.get(physical_id)
+        if alarm is None:
+            return None
+        live = {prop: getattr(alarm, field) for prop, field in _ALARM_FIELDS.items()
+                if getattr(alarm, field, None) is not None}
+        dimensions = [dict(d) if isinstance(d, dict) else {"Name": d.name, "Value": d.value}
+                      for d in alarm.dimensions or []]
+        if dimensions:
+            live["Dimensions"] = dimensions
+        return live
+
+
+register(AlarmRules())

@@ -10,6 +10,7 @@ from typing import Any
 from moto.core.common_models import CloudFormationModel
 
 from workshop.cloud.services.cfn_model import CfnResource, flag, integer
+from workshop.cloud.services.cloudformation.resource_types import TypeRules, pascal, register
 from workshop.cloud.services.codebuild.models import codebuild_backend, service_model, validate_input
 
 # CloudFormation names that are not the API's name with a lower-case first letter.
@@ -113,3 +114,19 @@ class CodeBuildReportGroup(CfnResource, CloudFormationModel):
     def _delete(self, backend) -> None:
         if backend.find_report_group(self.arn) is not None:
             backend.delete_report_group(self.arn, flag(self.properties.get("DeleteReports")))
+
+
+class ProjectRules(TypeRules):
+    type_name = "AWS::CodeBuild::Project"
+    drift_properties = frozenset({"Name", "Description", "Source", "Artifacts", "Environment", "ServiceRole",
+                                  "TimeoutInMinutes", "QueuedTimeoutInMinutes", "Tags", "Cache", "LogsConfig",
+                                  "SourceVersion", "ConcurrentBuildLimit"})
+
+    def live(self, physical_id, props, account, region):
+        project = codebuild_backend(account, region).projects.get(physical_id)
+        if project is None:
+            return None
+        return pascal(project.to_dict())
+
+
+register(ProjectRules())

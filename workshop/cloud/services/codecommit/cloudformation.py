@@ -12,6 +12,7 @@ from typing import Any
 from moto.core.common_models import CloudFormationModel
 
 from workshop.cloud.services.cfn_model import CfnResource
+from workshop.cloud.services.cloudformation.resource_types import NEVER, TypeRules, register, tag_list
 from workshop.cloud.services.codecommit import git_ops, models
 from workshop.cloud.services.codecommit.exceptions import error
 
@@ -129,3 +130,27 @@ def _initial_commit(backend: models.CodeCommitBackend, repo: models.Repository, 
     signature = git_ops.Signature("AWS CloudFormation", "", int(models._now()))
     commit_id = git_ops.make_commit(repo.git, tree_id, [], "Initial commit by AWS CloudFormation", signature)
     backend._move_ref(repo, f"refs/heads/{branch}", commit_id, None, f"arn:aws:iam::{account_id}:root")
+
+
+class RepositoryRules(TypeRules):
+    type_name = "AWS::CodeCommit::Repository"
+    drift_properties = frozenset({"RepositoryName", "RepositoryDescription", "Tags"})
+
+    def requires_recreation(self, prop, name_property):
+        return NEVER   # a repository is renamed in place (UpdateRepositoryName)
+
+    def live(self, physical_id, props, account, region):
+        backend = models.backend(account, region)
+        repo = backend.repo_by_id(physical_id) or backend.repositories.get(physical_id)
+        if repo is None:
+            return None
+        live = {"RepositoryName": repo.name}
+        if repo.description:
+            live["RepositoryDescription"] = repo.description
+        tags = tag_list(repo.tags)
+        if tags:
+            live["Tags"] = tags
+        return live
+
+
+register(RepositoryRules())
