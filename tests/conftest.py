@@ -68,13 +68,16 @@ class Cloud:
         return env
 
 
-def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = None) -> Cloud:
-    port = free_port()
+def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = None,
+                data_dir: Path | None = None, port: int | None = None) -> Cloud:
+    """A cloud on a new data dir (or on ``data_dir`` and ``port``, to start again on what a
+    stopped one kept)."""
+    port = port or free_port()
     env = {**os.environ, "WORKSHOP_ADMIN_TOKEN": ADMIN_TOKEN, **(extra_env or {})}
-    log = open(tmp / "cloud.log", "w")
+    log = open(tmp / "cloud.log", "a")
     # Not under pytest's basetemp (0700, and reset to 0700 whenever a pytest session starts):
     # as root, the cloud runs learner code as unprivileged users who must reach their folders here.
-    data = Path(tempfile.mkdtemp(prefix="workshop-data-"))
+    data = data_dir or Path(tempfile.mkdtemp(prefix="workshop-data-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data),
          "--time-scale", str(time_scale)],
@@ -84,19 +87,21 @@ def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = No
         wait_healthy(f"{endpoint}/_workshop/health", proc=proc)
     except Exception:
         proc.kill()
-        shutil.rmtree(data, ignore_errors=True)
+        if data_dir is None:
+            shutil.rmtree(data, ignore_errors=True)
         raise
     return Cloud(endpoint, port, data, ADMIN_TOKEN, proc)
 
 
-def stop_cloud(cloud: Cloud) -> None:
+def stop_cloud(cloud: Cloud, keep_data: bool = False) -> None:
     cloud.process.terminate()
     try:
-        cloud.process.wait(10)
+        cloud.process.wait(30)
     except subprocess.TimeoutExpired:
         cloud.process.kill()
         cloud.process.wait(10)
-    shutil.rmtree(cloud.data_dir, ignore_errors=True)
+    if not keep_data:
+        shutil.rmtree(cloud.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

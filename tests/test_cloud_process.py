@@ -1,6 +1,7 @@
 """``workshop cloud`` as a process: it starts healthy, Ctrl-C (SIGINT) and
-SIGTERM stop it cleanly, a restart on the same data dir starts empty, and a
-port already in use is a clear message and exit 2."""
+SIGTERM stop it cleanly, a restart on the same data dir keeps the state (and
+``--fresh`` starts empty, the old state moved aside), and a port already in use
+is a clear message and exit 2."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import pytest
 from tests.conftest import ROOT, free_port, new_account, wait_healthy
 
 
-def _start(port: int, data: Path, log: Path) -> subprocess.Popen:
+def _start(port: int, data: Path, log: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data)],
+        [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data), *extra],
         cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
@@ -58,7 +59,7 @@ def test_cloud_starts_healthy_and_stops_cleanly(tmp_path, sig):
     assert not (data / "cloud.json").exists()
 
 
-def test_restart_with_the_same_data_dir_starts_empty(tmp_path):
+def test_a_restart_keeps_the_state_and_fresh_starts_empty(tmp_path):
     port, data = free_port(), tmp_path / "data"
     account = new_account()
     proc = _start(port, data, tmp_path / "first.log")
@@ -66,22 +67,35 @@ def test_restart_with_the_same_data_dir_starts_empty(tmp_path):
         wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
         _client("s3", port, account).create_bucket(Bucket=f"before-restart-{account}")
         _client("sqs", port, account).create_queue(QueueName="before-restart")
-        assert _client("s3", port, account).list_buckets()["Buckets"]
-        leftover = data / "state" / "leftover.txt"
-        leftover.write_text("from the first run")
+        kept_file = data / "state" / "kept.txt"
+        kept_file.write_text("from the first run")
     finally:
         assert _stop_with(proc, signal.SIGTERM) == 0
 
     proc = _start(port, data, tmp_path / "second.log")
     try:
         wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
+        assert [b["Name"] for b in _client("s3", port, account).list_buckets()["Buckets"]] == \
+            [f"before-restart-{account}"]
+        assert _client("sqs", port, account).list_queues()["QueueUrls"][0].endswith("/before-restart")
+        assert kept_file.read_text() == "from the first run"
+    finally:
+        assert _stop_with(proc, signal.SIGTERM) == 0
+
+    proc = _start(port, data, tmp_path / "third.log", "--fresh")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
         assert _client("s3", port, account).list_buckets()["Buckets"] == []
         assert _client("sqs", port, account).list_queues().get("QueueUrls", []) == []
-        assert not leftover.exists()
+        assert not kept_file.exists()
         # The bucket's global name is free again too.
         _client("s3", port, new_account()).create_bucket(Bucket=f"before-restart-{account}")
     finally:
         assert _stop_with(proc, signal.SIGTERM) == 0
+    aside = [p for p in data.iterdir() if p.name.startswith("state.")]
+    assert len(aside) == 1 and (aside[0] / "kept.txt").read_text() == "from the first run"
+    assert (aside[0] / "snapshots" / f"{account}.snapshot").exists()
+    assert "the previous state is kept in" in (tmp_path / "third.log").read_text()
 
 
 def test_port_in_use_is_a_clear_message_and_exit_2(tmp_path):

@@ -26,7 +26,10 @@ def _add_cloud_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=settings.DEFAULT_PORT, help="port (default %(default)s)")
     p.add_argument("--time-scale", type=_positive, default=60.0,
                    help="AWS-imposed waits are divided by this (default %(default)s; 1 is real time)")
-    p.add_argument("--data-dir", help="where the cloud keeps its files (default $WORKSHOP_DATA_DIR, else ~/.workshop)")
+    p.add_argument("--data-dir", help="where the cloud keeps its files and state (default $WORKSHOP_DATA_DIR, "
+                   "else ~/.workshop)")
+    p.add_argument("--fresh", action="store_true", help="start the cloud empty: the state kept in the data dir "
+                   "is moved aside (never deleted)")
 
 
 def _positive(text: str) -> float:
@@ -139,7 +142,7 @@ def _cmd_cloud(args) -> int:
             print(f"workshop cloud: {exc}", file=sys.stderr)
             return 2
         os.environ["WORKSHOP_CLASS_KEYS"] = str(Path(args.class_keys).resolve())
-    return serve(args.host, args.port, args.time_scale, args.data_dir)
+    return serve(args.host, args.port, args.time_scale, args.data_dir, fresh=args.fresh)
 
 
 def _cmd_up(args) -> int:

@@ -168,6 +168,8 @@ def _start_cloud(args, data: Path) -> subprocess.Popen:
     log = open(data / "cloud.log", "w")
     command = [sys.executable, "-m", "workshop", "cloud", "--host", args.host, "--port", str(args.port),
                "--time-scale", f"{args.time_scale:g}", "--data-dir", str(data)]
+    if getattr(args, "fresh", False):
+        command.append("--fresh")
     print(f"workshop up: starting the cloud on {args.host}:{args.port}", flush=True)
     try:
         return _spawn(command, stdout=log, stderr=subprocess.STDOUT)

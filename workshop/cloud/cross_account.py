@@ -136,6 +136,15 @@ def _s3(environ: dict, caller: str):
     return None
 
 
+def s3_owner(environ: dict) -> str | None:
+    """The account whose bucket an S3 request names (None: no bucket, or a new one)."""
+    from moto.s3.models import s3_backends
+
+    bucket, _ = _s3_target(environ)
+    owner = s3_backends.bucket_accounts.get(bucket) if bucket else None
+    return owner[1] if owner else None
+
+
 def _s3_target(environ: dict) -> tuple[str, str]:
     """(bucket, key) of an S3 request, by moto's own reading of virtual-host and path style."""
     from types import SimpleNamespace

@@ -56,7 +56,7 @@ def operation_of(environ: dict, service: str) -> str:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.rsplit(".", 1)[-1]
-    action = _query_action(environ)
+    action = query_action(environ)
     if action:
         return action
     model = _service_model(service)
@@ -72,7 +72,8 @@ def operation_of(environ: dict, service: str) -> str:
     return f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
 
 
-def _query_action(environ: dict) -> str | None:
+def query_action(environ: dict) -> str | None:
+    """The Action of a query-protocol request (query string or form body), if any."""
     from urllib.parse import parse_qs
 
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -92,7 +93,7 @@ def _query_action(environ: dict) -> str | None:
 def protocol_of(environ: dict, service: str) -> str:
     if environ.get("HTTP_X_AMZ_TARGET"):
         return "json"
-    if _query_action(environ):
+    if query_action(environ):
         return "ec2" if service == "ec2" else "query"
     model = _service_model(service)
     if model is not None:

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from workshop.cloud import accounts, class_mode, cross_account, errors, services
+from workshop.cloud import accounts, class_mode, cross_account, errors, persistence, services
 from workshop.cloud.clock import WorkshopClock
 from workshop.cloud.control import ControlAPI
 from workshop.cloud.services.cloudtrail import recorder
@@ -24,6 +24,11 @@ log = logging.getLogger("workshop.cloud")
 
 _FORM = "application/x-www-form-urlencoded"
 _MAX_BUFFERED_FORM = 8 * 1024 * 1024
+# Operations that change nothing (an account's snapshot is written after any other request).
+_READS = ("Get", "List", "Describe", "BatchGet", "Lookup", "Filter", "Search", "Query", "Scan", "Test",
+          "Validate", "Estimate", "Simulate")
+# ... except these, named as reads, which issue credentials the cloud must remember.
+_ISSUING = {"GetSessionToken", "GetFederationToken", "GetAuthorizationToken"}
 
 
 class Gateway:
@@ -65,8 +70,11 @@ class Gateway:
         if refusal is not None:
             return self._send(start_response, *refusal)
 
+        persistence.seen(account)
         for prefix, app in services.mounts():
             if path.startswith(prefix):
+                if _changes_state(environ):  # a git push: written once the mount's answer is sent
+                    return _then_changed(app(environ, start_response), account)
                 return app(environ, start_response)
 
         try:
@@ -85,7 +93,17 @@ class Gateway:
             recorder.request_done(environ, refused[0], refused[1], [refused[2]])
             return self._send(start_response, *refused)
         recorder.keep_body(environ)  # for CloudTrail's requestParameters
-        return self._call_moto(app, environ, start_response)
+        if not _changes_state(environ):
+            return self._call_moto(app, environ, start_response)
+        # The account's snapshot is never taken half-way through a change; another account's
+        # bucket, topic or queue that a policy opened to the caller changes too.
+        owner = environ.get("HTTP_X_MOTO_ACCOUNT_ID", account)
+        if owner == account and getattr(app, "service", None) == "s3":
+            owner = cross_account.s3_owner(environ) or account
+        if owner != account:
+            persistence.changed(owner)
+        with persistence.writing(account):
+            return self._call_moto(app, environ, start_response)
 
     def _call_moto(self, app, environ: dict, start_response: Callable) -> Iterable[bytes]:
         captured: dict = {}
@@ -135,10 +153,11 @@ class Gateway:
 
     # -- accounts -----------------------------------------------------------
     def reset_account(self, account_id: str) -> None:
-        """Empty one account in every service, leaving the others untouched."""
+        """Empty one account in every service, leaving the others untouched (and so it
+        stays after a restart: the emptied account is written like any change)."""
         from moto.core.base_backend import BackendDict
 
-        with self._moto_lock:
+        with persistence.writing(account_id), self._moto_lock:
             for backend_dict in list(BackendDict._instances):
                 if account_id not in dict.keys(backend_dict):
                     continue
@@ -147,6 +166,27 @@ class Gateway:
             _forget_s3_bucket_names(account_id)
         for hook in services.reset_hooks():
             hook(account_id)
+
+
+def _changes_state(environ: dict) -> bool:
+    """Whether a request may change the account: any but a read (REST's GET and HEAD,
+    an operation named as a read)."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    operation = target.rsplit(".", 1)[-1] if target else errors.query_action(environ)
+    if operation:
+        return operation in _ISSUING or not operation.startswith(_READS)
+    return method not in ("GET", "HEAD", "OPTIONS")
+
+
+def _then_changed(body: Iterable[bytes], account: str) -> Iterable[bytes]:
+    try:
+        yield from body
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        persistence.changed(account)
 
 
 def _reset_backend(backend) -> None:

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.cloud import runtime
+from workshop.cloud import persistence, runtime
 
 log = logging.getLogger("workshop.cloud.sandbox")
 
@@ -58,6 +58,7 @@ class Identity:
 _lock = threading.Lock()
 _identities: dict[str, Identity] = {}
 _held: dict[int, int] = {}           # pool index -> the lock file's descriptor, held while the cloud runs
+_kept: dict[str, int] = {}           # account -> the pool index it had before the cloud restarted
 _activated = False
 
 
@@ -77,8 +78,9 @@ def identity(account_id: str) -> Identity | None:
         found = _identities.get(account_id)
         if found is None:
             _activate()
-            _, found = _claim()
+            _, found = _claim(_kept.pop(account_id, None))
             _identities[account_id] = found
+            persistence.changed(account_id)
             log.warning("sandbox: account %s runs its code as %s (uid %d)", account_id, found.name, found.uid)
         return found
 
@@ -273,13 +275,18 @@ def _log_once_unsandboxed() -> None:
             log.warning("sandbox: turned off: learner code runs as root; learners are not isolated")
 
 
-def _claim() -> tuple[int, Identity]:
-    """The first pool user nobody holds (index, user), made if needed, emptied of leftovers."""
+def _claim(preferred: int | None = None) -> tuple[int, Identity]:
+    """The first pool user nobody holds (index, user), made if needed, emptied of leftovers;
+    ``preferred`` first (the user an account had before a restart: its files are that user's)."""
     try:
         LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise SandboxError(f"cannot make the sandbox lock folder {LOCK_DIR}: {exc}") from None
-    for index in range(1, POOL_SIZE + 1):
+    # Users that restored accounts will ask for again come last for everyone else.
+    reserved = set(_kept.values())
+    others = [i for i in range(1, POOL_SIZE + 1) if i != preferred]
+    order = ([preferred] if preferred else []) + sorted(others, key=lambda i: i in reserved)
+    for index in order:
         if index in _held:
             continue
         fd = os.open(LOCK_DIR / f"{index}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -359,3 +366,17 @@ def _clear_leftovers(who: Identity) -> None:
                     os.unlink(item.path)
             except OSError:
                 continue
+
+
+def _kept_user(account_id: str) -> str | None:
+    who = _identities.get(account_id)
+    return who.name if who is not None else None
+
+
+def _restore_user(account_id: str, name: object) -> None:
+    if isinstance(name, str) and name.startswith(POOL_PREFIX) and name[len(POOL_PREFIX):].isdigit():
+        _kept[account_id] = int(name[len(POOL_PREFIX):])
+
+
+# An account keeps its sandbox user across restarts (the files it made are that user's).
+persistence.keep("sandbox-user", _kept_user, _restore_user)

@@ -26,7 +26,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from workshop.cloud import class_mode, containment, runtime, sandbox, services
+from workshop.cloud import class_mode, containment, persistence, runtime, sandbox, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.awslambda.invocation import (
     NODE_RUNTIMES,
@@ -530,6 +530,7 @@ class FunctionRunner:
         from workshop.cloud.services.logs.models import logs_backend
 
         backend = logs_backend(spec.account_id, spec.region)
+        persistence.changed(spec.account_id)
         events = [{"timestamp": ts, "message": text} for ts, text in lines]
         # Re-entrant: a subscription filter on this group may invoke a function that logs too.
         with self._telemetry_lock:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from workshop.cloud import persistence
 from workshop.cloud.clock import get_clock
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def publish(account_id: str, region: str, namespace: str, values: Mapping[str, t
                  "Dimensions": [{"Name": k, "Value": str(v)} for k, v in dims.items()]}
                 for dims in dimension_sets for metric, (value, unit) in values.items()]
         cloudwatch_backends[account_id][region].put_metric_data(namespace, data)
+        persistence.changed(account_id)
     except Exception:
         log.exception("could not publish %s metrics for %s", namespace, account_id)
 

@@ -26,8 +26,8 @@ from moto.cloudwatch.exceptions import (
 )
 from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 
+from workshop.cloud import persistence, services
 from workshop.cloud.clock import get_clock
-from workshop.cloud import services
 from workshop.cloud.services import extend
 from workshop.cloud.services.cloudwatch.metric_math import check_expressions
 
@@ -507,6 +507,7 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
                 new_entry["stateReasonData"] = json.loads(reason_data)
             except ValueError:
                 pass
+        persistence.changed(backend.account_id)
         record_history(backend, alarm, "StateUpdate", f"Alarm updated from {old_state} to {new_state}",
                        {"version": "1.0",
                         "oldState": {"stateValue": old_state, "stateReason": old_reason},
@@ -791,3 +792,10 @@ def _millis(value: datetime | None) -> str | None:
         return None
     value = _aware(value).astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+@services.on(persistence.RESTORED)
+def _resume_evaluating(account_id: str) -> None:
+    """Restored alarms evaluate again from where they stopped."""
+    if any(backend.alarms for backend in persistence.backends(cloudwatch_backends, account_id)):
+        services.announce("cloudwatch.alarm-changed")

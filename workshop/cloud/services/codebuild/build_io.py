@@ -14,6 +14,7 @@ import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from workshop.cloud import persistence
 from workshop.cloud.services.logs.models import logs_backend
 from workshop.cloud.services.s3 import objects
 
@@ -258,6 +259,7 @@ class LogShipper:
             self._send([line.decode("utf-8", "replace").rstrip("\r") for line in lines])
 
     def _send(self, lines: list[str]) -> None:
+        persistence.changed(self.account)
         stamp = int(time.time() * 1000)
         events = [{"timestamp": stamp, "message": self.mask(line or " ")[:MAX_EVENT_BYTES]} for line in lines]
         try:

@@ -21,7 +21,7 @@ from moto.codebuild.exceptions import (
 )
 from moto.core.base_backend import BaseBackend
 
-from workshop.cloud import services
+from workshop.cloud import persistence, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services import paging
 
@@ -30,6 +30,8 @@ TEST_STATUSES = ("SUCCEEDED", "FAILED", "ERROR", "SKIPPED", "UNKNOWN")
 DEFAULT_TIMEOUT = 60
 DEFAULT_QUEUED_TIMEOUT = 480
 PAGE = 100
+ENVIRONMENT_LOST = ("The build environment was lost: the workshop cloud stopped while this build ran. "
+                    "Start the build again.")
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,254}$")
 _REPORT_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,127}$")
@@ -161,6 +163,7 @@ class Build:
         with self.lock:
             self.record["phases"].append({"phaseType": phase_type, "startTime": now()})
             self.record["currentPhase"] = phase_type
+            persistence.changed(self.account_id)
 
     def finish_phase(self, status: str, status_code: str = "", message: str = "",
                      contexts: bool = True) -> None:
@@ -173,10 +176,12 @@ class Build:
                          durationInSeconds=int((end - phase["startTime"]).total_seconds()))
             if contexts:
                 phase["contexts"] = [{"statusCode": status_code, "message": message}]
+            persistence.changed(self.account_id)
 
     def set(self, **fields) -> None:
         with self.lock:
             self.record.update(copy.deepcopy(fields))
+            persistence.changed(self.account_id)
 
     def finish(self, status: str) -> None:
         """The build is over: COMPLETED phase, final status, end time."""
@@ -188,6 +193,16 @@ class Build:
             self.record["phases"].append({"phaseType": "COMPLETED", "startTime": now()})
             self.record.update(currentPhase="COMPLETED", buildStatus=status, buildComplete=True,
                                endTime=now())
+            persistence.changed(self.account_id)
+
+    def environment_lost(self) -> None:
+        """The cloud stopped while the build ran (found at the next start): its phase and
+        the build end FAILED, as AWS ends a build whose build container died."""
+        with self.lock:
+            if self.record["buildComplete"]:
+                return
+            self.finish_phase("FAILED", "BUILD_ENVIRONMENT_LOST", ENVIRONMENT_LOST)
+            self.finish("FAILED")
 
     def to_dict(self) -> dict:
         with self.lock:
@@ -828,3 +843,10 @@ codebuild_backends = moto_codebuild.codebuild_backends
 
 def codebuild_backend(account_id: str, region: str) -> CodeBuildBackend:
     return codebuild_backends[account_id][region]
+
+
+@services.on(persistence.RESTORED)
+def _end_lost_builds(account_id: str) -> None:
+    for backend in persistence.backends(codebuild_backends, account_id):
+        for build in list(backend.builds.values()):
+            build.environment_lost()

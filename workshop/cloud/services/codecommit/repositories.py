@@ -91,6 +91,14 @@ class OperationLock:
         self.acquire()
         return self
 
+    # A state snapshot (persistence.py) is taken holding this lock: it is restored free, with
+    # no repository open.
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
     def __exit__(self, *exc) -> None:
         self.release()
 

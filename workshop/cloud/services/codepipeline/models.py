@@ -19,7 +19,7 @@ from typing import Any
 from moto.codepipeline import models as moto_codepipeline
 from moto.core.base_backend import BaseBackend
 
-from workshop.cloud import services
+from workshop.cloud import persistence, services
 from workshop.cloud.services import paging
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.codepipeline import declaration
@@ -88,6 +88,7 @@ class ActionRun:
             self.error = {"code": code or "JobFailed", "message": (summary or "The action failed")[:5000]}
         self.token = None
         self.updated = now()
+        persistence.changed(self.execution.account_id)
 
     def latest_execution(self) -> dict:
         out: dict[str, Any] = {"actionExecutionId": self.id, "status": self.status,
@@ -184,6 +185,7 @@ class Execution:
         if summary is not None:
             self.summary = summary[:2048]
         self.updated = now()
+        persistence.changed(self.account_id)
 
     def source_runs(self) -> list[ActionRun]:
         first = self.stage_names[0]
@@ -767,3 +769,34 @@ codepipeline_backends = moto_codepipeline.codepipeline_backends
 
 def codepipeline_backend(account_id: str, region: str) -> CodePipelineBackend:
     return codepipeline_backends[account_id][region]
+
+
+LOST = "The workshop cloud stopped while this action ran: its work was lost. Release the change again."
+
+
+@services.on(persistence.RESTORED)
+def _end_lost_executions(account_id: str) -> None:
+    """Executions the cloud's stop cut short fail, each running action with a message saying
+    why (the runner's own bookkeeping, held in memory, is gone with it)."""
+    for backend in persistence.backends(codepipeline_backends, account_id):
+        with backend.lock:
+            for pipeline in backend.pipelines.values():
+                pipeline.occupant.clear()
+                pipeline.waiting.clear()
+                for execution in pipeline.executions.values():
+                    execution.queued = execution.running = execution.again = False
+                    if execution.finished:
+                        continue
+                    lost = [run for run in execution.runs if not run.done]
+                    for run in lost:
+                        run.finish("Failed", LOST)
+                    for stage in execution.stages.values():
+                        if stage.status == "InProgress":
+                            stage.status = "Failed"
+                    if lost:
+                        execution.set_status("Failed", f"Action {lost[0].name} in stage {lost[0].stage} failed: "
+                                             f"{LOST}")
+                    else:
+                        execution.set_status("Stopped" if execution.status == "Stopping" else "Failed",
+                                             "The workshop cloud stopped during this execution.")
+

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, quote
 
-from workshop.cloud import services
+from workshop.cloud import persistence, services
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,10 @@ class RegistryApp:
             raise RegistryError(405, "UNSUPPORTED", f"{method} is not supported on {kind}")
         if kind in ("blobs", "manifests") and not ref:
             raise RegistryError(404, "NAME_INVALID", f"{kind} needs a reference")
-        return handler(environ, start_response, backend, name, ref, query)
+        if method in ("GET", "HEAD"):
+            return handler(environ, start_response, backend, name, ref, query)
+        with persistence.writing(account):  # a push changes the account's images: its snapshot follows
+            return handler(environ, start_response, backend, name, ref, query)
 
     def _authenticate(self, environ: dict, query: dict) -> tuple[str, str]:
         from workshop.cloud.clock import get_clock
