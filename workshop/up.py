@@ -70,6 +70,9 @@ def up(args) -> int:
             if health is not None:
                 print(f"workshop up: reusing the workshop cloud already running on {cloud_url} "
                       f"(time scale {health.get('time_scale', '?')}); it stays up when this stops", flush=True)
+                if getattr(args, "fresh", False):
+                    print("workshop up: note: --fresh does nothing to a cloud already running; stop it "
+                          "and run `workshop up --fresh` again to start empty", flush=True)
                 if health.get("time_scale") not in (None, args.time_scale):
                     print(f"workshop up: note: that cloud's time scale is {health['time_scale']}, "
                           f"not the {args.time_scale:g} asked for", flush=True)

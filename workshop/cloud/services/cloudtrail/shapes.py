@@ -66,7 +66,7 @@ def operation_of(environ: dict, service: str) -> tuple[str | None, dict]:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.rsplit(".", 1)[-1], {}
-    action = errors._query_action(environ)
+    action = errors.query_action(environ)
     if action:
         return action, {}
     m = model(service)

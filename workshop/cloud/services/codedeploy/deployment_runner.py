@@ -168,9 +168,9 @@ class DeploymentRunner:
                 backend.notify(d, "DeploymentSuccess")
                 return
             self._fail_targets(d, outcome.message)
-            backend.finish_deployment(d, outcome.status, outcome.code, outcome.message)
+            rollback = backend.finish_deployment(d, outcome.status, outcome.code, outcome.message, outcome.cause)
             backend.notify(d, "DeploymentStop" if outcome.status == "Stopped" else "DeploymentFailure")
-            if outcome.cause and backend.start_rollback(d, outcome.cause) is not None:
+            if rollback is not None:
                 backend.notify(d, "DeploymentRollback")
         except Exception:
             log.exception("deployment %s: recording its end failed", d.id)

@@ -14,7 +14,7 @@ import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from workshop.cloud import services
+from workshop.cloud import persistence, services
 from workshop.cloud.services.codedeploy import appspec, configs
 from workshop.cloud.services.codedeploy.configs import DeploymentConfig
 from workshop.cloud.services.codedeploy.applications import _s3_object, DeploymentGroup
@@ -76,6 +76,7 @@ class Target:
         with self.deployment.lock:
             self.status = status
             self.last_updated = now()
+        persistence.changed(self.deployment.account_id)
 
     def begin(self, name: str) -> None:
         with self.deployment.lock:
@@ -83,6 +84,7 @@ class Target:
             event.update(status="InProgress", startTime=now())
             event.pop("endTime", None)
             self.last_updated = event["startTime"]
+        persistence.changed(self.deployment.account_id)
 
     def end(self, name: str, status: str, error_code: str = "Success", message: str = "",
             script_name: str = "", log_tail: str = "") -> None:
@@ -95,6 +97,7 @@ class Target:
                 event["diagnostics"] = {"errorCode": error_code, "scriptName": script_name,
                                         "message": message or status, "logTail": log_tail}
             self.last_updated = stamp
+        persistence.changed(self.deployment.account_id)
 
     def skip(self, name: str) -> None:
         with self.deployment.lock:
@@ -212,6 +215,7 @@ class Deployment:
         with self.lock:
             self.status = "InProgress"
             self.start_time = now()
+        persistence.changed(self.account_id)
 
     def to_dict(self) -> dict[str, Any]:
         with self.lock:
@@ -504,11 +508,15 @@ class DeploymentOperations:
 
     # -- what the runner reports -------------------------------------------------------
     def finish_deployment(self, deployment: Deployment, status: str, code: str | None = None,
-                          message: str | None = None) -> None:
-        """A deployment is over: its status, error and end time, and what its group remembers."""
-        with deployment.lock:
+                          message: str | None = None, cause: str | None = None) -> Deployment | None:
+        """A deployment is over: its status, error and end time, what its group remembers and,
+        when ``cause`` (failure, alarm or request) and its configuration ask, its rollback with
+        rollbackInfo on both. All of it under the backend's lock and the deployment's, which
+        get_deployment reads under: nobody sees it Failed or Stopped without its rollbackInfo.
+        Returns the rollback, handed to the runner once the locks are released."""
+        with self.lock, deployment.lock:
             if not deployment.active:
-                return
+                return None
             deployment.status = status
             deployment.complete_time = now()
             if code:
@@ -517,8 +525,7 @@ class DeploymentOperations:
                 if target.status == "Pending":
                     target.skip_rest()
                     target.set_status("Skipped")
-        group = deployment.group
-        with self.lock:
+            group = deployment.group
             if group.last_attempted and group.last_attempted.get("deploymentId") == deployment.id:
                 group.last_attempted.update(status=status, endTime=deployment.complete_time)
             if status == "Succeeded":
@@ -526,17 +533,23 @@ class DeploymentOperations:
                                          "endTime": deployment.complete_time, "createTime": deployment.create_time}
                 group.last_successful_revision = copy.deepcopy(deployment.revision)
                 group.last_successful_deployment_id = deployment.id
+            rollback = self._rollback(deployment, cause) if cause else None
+        persistence.changed(self.account_id)
+        if rollback is not None:
+            services.announce("codedeploy.deployment-created", backend=self, deployment=rollback)
+        return rollback
 
-    def start_rollback(self, failed: Deployment, cause: str) -> Deployment | None:
-        """Roll ``failed`` back, if its configuration (or stop_deployment) asks: a new deployment of
-        the last good state, with rollbackInfo on both. ``cause``: failure, alarm or request."""
+    def _rollback(self, failed: Deployment, cause: str) -> Deployment | None:
+        """The rollback of ``failed`` if its configuration (or stop_deployment) asks: a new deployment
+        of the last good state. The caller holds the backend's and ``failed``'s locks."""
         if failed.is_rollback or not self._wants_rollback(failed, cause):
             return None
         group = failed.group
         if self.deployment_groups.get(group.application.name, {}).get(group.name) is not group:
             return None
         reason = {"failure": "the deployment failed", "alarm": "an alarm of the deployment group went into ALARM",
-                  "request": "the deployment was stopped by a request"}[cause]
+                  "request": "the deployment was stopped by a request",
+                  "lost": "the workshop cloud stopped during the deployment"}[cause]
         if failed.compute_platform == "Lambda":
             spec = failed.lambda_spec.reversed()
             revision = copy.deepcopy(group.last_successful_revision) or {
@@ -548,9 +561,8 @@ class DeploymentOperations:
             config = self.configs[configs.PREFIX + "LambdaAllAtOnce"]
         elif failed.compute_platform == "Server":
             if group.last_successful_revision is None:
-                with failed.lock:
-                    failed.rollback_info = {"rollbackMessage": f"Automatic rollback was not started ({reason}): "
-                                            "the deployment group has no earlier successful revision."}
+                failed.rollback_info = {"rollbackMessage": f"Automatic rollback was not started ({reason}): "
+                                        "the deployment group has no earlier successful revision."}
                 return None
             revision = copy.deepcopy(group.last_successful_revision)
             spec = None
@@ -558,32 +570,28 @@ class DeploymentOperations:
             config = failed.config
         else:
             return None
-        with self.lock:
-            rollback = Deployment(self, group, revision, config, {"description": f"Rollback of {failed.id}"},
-                                  creator="codeDeployRollback")
-            while rollback.id in self.deployments:
-                rollback.id = _new_deployment_id()
-            rollback.rollback_of = failed
-            rollback.lambda_spec = spec
-            rollback.rollback_targets = restore
-            rollback.previous_revision = copy.deepcopy(failed.revision)
-            self._add_targets(rollback)
-            if restore is not None:
-                for target in rollback.targets.values():
-                    if target.target_id not in restore:
-                        target.skip_rest()
-                        target.set_status("Skipped")
-            self.deployments[rollback.id] = rollback
-            group.last_attempted = {"deploymentId": rollback.id, "status": rollback.status,
-                                    "createTime": rollback.create_time}
-        with failed.lock:
-            failed.rollback_info = {"rollbackDeploymentId": rollback.id,
-                                    "rollbackMessage": f"Automatic rollback triggered because {reason}; "
-                                                       f"deployment {rollback.id} restores the last good revision."}
-        with rollback.lock:
-            rollback.rollback_info = {"rollbackTriggeringDeploymentId": failed.id,
-                                      "rollbackMessage": f"Rolls back deployment {failed.id} ({reason})."}
-        services.announce("codedeploy.deployment-created", backend=self, deployment=rollback)
+        rollback = Deployment(self, group, revision, config, {"description": f"Rollback of {failed.id}"},
+                              creator="codeDeployRollback")
+        while rollback.id in self.deployments:
+            rollback.id = _new_deployment_id()
+        rollback.rollback_of = failed
+        rollback.lambda_spec = spec
+        rollback.rollback_targets = restore
+        rollback.previous_revision = copy.deepcopy(failed.revision)
+        self._add_targets(rollback)
+        if restore is not None:
+            for target in rollback.targets.values():
+                if target.target_id not in restore:
+                    target.skip_rest()
+                    target.set_status("Skipped")
+        rollback.rollback_info = {"rollbackTriggeringDeploymentId": failed.id,
+                                  "rollbackMessage": f"Rolls back deployment {failed.id} ({reason})."}
+        self.deployments[rollback.id] = rollback
+        group.last_attempted = {"deploymentId": rollback.id, "status": rollback.status,
+                                "createTime": rollback.create_time}
+        failed.rollback_info = {"rollbackDeploymentId": rollback.id,
+                                "rollbackMessage": f"Automatic rollback triggered because {reason}; "
+                                                   f"deployment {rollback.id} restores the last good revision."}
         return rollback
 
     @staticmethod
@@ -596,7 +604,7 @@ class DeploymentOperations:
             return "DEPLOYMENT_STOP_ON_REQUEST" in events
         if cause == "alarm":
             return bool(events & {"DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_FAILURE"})
-        return "DEPLOYMENT_FAILURE" in events
+        return "DEPLOYMENT_FAILURE" in events   # failure, or lost (the cloud stopped under it)
 
     def notify(self, deployment: Deployment, event: str, target: Target | None = None) -> None:
         """Send the group's triggers for ``event`` (SNS, in AWS's message format)."""

@@ -29,7 +29,7 @@ from moto.core.base_backend import BaseBackend
 from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
 from moto.utilities.tagging_service import TaggingService
 
-from workshop.cloud import services
+from workshop.cloud import persistence, services
 from workshop.cloud.services.codedeploy import configs
 from workshop.cloud.services.codedeploy.applications import Application, ApplicationOperations, DeploymentGroup
 from workshop.cloud.services.codedeploy.configs import DeploymentConfig
@@ -140,6 +140,27 @@ codedeploy_backends = moto_codedeploy.codedeploy_backends
 
 def codedeploy_backend(account_id: str, region: str) -> CodeDeployBackend:
     return codedeploy_backends[account_id][region]
+
+
+LOST = "The workshop cloud stopped during this deployment: its work was lost."
+
+
+@services.on(persistence.RESTORED)
+def _end_lost_deployments(account_id: str) -> None:
+    """Deployments the cloud's stop cut short are stopped (the lifecycle event under way fails),
+    and rolled back where their group rolls back on failure."""
+    for backend in persistence.backends(codedeploy_backends, account_id):
+        for deployment in list(backend.deployments.values()):
+            if not deployment.active:
+                continue
+            for target in list(deployment.targets.values()):
+                for event in list(target.events):
+                    if event["status"] == "InProgress":
+                        target.end(event["lifecycleEventName"], "Failed", "UnknownError", LOST)
+                if target.status in ("InProgress", "Pending"):
+                    target.skip_rest()
+                    target.set_status("Failed" if target.touched else "Skipped")
+            backend.finish_deployment(deployment, "Stopped", "INTERNAL_ERROR", LOST, "lost")
 
 
 def create_deployment(account: str, region: str, application: str, group: str, revision: dict[str, Any],
