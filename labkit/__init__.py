@@ -1,14 +1,15 @@
-"""Helpers that lab notebooks import: who and where the learner is (account,
-region), names for globally unique resources, and the lab tag. Like the
+"""Helpers that lab notebooks import: whether the notebook reaches AWS and who and where
+the learner is (account, region), names for globally unique resources, and the lab tag. Like the
 checker, they reach AWS only through the one session factory, ``checker.session``."""
 
 from __future__ import annotations
 
 from checker.labs import LAB_TAG_KEY, has_lab_tag, tag_dict
 from checker.labs import bucket_name as _bucket_name
+from labkit.environment import SetupProblem, check_environment
 
-__all__ = ["LAB_TAG_KEY", "account_id", "region", "bucket_name", "lab_tags", "lab_tag_map",
-           "has_lab_tag", "tag_dict"]
+__all__ = ["LAB_TAG_KEY", "check_environment", "SetupProblem", "account_id", "region", "bucket_name",
+           "lab_tags", "lab_tag_map", "has_lab_tag", "tag_dict"]
 
 _accounts: dict[tuple, str] = {}
 

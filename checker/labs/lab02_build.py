@@ -605,7 +605,7 @@ def _suite_problem(cases: list[dict], where: str, all_pass: bool = False) -> str
                   "must succeed on a commit that comes after the failed one.",
                   "git commit -am ... and git push (or codecommit put_file on main), then "
                   "codebuild.start_build(projectName=...) without sourceVersion builds the head of main.",
-                  "git('commit', '-am', 'Fix the bulk discount threshold'); git('push', PUSH_URL, 'main'); "
+                  "git('commit', '-am', 'Fix the bulk discount threshold'); git('push', 'origin', 'main'); "
                   "build = wait_for_build(cb.start_build(projectName=PROJECT)['build']['id'])"],
            docs=f"{_CB}/run-build.html")
 def fixed_then_succeeded(st: BuildLab) -> Finding:
