@@ -166,7 +166,9 @@ def test_a_learners_environment_holds_only_their_own_key(classroom, learners):
 def test_correctly_signed_requests_work_in_every_protocol(classroom, learners):
     me, _ = learners
     # query: STS and CloudFormation
-    assert me.client("sts").get_caller_identity()["Account"] == me.account
+    who = me.client("sts").get_caller_identity()
+    # An issued key acts as the learner's IAM user (a 12-digit key on a laptop is the root).
+    assert (who["Account"], who["Arn"]) == (me.account, f"arn:aws:iam::{me.account}:user/{me.name}")
     cfn = me.client("cloudformation")
     cfn.create_stack(StackName="signed", TemplateBody=json.dumps(
         {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))

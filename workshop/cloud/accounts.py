@@ -117,6 +117,12 @@ def caller(access_key_id: str | None) -> dict:
     return identity
 
 
+def request_caller(environ: dict) -> dict:
+    """``caller`` of a request, by the key the gateway read from it (moto's own
+    ``get_access_key`` knows only 20-character keys: a 12-digit key reads as AKIAEXAMPLE)."""
+    return caller(access_key_from_environ(environ))
+
+
 def _issued_learner(access_key_id: str | None) -> str | None:
     """The learner a class key was issued to (class mode only)."""
     import sys

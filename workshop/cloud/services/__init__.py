@@ -46,6 +46,7 @@ EXTENSIONS: dict[str, list[str]] = {
             "workshop.cloud.services.ecr.lifecycle_sweeper"],
     "sns": ["workshop.cloud.services.sns"],
     "sqs": ["workshop.cloud.services.sqs"],
+    "sts": ["workshop.cloud.services.sts"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that

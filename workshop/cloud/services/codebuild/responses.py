@@ -10,6 +10,7 @@ from moto.codebuild.exceptions import InvalidInputException
 from moto.codebuild.responses import CodeBuildResponse
 from moto.core.responses import ActionResult, EmptyResult
 
+from workshop.cloud import accounts
 from workshop.cloud.services import extend
 from workshop.cloud.services.codebuild.models import CodeBuildBackend, codebuild_backends, validate_input
 
@@ -66,7 +67,10 @@ class CodeBuildResponses:
     def start_build(self):
         p = self._input("StartBuild")
         overrides = {key: p[key] for key in _START_BUILD_OVERRIDES if key in p}
-        build = self.codebuild_backend.start_build(p["projectName"], overrides)
+        # AWS's initiator: "root", an IAM user's name, or ROLE/SESSION for an assumed role.
+        resource = accounts.request_caller(self.headers.environ)["arn"].split(":", 5)[5]
+        initiator = resource.split("/", 1)[1] if "/" in resource else resource
+        build = self.codebuild_backend.start_build(p["projectName"], overrides, initiator=initiator)
         return ActionResult({"build": build.to_dict()})
 
     def batch_get_builds(self):

@@ -123,7 +123,7 @@ class GitHTTPApp:
             changes = [(ref, before.get(ref), after.get(ref)) for ref in sorted(set(before) | set(after))
                        if before.get(ref) != after.get(ref)]
             if changes:
-                backend.after_ref_changes(repo, changes, models.caller_arn(account, access_key))
+                backend.after_ref_changes(repo, changes, accounts.caller(access_key)["arn"])
             _record_push(environ, repo, changes)
             try:
                 git_ops.compact(repo.git)

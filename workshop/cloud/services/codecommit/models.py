@@ -34,7 +34,6 @@ from workshop.cloud.services.codecommit.exceptions import CodeCommitError  # noq
 from workshop.cloud.services.codecommit.pull_requests import member_matches  # noqa: F401
 from workshop.cloud.services.codecommit.repositories import (  # noqa: F401
     _now,
-    caller_arn,
     normalize_path,
     validate_branch_name,
 )

@@ -34,19 +34,6 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def caller_arn(account_id: str, access_key: str | None) -> str:
-    """The caller's identity ARN, as STS's GetCallerIdentity answers it for this key
-    (an assumed-role session, an IAM user, or the account's own default identity)."""
-    try:
-        from moto.sts.models import sts_backends
-
-        _, arn, _ = sts_backends[account_id]["aws"].get_caller_identity(access_key or "", "us-east-1")
-        return arn
-    except Exception:  # identity lookup must never fail a request
-        log.debug("no identity for key %s", access_key, exc_info=True)
-        return f"arn:aws:iam::{account_id}:root"
-
-
 def _identity_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1] if "/" in arn else arn.rsplit(":", 1)[-1]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from moto.codecommit.responses import CodeCommitResponse
 
+from workshop.cloud import accounts
 from workshop.cloud.services import extend
 from workshop.cloud.services.codecommit import models
 from workshop.cloud.services.codecommit.exceptions import error
@@ -53,7 +54,7 @@ class CodeCommitOperations:
         return default if value is None else value
 
     def _user(self) -> str:
-        return models.caller_arn(self.current_account, self.get_access_key())
+        return accounts.request_caller(self.headers.environ)["arn"]  # the cloud's one caller rule
 
     def _clone_base(self) -> str:
         """Clone URLs name the host and port this client used to reach the cloud."""

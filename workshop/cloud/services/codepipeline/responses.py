@@ -11,6 +11,7 @@ from functools import lru_cache
 from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.responses import ActionResult, EmptyResult
 
+from workshop.cloud import accounts
 from workshop.cloud.services import extend
 from workshop.cloud.services.codepipeline.exceptions import validation
 from workshop.cloud.services.codepipeline.models import CodePipelineBackend, codepipeline_backends
@@ -55,9 +56,7 @@ class CodePipelineResponses:
         return validate_input(operation, body)
 
     def _user(self) -> str:
-        from workshop.cloud.services.codecommit.models import caller_arn
-
-        return caller_arn(self.current_account, self.get_access_key())
+        return accounts.request_caller(self.headers.environ)["arn"]  # the cloud's one caller rule
 
     # -- pipelines ----------------------------------------------------------------
     def create_pipeline(self):
