@@ -10,7 +10,8 @@ import textwrap
 from checker.results import LabResult
 
 
-def render_table(result: LabResult) -> str:
+def render_table(result: LabResult, all_hints: bool = False) -> str:
+    """The table, then the first failing check's first hint (``all_hints``: all of its hints)."""
     width = max(60, min(shutil.get_terminal_size((100, 20)).columns, 120))
     lines = [f"{result.lab}: {result.title}",
              f"account {result.account} at {result.endpoint}", ""]
@@ -31,7 +32,10 @@ def render_table(result: LabResult) -> str:
     if first is not None:
         lines.append("")
         lines.append(f"Next: {first.title} ({first.id})")
-        lines.extend(textwrap.wrap(f"Hint: {first.hint}", width, subsequent_indent="      "))
+        hints = (first.hints or [first.hint]) if all_hints else [first.hint]
+        for number, hint in enumerate(hints, start=1):
+            label = f"Hint {number}: " if len(hints) > 1 else "Hint: "
+            lines.extend(textwrap.wrap(label + hint, width, subsequent_indent="      "))
         if first.docs:
             lines.append(f"Docs: {first.docs}")
     return "\n".join(lines)

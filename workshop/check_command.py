@@ -31,7 +31,17 @@ def check_command(args) -> int:
         print(f"workshop check: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(json_view(result, args.all_hints), indent=2))
     else:
-        print(render_table(result))
+        print(render_table(result, all_hints=args.all_hints))
     return 0 if result.all_passed else 1
+
+
+def json_view(result, all_hints: bool = False) -> dict:
+    """The results as JSON. Hints come as the panel reveals them: the first hint of
+    each failing check only (the last hint is the answer), unless ``all_hints``."""
+    data = result.to_dict()
+    if not all_hints:
+        for check in data["results"]:
+            check["hints"] = check["hints"][:1] if not check["passed"] else []
+    return data

@@ -17,8 +17,15 @@ def _add_endpoint(p: argparse.ArgumentParser) -> None:
 
 
 def _add_account(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", help="12-digit account id, used as the access key id "
+    p.add_argument("--account", type=_account_id, help="12-digit account id, used as the access key id "
                    "(default: $AWS_ACCESS_KEY_ID, else $WORKSHOP_ACCOUNT, else 'test' = 000000000000)")
+
+
+def _account_id(text: str) -> str:
+    # Anything else would silently be account 000000000000 (the account rule's default).
+    if not (len(text) == 12 and text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an account id (an account id is 12 digits)")
+    return text
 
 
 def _add_cloud_options(p: argparse.ArgumentParser) -> None:
@@ -66,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_endpoint(p)
     _add_account(p)
     p.add_argument("--step", help="only the checks of this step")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (the first hint of each "
+                   "failing check, as the panel shows it first)")
+    p.add_argument("--all-hints", action="store_true", help="every hint of each check, up to the answer")
 
     p = sub.add_parser("reset", help="delete what a lab created in your account")
     p.add_argument("lab", help="lab id, e.g. 04-iac")
