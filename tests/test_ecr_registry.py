@@ -82,6 +82,15 @@ def test_builder_pushes_and_pulls_back_and_the_api_agrees(cloud, account, tmp_pa
     got = ecr.batch_get_image(repositoryName="web", imageIds=[{"imageTag": "v1"}])["images"][0]
     assert got["imageManifest"].encode() == manifest_bytes and got["imageId"]["imageDigest"] == digest
 
+    # CloudTrail has the push as ECR records it, by the key that asked for the token.
+    events = cloud.client("cloudtrail", account).lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PutImage"}])["Events"]
+    record = json.loads(events[0]["CloudTrailEvent"])
+    assert record["eventSource"] == "ecr.amazonaws.com" and record["userIdentity"]["accountId"] == account
+    assert record["userIdentity"]["accessKeyId"] == account
+    assert record["requestParameters"]["repositoryName"] == "web" and record["requestParameters"]["imageTag"] == "v1"
+    assert record["responseElements"]["image"]["imageId"]["imageDigest"] == digest
+
     pulled = registry.pull("web", "v1", oci.Layout(tmp_path / "pulled"), "web:v1")
     assert pulled.digest == digest and pulled.config["config"]["Cmd"] == ["python3", "app.py"]
     layer = image.layers[0]

@@ -503,11 +503,12 @@ class WorkshopECRBackend(PoliciesMixin, moto_ecr.ECRBackend):
         return moto_ecr.LAYER_MEDIA_TYPE
 
     # -- tokens -------------------------------------------------------------
-    def authorization_data(self) -> dict[str, Any]:
+    def authorization_data(self, access_key: str | None = None) -> dict[str, Any]:
         from workshop.cloud.services.ecr import tokens
 
         expires = get_clock().timestamp() + tokens.TOKEN_HOURS * 3600
-        return {"authorizationToken": tokens.authorization_token(self.account_id, self.region_name, expires),
+        token = tokens.authorization_token(self.account_id, self.region_name, expires, access_key)
+        return {"authorizationToken": token,
                 "expiresAt": expires, "proxyEndpoint": f"http://{registry_host()}"}
 
 

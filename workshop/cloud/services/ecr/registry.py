@@ -95,7 +95,8 @@ class RegistryApp:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        account, region = self._authenticate(environ, query)
+        account, region, key = self._authenticate(environ, query)
+        environ["workshop.registry_caller"] = (account, region, key)
         if path in ("/v2/", "/v2"):
             return self._reply(start_response, 200, b"{}", content_type="application/json")
         match = _ROUTE.match(path)
@@ -127,7 +128,7 @@ class RegistryApp:
         with persistence.writing(account):  # a push changes the account's images: its snapshot follows
             return handler(environ, start_response, backend, name, ref, query)
 
-    def _authenticate(self, environ: dict, query: dict) -> tuple[str, str]:
+    def _authenticate(self, environ: dict, query: dict) -> tuple[str, str, str | None]:
         from workshop.cloud.clock import get_clock
         from workshop.cloud.services.ecr import tokens
 
@@ -291,6 +292,8 @@ class RegistryApp:
         if environ["REQUEST_METHOD"] == "HEAD":
             return []
         image.last_pull = get_clock().timestamp()
+        _trail(environ, "BatchGetImage", {"repositoryName": name, "imageIds": [_image_id(ref)]},
+               None, read_only=True)
         return [body]
 
     def _put_manifest(self, environ, start_response, backend, name, ref, query):
@@ -316,6 +319,10 @@ class RegistryApp:
                                       ref if is_digest else None, idempotent=True)
         except ServiceException as exc:
             raise _manifest_error(exc, ref) from None
+        _trail(environ, "PutImage", {"repositoryName": name, "imageTag": None if is_digest else ref,
+                                     "imageManifestMediaType": image.image_manifest_media_type},
+               {"image": {"repositoryName": name, "registryId": backend.account_id,
+                          "imageId": image.image_id(None if is_digest else ref)}})
         return self._reply(start_response, 201, headers=[
             ("Location", f"/v2/{name}/manifests/{image.digest}"), ("Docker-Content-Digest", image.digest)])
 
@@ -356,6 +363,29 @@ class RegistryApp:
         body = json.dumps({"errors": [{"code": err.code, "message": err.message, "detail": err.detail}]}).encode()
         self._reply(start_response, err.status, body, "application/json", err.headers)
         return [] if head else [body]
+
+
+def _image_id(ref: str) -> dict:
+    return {"imageDigest": ref} if ref.startswith("sha256:") else {"imageTag": ref}
+
+
+def _trail(environ: dict, operation: str, parameters: dict, response: dict | None, **details) -> None:
+    """A registry push or pull in CloudTrail as ECR records it (PutImage, BatchGetImage), with
+    the caller whose key asked for the token."""
+    account, region, key = environ["workshop.registry_caller"]
+    try:
+        from workshop.cloud.services.cloudtrail import recorder
+    except ImportError:  # no CloudTrail in this cloud
+        return
+    as_called = {"HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={key or account}/20000101/{region}/ecr/"
+                                       f"aws4_request", "workshop.account": account,
+                 "REMOTE_ADDR": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                 "HTTP_USER_AGENT": environ.get("HTTP_USER_AGENT", "")}
+    try:
+        recorder.learner_call(as_called, "ecr", operation, {k: v for k, v in parameters.items() if v is not None},
+                              response, **details)
+    except Exception:  # a record must never fail a push
+        log.debug("recording %s failed", operation, exc_info=True)
 
 
 def _manifest_error(exc, ref: str) -> RegistryError:

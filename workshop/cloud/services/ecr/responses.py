@@ -11,6 +11,7 @@ from moto.core.responses import ActionResult
 from moto.ecr.exceptions import InvalidParameterException
 from moto.ecr.responses import ECRResponse
 
+from workshop.cloud import accounts
 from workshop.cloud.services import extend, paging
 from workshop.cloud.services.ecr import models
 from workshop.cloud.services.ecr.models import WorkshopECRBackend, ecr_backends
@@ -42,7 +43,9 @@ class ECRResponses:
 
     # -- tokens -------------------------------------------------------------
     def get_authorization_token(self):
-        return ActionResult({"authorizationData": [self.ecr_backend.authorization_data()]})
+        # The caller's key (moto's get_access_key knows only 20-character keys).
+        key = accounts.access_key_from_environ({"HTTP_AUTHORIZATION": self.headers.get("Authorization", "")})
+        return ActionResult({"authorizationData": [self.ecr_backend.authorization_data(key)]})
 
     # -- images -------------------------------------------------------------
     def put_image(self):

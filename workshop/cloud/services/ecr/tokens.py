@@ -48,20 +48,21 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_password(account: str, region: str, expires_at: float) -> str:
-    """The password half of a token (what `aws ecr get-login-password` prints)."""
-    claims = _b64(json.dumps({"a": account, "r": region, "e": int(expires_at)},
+def issue_password(account: str, region: str, expires_at: float, access_key: str | None = None) -> str:
+    """The password half of a token (what `aws ecr get-login-password` prints); it names
+    the access key that asked for it, whom CloudTrail shows as the registry's caller."""
+    claims = _b64(json.dumps({"a": account, "r": region, "e": int(expires_at), "k": access_key},
                              separators=(",", ":")).encode())
     signature = _b64(hmac.new(_secret(), claims.encode(), hashlib.sha256).digest())
     return f"{claims}.{signature}"
 
 
-def authorization_token(account: str, region: str, expires_at: float) -> str:
-    return base64.b64encode(f"AWS:{issue_password(account, region, expires_at)}".encode()).decode()
+def authorization_token(account: str, region: str, expires_at: float, access_key: str | None = None) -> str:
+    return base64.b64encode(f"AWS:{issue_password(account, region, expires_at, access_key)}".encode()).decode()
 
 
-def verify_password(password: str, now: float) -> tuple[str, str] | None:
-    """(account, region) of a valid, unexpired password, else None."""
+def verify_password(password: str, now: float) -> tuple[str, str, str | None] | None:
+    """(account, region, access key) of a valid, unexpired password, else None."""
     claims, dot, signature = password.strip().partition(".")
     if not dot:
         return None
@@ -73,4 +74,4 @@ def verify_password(password: str, now: float) -> tuple[str, str] | None:
         account, region, expires = str(data["a"]), str(data["r"]), float(data["e"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
-    return (account, region) if now < expires else None
+    return (account, region, data.get("k")) if now < expires else None
