@@ -44,6 +44,7 @@ EXTENSIONS: dict[str, list[str]] = {
     "cloudtrail": ["workshop.cloud.services.cloudtrail"],
     "ecr": ["workshop.cloud.services.ecr.responses", "workshop.cloud.services.ecr.scanner",
             "workshop.cloud.services.ecr.lifecycle_sweeper"],
+    "ecs": ["workshop.cloud.services.ecs"],
     "sns": ["workshop.cloud.services.sns"],
     "sqs": ["workshop.cloud.services.sqs"],
     "sts": ["workshop.cloud.services.sts"],
