@@ -86,11 +86,11 @@ def test_solution_passes_every_check_and_the_blast_radius_comes_from_cloudwatch(
     assert "workshop-03-web-3" in found["validate-rollback"].message
     assert "at 10%" in found["canary-rollback"].message
 
-    # The notebook counted the failed requests itself (labkit.traffic); the checker read the alias's
-    # Errors from CloudWatch in each deployment's window: the same numbers, and far apart.
+    # The notebook counted the failed requests itself (labkit.traffic); the checker read the bad
+    # version's Errors from CloudWatch in each deployment's window: the same numbers, and far apart.
     said = re.search(r"canary (\d+) of (\d+) requests failed; all at once (\d+) of (\d+)", printed(nb, "all-at-once"))
-    read = re.search(r"canary d-\w+: (\d+) of \d+ requests failed; all at once d-\w+: (\d+) of",
-                     found["blast-radius"].message)
+    read = re.search(r"failed (\d+) requests in the canary d-\w+ \(\d+ requests to the alias\) and (\d+) all at "
+                     r"once", found["blast-radius"].message)
     assert said and read, (printed(nb, "all-at-once"), found["blast-radius"].message)
     canary, all_at_once = int(read.group(1)), int(read.group(2))
     assert (canary, all_at_once) == (int(said.group(1)), int(said.group(3)))
@@ -210,8 +210,10 @@ def _experiment_state(canary_errors: float, all_at_once_errors: float) -> lab.De
         _lambda_deployment("d-RESTORE01", lab.ALL_AT_ONCE, "3", "2", t0 + timedelta(seconds=30), seconds=0.1),
     ]
     st.alias = {"FunctionVersion": "2"}
-    st.windows = {"canary": lab.Window(t0, t0 + timedelta(seconds=3), canary_errors, 60.0),
-                  "all-at-once": lab.Window(t0, t0 + timedelta(seconds=11), all_at_once_errors, 200.0)}
+    st.windows = {"canary": lab.Window(t0, t0 + timedelta(seconds=3), canary_errors, 60.0,
+                                       {"3": (6.0, canary_errors), "2": (54.0, 0.0)}),
+                  "all-at-once": lab.Window(t0, t0 + timedelta(seconds=11), all_at_once_errors, 200.0,
+                                            {"3": (200.0, all_at_once_errors)})}
     return st
 
 

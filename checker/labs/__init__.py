@@ -272,8 +272,8 @@ def metric_sum(account, namespace: str, metric: str, dimensions: Mapping[str, st
     return float(sum(p.get("Sum") or 0 for p in answer.get("Datapoints") or []))
 
 
-def zip_blobs(account, bucket: str, key: str) -> tuple[dict[str, str] | None, str]:
-    """Path -> git blob id of the files of a zip object in S3, or (None, why not)."""
+def zip_files(account, bucket: str, key: str) -> tuple[dict[str, bytes] | None, str]:
+    """The files of a zip object in S3 (name -> content), or (None, why not)."""
     import io
     import zipfile
 
@@ -282,9 +282,15 @@ def zip_blobs(account, bucket: str, key: str) -> tuple[dict[str, str] | None, st
         return None, f"s3://{bucket}/{key} cannot be read ({account.errors.get('s3.get_object', 'no such object')})"
     try:
         archive = zipfile.ZipFile(io.BytesIO(obj["Body"].read()))
-        return {i.filename: git_blob_id(archive.read(i)) for i in archive.infolist() if not i.is_dir()}, ""
+        return {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}, ""
     except zipfile.BadZipFile:
         return None, f"s3://{bucket}/{key} is not a zip file"
+
+
+def zip_blobs(account, bucket: str, key: str) -> tuple[dict[str, str] | None, str]:
+    """Path -> git blob id of the files of a zip object in S3, or (None, why not)."""
+    files, why = zip_files(account, bucket, key)
+    return ({name: git_blob_id(content) for name, content in files.items()} if files is not None else None), why
 
 
 def folder_blobs(account, repo: str, commit: str, folders: int = 30) -> tuple[dict[str, str] | None, str]:

@@ -6,12 +6,20 @@ deployment's own time window), and the pipeline's executions; eleven checks."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from checker.labs import has_lab_tag, parse_time, tag_dict
+from checker.labs import (
+    has_lab_tag,
+    metric_sum,
+    parse_time,
+    sample_app_blobs,
+    sample_app_tests,
+    tag_dict,
+    zip_blobs,
+    zip_files,
+)
 from checker.registry import Finding, failed, lab, passed
 
 LAB_ID = "03-deploy"
@@ -37,6 +45,9 @@ CANARY = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
 ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
 ROLLBACK_CREATOR = "codeDeployRollback"
+# The lifecycle events an in-place deployment runs on an instance without a load balancer.
+SERVER_EVENTS = ("ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+                 "ApplicationStart", "ValidateService")
 # Executions a change in the repository started (not create_pipeline, not start_pipeline_execution).
 PUSH_TRIGGERS = ("CloudWatchEvent", "PollForSourceChanges")
 # All at once must fail at least this many times the canary's requests (issue 4's acceptance).
@@ -56,6 +67,11 @@ class Window:
     end: datetime
     errors: float | None = None        # None: CloudWatch could not be read
     invocations: float | None = None
+    # per executed version (AWS/Lambda's ExecutedVersion dimension): version -> (invocations, errors)
+    versions: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    def of(self, version: str | None) -> tuple[float | None, float | None]:
+        return self.versions.get(str(version), (None, None))
 
     @property
     def seconds(self) -> float:
@@ -76,6 +92,7 @@ class Deploy:
     server_problem: str = ""
     server_deployments: list[dict] = field(default_factory=list)  # oldest first
     targets: dict[str, list[dict]] = field(default_factory=dict)  # deployment id -> instance targets
+    hooks: dict[str, dict] = field(default_factory=dict)  # failed deployment id -> its revision's AppSpec hooks
     # the function, its alarm and its deployments
     function: dict | None = None
     alias: dict | None = None
@@ -94,6 +111,8 @@ class Deploy:
     executions: list[dict] = field(default_factory=list)          # newest first
     action_runs: dict[str, list[dict]] = field(default_factory=dict)
     pipeline_deployments: dict[str, dict] = field(default_factory=dict)
+    pipeline_reports: dict[str, dict | None] = field(default_factory=dict)  # build id -> its test report
+    bundles: dict[str, dict[str, str] | str] = field(default_factory=dict)  # deployment id -> files (or why not)
 
     def deployment(self, deployment_id: str | None) -> dict | None:
         for d in self.server_deployments + self.lambda_deployments:
@@ -167,6 +186,25 @@ def _read_server(account, st: Deploy) -> None:
     for d in st.server_deployments:
         if d.get("status") in ("Succeeded", "Failed", "Stopped"):
             st.targets[d["deploymentId"]] = _instance_targets(account, d["deploymentId"])
+    # The hooks of the revisions that failed (a few): which script each lifecycle event runs.
+    for d in [d for d in reversed(st.server_deployments) if d.get("status") == "Failed"][:2]:
+        st.hooks[d["deploymentId"]] = _revision_hooks(account, d.get("revision"))
+
+
+def _revision_hooks(account, revision: dict | None) -> dict:
+    """The ``hooks`` of a revision's appspec.yml (read from its zip in S3); {} when unreadable."""
+    import yaml
+
+    where = (revision or {}).get("s3Location") or {}
+    if not where.get("bucket") or not where.get("key"):
+        return {}
+    files, _ = zip_files(account, where["bucket"], where["key"])
+    text = (files or {}).get("appspec.yml") or (files or {}).get("appspec.yaml")
+    try:
+        spec = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return {}
+    return spec.get("hooks") or {} if isinstance(spec, dict) else {}
 
 
 def _instance_targets(account, deployment_id: str) -> list[dict]:
@@ -215,6 +253,7 @@ def _read_windows(account, st: Deploy) -> None:
         if isinstance(weight, (int, float)):
             st.lambda_weights[canary["deploymentId"]] = float(weight)
     plan = {"good": (good, good), "canary": (canary, rollback or canary), "all-at-once": (all_at_once, restore)}
+    by_version = _version_dimensions(account)
     now = datetime.now(timezone.utc)
     # Every deployment of the group bounds the one before (a notebook run twice has more than
     # the three experiments), and so does each experiment's own start.
@@ -242,6 +281,9 @@ def _read_windows(account, st: Deploy) -> None:
         window = Window(start, end)
         window.errors = _alias_sum(account, "Errors", window)
         window.invocations = _alias_sum(account, "Invocations", window)
+        for version in {v for d in (first, last) if d for v in _versions(d) if v}:
+            window.versions[version] = (_version_sum(account, "Invocations", version, window, by_version),
+                                        _version_sum(account, "Errors", version, window, by_version))
         st.windows[name] = window
 
 
@@ -260,16 +302,27 @@ def _lambda_target(account, deployment_id: str) -> dict | None:
     return next((t for t in targets if isinstance(t, dict)), None)
 
 
+def _version_dimensions(account) -> list[str]:
+    """The dimension names of the function's per-version metrics (AWS: FunctionName, Resource and
+    ExecutedVersion for requests through an alias), as CloudWatch lists them."""
+    listed = account.call("cloudwatch", "list_metrics", Namespace="AWS/Lambda", MetricName="Invocations",
+                          Dimensions=[{"Name": "FunctionName", "Value": FUNCTION_NAME}]) or {}
+    for metric in listed.get("Metrics") or []:
+        names = [d.get("Name") for d in metric.get("Dimensions") or []]
+        if "ExecutedVersion" in names:
+            return names
+    return ["FunctionName", "ExecutedVersion"]
+
+
+def _version_sum(account, metric: str, version: str, window: Window, names: list[str]) -> float | None:
+    values = {"FunctionName": FUNCTION_NAME, "Resource": f"{FUNCTION_NAME}:{ALIAS}", "ExecutedVersion": version}
+    return metric_sum(account, "AWS/Lambda", metric, {n: values[n] for n in names if n in values},
+                      window.start, window.end)
+
+
 def _alias_sum(account, metric: str, window: Window) -> float | None:
-    # One period covering the window (periods are whole minutes for Lambda's metrics).
-    period = max(60, math.ceil(window.seconds / 60) * 60)
-    answer = account.call("cloudwatch", "get_metric_statistics", Namespace="AWS/Lambda", MetricName=metric,
-                          Dimensions=[{"Name": "FunctionName", "Value": FUNCTION_NAME},
-                                      {"Name": "Resource", "Value": f"{FUNCTION_NAME}:{ALIAS}"}],
-                          StartTime=window.start, EndTime=window.end, Period=period, Statistics=["Sum"])
-    if answer is None:
-        return None
-    return float(sum(p.get("Sum") or 0 for p in answer.get("Datapoints") or []))
+    return metric_sum(account, "AWS/Lambda", metric, {"FunctionName": FUNCTION_NAME,
+                                                      "Resource": f"{FUNCTION_NAME}:{ALIAS}"}, window.start, window.end)
 
 
 def _read_pipeline(account, st: Deploy) -> None:
@@ -297,6 +350,29 @@ def _read_pipeline(account, st: Deploy) -> None:
                 info = account.call("codedeploy", "get_deployment", deploymentId=external)
                 if info:
                     st.pipeline_deployments[external] = info.get("deploymentInfo") or {}
+    # What the two newest of them built and shipped: the build's test report, the bundle's files.
+    for run_id in list(st.action_runs)[:2]:
+        for r in st.action_runs[run_id]:
+            external = ((r.get("output") or {}).get("executionResult") or {}).get("externalExecutionId")
+            if not external:
+                continue
+            if _provider(r) == "CodeBuild":
+                st.pipeline_reports[external] = _build_report(account, external)
+            elif _provider(r) == "CodeDeploy" and st.deployment(external):
+                where = (st.deployment(external).get("revision") or {}).get("s3Location") or {}
+                blobs, why = zip_blobs(account, where.get("bucket", ""), where.get("key", "")) if where \
+                    else (None, "the deployment has no S3 revision")
+                st.bundles[external] = blobs if blobs is not None else why
+
+
+def _build_report(account, build_id: str) -> dict | None:
+    """The test report of a build (batch_get_builds, batch_get_reports), None when it has none."""
+    builds = (account.call("codebuild", "batch_get_builds", ids=[build_id]) or {}).get("builds") or []
+    arns = [a for b in builds for a in b.get("reportArns") or []][:1]
+    if not arns:
+        return None
+    reports = (account.call("codebuild", "batch_get_reports", reportArns=arns) or {}).get("reports") or []
+    return reports[0] if reports else None
 
 
 # -- helpers shared by the checks ---------------------------------------------------
@@ -458,6 +534,12 @@ def rolling_deployment(st: Deploy) -> Finding:
         names = sorted(str(t.get("targetId")) for t in targets)
         if not set(INSTANCES) <= set(names):
             continue
+        unfinished = [f"{t.get('targetId')} {e.get('lifecycleEventName')} {e.get('status')}" for t in targets
+                      for e in t.get("lifecycleEvents") or [] if e.get("lifecycleEventName") in SERVER_EVENTS
+                      and e.get("status") != "Succeeded"]
+        if unfinished:
+            return failed(f"Deployment {d['deploymentId']} reports its instances Succeeded, but not every lifecycle "
+                          f"event ran and succeeded (batch_get_deployment_targets): {', '.join(unfinished[:4])}.")
         spans = sorted(s for s in (_span(t) for t in targets) if s)
         overlap = any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
         if overlap:
@@ -465,7 +547,8 @@ def rolling_deployment(st: Deploy) -> Finding:
                           f"{ONE_AT_A_TIME} so that three of four keep serving while one is updated.")
         first, last = spans[0][0], spans[-1][1]
         return passed(f"{d['deploymentId']} ({_s3_key(d.get('revision'))}) updated {len(names)} instances one "
-                      f"after another in {(last - first).total_seconds():.1f} s.")
+                      f"after another in {(last - first).total_seconds():.1f} s, each through its {len(SERVER_EVENTS)} "
+                      "lifecycle events, all Succeeded (batch_get_deployment_targets).")
     last = done[0]
     got = sorted(str(t.get("targetId")) for t in st.targets.get(last["deploymentId"], [])
                  if t.get("status") == "Succeeded")
@@ -509,6 +592,20 @@ def validate_rollback(st: Deploy) -> Finding:
                           "has failed: turn on automatic rollback, then deploy release 1.1.0.")
         return failed(f"No deployment of {SERVER_GROUP} has failed in ValidateService yet: deploy release 1.1.0.")
     d, broken = validated[0]
+    event = _event(broken[0], "ValidateService")
+    diagnostics = event.get("diagnostics") or {}
+    script = str(diagnostics.get("scriptName") or "")
+    if diagnostics.get("errorCode") != "ScriptFailed" or not script:
+        return failed(f"Deployment {d['deploymentId']} failed ValidateService on {broken[0].get('targetId')} with "
+                      f"{diagnostics.get('errorCode') or 'no diagnostics'}, not a script of the revision that failed "
+                      "(ScriptFailed): the failure must come from the revision's own ValidateService hook.")
+    hooked = [str(h.get("location")) for h in (st.hooks.get(d["deploymentId"]) or {}).get("ValidateService") or []
+              if isinstance(h, dict)]
+    if not any(script == h or script.endswith("/" + h.lstrip("/")) or h.endswith("/" + script.lstrip("/"))
+               for h in hooked):
+        return failed(f"The failing script {script} is not a ValidateService hook of the deployed revision "
+                      f"{_s3_key(d.get('revision'))} (its appspec.yml runs {', '.join(hooked) or 'none'}).")
+    tail = [line for line in str(diagnostics.get("logTail") or "").splitlines() if line.strip()]
     rollback = _rollback_of(st, d)
     if rollback is None:
         return failed(f"Deployment {d['deploymentId']} failed in ValidateService on {broken[0].get('targetId')} but "
@@ -526,8 +623,10 @@ def validate_rollback(st: Deploy) -> Finding:
     reinstalled = [t.get("targetId") for t in st.targets.get(rollback["deploymentId"], [])
                    if t.get("status") == "Succeeded"]
     return passed(f"{d['deploymentId']} failed ValidateService on {broken[0].get('targetId')} after updating "
-                  f"{', '.join(updated) or 'no instance'}; rollback {rollback['deploymentId']} reinstalled "
-                  f"{_s3_key(restored)} on {', '.join(reinstalled) or 'no instance'}.")
+                  f"{', '.join(updated) or 'no instance'}: the revision's hook {script} failed"
+                  + (f" ({tail[-1].strip()[:120]!r})" if tail else "") + f"; rollback {rollback['deploymentId']} "
+                  f"reinstalled {_s3_key(restored)} on {', '.join(reinstalled) or 'no instance'} "
+                  "(batch_get_deployment_targets' diagnostics, the revision's appspec.yml).")
 
 
 # -- step 4: the canary's alarm and group ---------------------------------------------------------
@@ -645,10 +744,16 @@ def canary_good(st: Deploy) -> Finding:
     if window.errors:
         return failed(f"{_count(window.errors)} of {_count(window.invocations)} requests failed during "
                       f"{good['deploymentId']}: the good version should not fail any.")
+    tried, _ = window.of(target)
+    if not tried:
+        return failed(f"CloudWatch counts no request run by version {target} itself (AWS/Lambda Invocations, "
+                      f"ExecutedVersion={target}) during {good['deploymentId']}: the canary's share of the traffic "
+                      "must reach the new version while it bakes.")
     started, ended = parse_time(good.get("createTime")), parse_time(good.get("completeTime"))
     took = f" in {(ended - started).total_seconds():.1f} s" if started and ended else ""
     return passed(f"{good['deploymentId']} took version {current} to {target} by {CANARY}{took}; "
-                  f"{_count(window.invocations)} requests meanwhile, none failed.")
+                  f"{_count(window.invocations)} requests meanwhile, {_count(tried)} of them run by version "
+                  f"{target}, none failed (AWS/Lambda metrics by alias and ExecutedVersion).")
 
 
 @LAB.check("canary-rollback", title="The alarm stopped a bad version at 10% and the deployment rolled back",
@@ -692,13 +797,23 @@ def canary_rollback(st: Deploy) -> Finding:
     if window is None or not window.errors:
         return failed(f"CloudWatch has no errors of {FUNCTION_NAME}:{ALIAS} while {canary['deploymentId']} ran: "
                       "send traffic during the canary, so that the alarm fires on real failures.")
+    bad_tried, bad_errors = window.of(bad)
+    _, good_errors = window.of(current)
+    if not bad_errors:
+        return failed(f"CloudWatch counts {_count(window.errors)} errors on {FUNCTION_NAME}:{ALIAS} during "
+                      f"{canary['deploymentId']}, but none run by version {bad} itself (AWS/Lambda Errors, "
+                      f"ExecutedVersion={bad}): the bad version's own code must fail real requests.")
+    if good_errors:
+        return failed(f"During {canary['deploymentId']} version {current}, the one that stayed, failed "
+                      f"{_count(good_errors)} requests too: the errors that stop the canary must be the new version's.")
     fired = [h for h in st.alarm_history if "to ALARM" in str(h.get("HistorySummary", ""))
              and window.start <= (parse_time(h.get("Timestamp")) or window.start) <= window.end]
     when = f", alarm {ALARM_NAME} in ALARM" if fired else ""
     share = f" at {weight:.0%}" if weight is not None else ""
     return passed(f"{canary['deploymentId']} (version {current} to {bad}) stopped{share}{when}; rollback "
                   f"{rollback['deploymentId']} put the alias back; {_count(window.errors)} of "
-                  f"{_count(window.invocations)} requests failed.")
+                  f"{_count(window.invocations)} requests failed, {_count(bad_errors)} of version {bad}'s "
+                  f"{_count(bad_tried)} (AWS/Lambda by ExecutedVersion), none of version {current}'s.")
 
 
 # -- step 6: blast radius and time to restore ---------------------------------------------------
@@ -728,17 +843,20 @@ def blast_radius(st: Deploy) -> Finding:
         return failed(f"{all_at_once['deploymentId']} is {all_at_once.get('status')}: deploy the broken version all "
                       "at once when the alarm is OK (it went through: nothing watched it long enough).")
     c, a = st.windows.get("canary"), st.windows.get("all-at-once")
-    if c is None or a is None or c.errors is None or a.errors is None:
+    if c is None or a is None or c.of(bad)[1] is None or a.of(bad)[1] is None:
         return failed("CloudWatch could not be read for the deployments' time windows.")
-    if not c.errors:
-        return failed(f"CloudWatch counts no failed request during the canary {canary['deploymentId']}.")
-    ratio = a.errors / c.errors
-    summary = (f"canary {canary['deploymentId']}: {_count(c.errors)} of {_count(c.invocations)} requests failed; "
-               f"all at once {all_at_once['deploymentId']}: {_count(a.errors)} of {_count(a.invocations)}")
+    c_errors, a_errors = c.of(bad)[1], a.of(bad)[1]
+    if not c_errors:
+        return failed(f"CloudWatch counts no request failed by version {bad} during the canary "
+                      f"{canary['deploymentId']} (AWS/Lambda Errors, ExecutedVersion={bad}).")
+    ratio = a_errors / c_errors
+    summary = (f"version {bad} failed {_count(c_errors)} requests in the canary {canary['deploymentId']} "
+               f"({_count(c.invocations)} requests to the alias) and {_count(a_errors)} all at once in "
+               f"{all_at_once['deploymentId']} ({_count(a.invocations)})")
     if ratio < BLAST_RATIO:
         return failed(f"{summary}: only {ratio:.1f} times as many. Send the same traffic in both experiments, and "
                       "restore only after the traffic has ended.")
-    return passed(f"{summary} ({ratio:.0f} times the canary's).")
+    return passed(f"{summary}: {ratio:.0f} times the canary's (AWS/Lambda Errors by ExecutedVersion).")
 
 
 @LAB.check("service-restored", title="After the all-at-once release, the good version was restored", points=6,
@@ -833,6 +951,31 @@ def pipeline_defined(st: Deploy) -> Finding:
                   f"{SERVER_APP}/{SERVER_GROUP}.")
 
 
+def _shipped_problem(st: Deploy, build_id: str | None, deployment_id: str | None) -> str:
+    """Why a pipeline run did not build tested code and ship the app ('' when it did)."""
+    if build_id not in st.pipeline_reports:
+        return "its build was not read (only the two newest successful runs are)"
+    report = st.pipeline_reports[build_id]
+    if report is None:
+        return f"build {build_id} has no test report: the pipeline's build must run the tests (a reports section)"
+    summary = report.get("testSummary") or {}
+    counts = summary.get("statusCounts") or {}
+    if int(summary.get("total") or 0) < len(sample_app_tests()) or \
+            any(v for k, v in counts.items() if k != "SUCCEEDED"):
+        return (f"build {build_id}'s report has {summary.get('total')} tests ({counts}), not the sample app's "
+                f"{len(sample_app_tests())} all passing")
+    bundle = st.bundles.get(deployment_id or "")
+    if not isinstance(bundle, dict):
+        return f"the deployed bundle cannot be read ({bundle or 'not read'})"
+    app = {p: b for p, b in sample_app_blobs().items() if p.startswith("app/")}
+    absent = [p for p, blob in app.items() if bundle.get(p) != blob]
+    if "appspec.yml" not in bundle or absent:
+        return (f"the bundle deployed by {deployment_id} lacks " + ", ".join((["appspec.yml"] if "appspec.yml" not
+                                                                            in bundle else []) + absent[:4])
+                + " (the sample app's files, compared by content)")
+    return ""
+
+
 @LAB.check("pipeline-released", title="A git push ran the pipeline; you approved it and it deployed", points=10,
            step="release",
            hints=["Push a commit to main of workshop-03-deploy-app; when the execution waits in Approval, approve it "
@@ -850,6 +993,7 @@ def pipeline_released(st: Deploy) -> Finding:
         kinds = ", ".join(sorted({str((e.get("trigger") or {}).get("triggerType")) for e in st.executions}))
         return failed("No execution was started by a push to the repository"
                       + (f" (only by {kinds})." if kinds else ".") + " Push a commit to main.")
+    problems: list[str] = []
     for e in pushed:
         if e.get("status") != "Succeeded" or e.get("pipelineExecutionId") not in st.action_runs:
             continue
@@ -863,9 +1007,19 @@ def pipeline_released(st: Deploy) -> Finding:
             continue
         commit = next((r.get("revisionId") for r in e.get("sourceRevisions") or [] if r.get("revisionId")), "")
         said = ((approval.get("output") or {}).get("executionResult") or {}).get("externalExecutionSummary")
-        return passed(f"Execution {e['pipelineExecutionId'][:8]} of commit {commit[:8]}: approved"
-                      f"{f' ({said!r})' if said else ''}, deployed as {deployment_id} to "
-                      f"{(info.get('deploymentOverview') or {}).get('Succeeded', '?')} instances.")
+        build = runs.get("Build") or {}
+        build_id = ((build.get("output") or {}).get("executionResult") or {}).get("externalExecutionId")
+        problem = _shipped_problem(st, build_id, deployment_id)
+        if problem:
+            problems.append(f"execution {e['pipelineExecutionId'][:8]}: {problem}")
+            continue
+        summary = (st.pipeline_reports.get(build_id) or {}).get("testSummary") or {}
+        return passed(f"Execution {e['pipelineExecutionId'][:8]} of commit {commit[:8]}: build {build_id} ran the "
+                      f"tests ({summary.get('total')} passed, its report), approved{f' ({said!r})' if said else ''}, "
+                      f"deployed as {deployment_id} to {(info.get('deploymentOverview') or {}).get('Succeeded', '?')} "
+                      "instances, a bundle holding the app and appspec.yml (its zip in S3).")
+    if problems:
+        return failed("; ".join(problems) + ".")
     latest = pushed[0]
     status = latest.get("status")
     if status == "InProgress":
