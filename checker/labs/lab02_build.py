@@ -656,7 +656,9 @@ def tests_all_pass(st: BuildLab) -> Finding:
     total = int(summary.get("total") or 0)
     bad = {k: v for k, v in counts.items() if k != "SUCCEEDED" and v}
     if report.get("status") != "SUCCEEDED" or bad or not total:
-        return failed(f"The report of {label} is {report.get('status')} with {total} tests, {counts}.")
+        return failed(f"The report of {label} is {report.get('status')} with {total} tests, {counts}"
+                      + (": every test must run, none skipped; fix the code, keep the test." if bad.get("SKIPPED")
+                         else "."))
     if st.failed_total and total < st.failed_total:
         return failed(f"The report of {label} has {total} tests, fewer than the {st.failed_total} of the failed "
                       "build: a test was removed. Fix the code, not the tests.")
@@ -711,7 +713,10 @@ def artifact_in_s3(st: BuildLab) -> Finding:
         return failed(f"s3://{art['bucket']}/{art['key']} also holds {', '.join(extra)}: the artifact is what "
                       "you deploy; list only app/**/*, VERSION and README.md.")
     commit = str(st.fixed.get("resolvedSourceVersion"))[:8]
-    foreign = [n for n, blob in art["blobs"].items() if st.fixed_files.get(n) != blob]
+    # Files the build made (not in the commit) may be there; the commit's own must be unchanged.
+    foreign = [n for n in ARTIFACT_FILES if st.fixed_files.get(n) != art["blobs"].get(n)] + \
+        [n for n, blob in art["blobs"].items() if n not in ARTIFACT_FILES and n in st.fixed_files
+         and st.fixed_files[n] != blob]
     if foreign:
         return failed(f"s3://{art['bucket']}/{art['key']} holds {', '.join(foreign[:5])}, which "
                       f"{'is' if len(foreign) == 1 else 'are'} not the file of the built commit {commit} "
