@@ -1,22 +1,28 @@
 """Lab 01-source checks: one read of the learner's CodeCommit repository
-``workshop-01-source`` (branches and their history, approval rule templates,
-pull requests, triggers), of the trigger's SNS topic and SQS queue, and of the
-trigger message saved as evidence in the lab bucket; then eight checks over it."""
+``workshop-01-source`` (branches, history and content, approval rule templates,
+pull requests, triggers), of the trigger's SNS topic and SQS queue, of the
+learner's git pushes (CloudTrail) and what the topic delivered since (AWS/SNS,
+AWS/SQS); then eight checks over it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from checker.labs import (
     LAB_TAG_KEY,
     bucket_name,
+    by_learner,
     folder_blobs,
     loads_json,
-    missing,
+    metric_sum,
+    param,
+    parse_time,
     sample_app_blobs,
     tag_dict,
+    trail_events,
 )
 from checker.registry import Finding, failed, lab, passed
 
@@ -70,8 +76,9 @@ class Source:
     triggers_problem: str = ""
     topics: dict[str, dict] = field(default_factory=dict)  # topic ARN -> {exists, subscriptions}
     queues: dict[str, dict] = field(default_factory=dict)  # queue ARN -> {exists, url, policy}
-    message: Any = None
-    message_problem: str = ""
+    errors_trail: str = ""
+    pushes: list[dict] | None = None  # CloudTrail: the learner's git pushes that moved main, newest first
+    deliveries: dict[str, dict] = field(default_factory=dict)  # topic ARN -> AWS/SNS and AWS/SQS counts since
     merge_changes: dict[str, set[str]] = field(default_factory=dict)  # develop's merge commit -> paths it brought
     release_changes: dict[str, set[str]] = field(default_factory=dict)  # release branch -> paths of its own commits
     release_versions: dict[str, str] = field(default_factory=dict)  # release branch -> VERSION at its tip
@@ -132,7 +139,6 @@ def _branch_of(ref: str | None) -> str:
 @LAB.reader
 def read(account) -> Source:
     st = Source(account.id, account.region)
-    _read_evidence(account, st)
     got = account.call("codecommit", "get_repository", repositoryName=REPO_NAME)
     if got is None:
         why = account.errors.get("codecommit.get_repository", "")
@@ -149,8 +155,9 @@ def read(account) -> Source:
     _read_templates(account, st)
     _read_pull_requests(account, st)
     _read_triggers(account, st)
+    _read_deliveries(account, st)
     # The history of every branch, and the commits the evidence names.
-    _read_commits(account, st, list(st.branches.values()) + _evidence_commits(st))
+    _read_commits(account, st, list(st.branches.values()))
     _read_gitflow(account, st)
     return st
 
@@ -335,19 +342,36 @@ def _read_queue(account, st: Source, arn: str) -> None:
         queue["policy"] = None
 
 
-def _read_evidence(account, st: Source) -> None:
-    name = st.lab_bucket
-    if account.call("s3", "head_bucket", Bucket=name) is None:
-        st.message_problem = f"There is no bucket {name} yet, so no saved trigger message at s3://{name}/{MESSAGE_KEY}."
+def _read_deliveries(account, st: Source) -> None:
+    """The learner's pushes to main (CloudTrail GitPush) and what the triggers' topics delivered
+    from the first of them on (AWS/SNS per topic, AWS/SQS per subscribed queue)."""
+    events = trail_events(account, "GitPush")
+    if events is None:
+        st.errors_trail = account.errors.get("cloudtrail.lookup_events", "")
         return
-    obj = account.call("s3", "get_object", Bucket=name, Key=MESSAGE_KEY)
-    if obj is None:
-        st.message_problem = f"There is no saved trigger message at s3://{name}/{MESSAGE_KEY}."
+    st.pushes = [e for e in events if by_learner(e) and _pushed_repo(e) == REPO_NAME
+                 and any(isinstance(r, dict) and r.get("ref") == MAIN_REF and not r.get("deleted")
+                         for r in param(e, "references") or [])]
+    if not st.pushes:
         return
-    try:
-        st.message = loads_json(obj["Body"].read())
-    except ValueError as exc:
-        st.message_problem = f"s3://{name}/{MESSAGE_KEY} is not JSON ({exc})."
+    start = (parse_time(st.pushes[-1].get("eventTime")) or datetime.now(timezone.utc)).replace(second=0)
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
+    for arn in st.topics:
+        counts = {metric: metric_sum(account, "AWS/SNS", metric, {"TopicName": arn.rsplit(":", 1)[-1]}, start, end)
+                  for metric in ("NumberOfNotificationsDelivered", "NumberOfNotificationsFailed")}
+        for sub in st.topics[arn]["subscriptions"][:2]:
+            queue = str(sub.get("Endpoint") or "")
+            if sub.get("Protocol") == "sqs" and queue.startswith("arn:aws:sqs:"):
+                counts[queue] = metric_sum(account, "AWS/SQS", "NumberOfMessagesSent",
+                                           {"QueueName": queue.rsplit(":", 1)[-1]}, start, end)
+        st.deliveries[arn] = counts
+
+
+def _pushed_repo(event: dict) -> str | None:
+    extra = event.get("additionalEventData") or {}
+    if isinstance(extra, dict) and extra.get("repositoryName"):
+        return extra["repositoryName"]
+    return next((r.get("ResourceName") for r in event.get("resources") or [] if isinstance(r, dict)), None)
 
 
 # -- the saved trigger message ------------------------------------------------------
@@ -374,15 +398,6 @@ def trigger_records(message: Any, depth: int = 0) -> list[dict]:
         if wrapper in message:
             return trigger_records(message[wrapper], depth + 1)
     return [message] if "eventSource" in message else []
-
-
-def _evidence_commits(st: Source) -> list[str]:
-    out = []
-    for record in trigger_records(st.message):
-        for ref in ((record.get("codecommit") or {}).get("references") or []):
-            if isinstance(ref, dict) and isinstance(ref.get("commit"), str):
-                out.append(ref["commit"])
-    return out[:20]
 
 
 # -- helpers shared by the checks -------------------------------------------------------
@@ -621,46 +636,47 @@ def sample_app_on_main(st: Source) -> Finding:
                   "content as sample-app/ (git blob ids read with get_folder), and is the default branch.")
 
 
-@LAB.check("trigger-delivered", title="A push to main delivered the trigger's message to the queue", points=10,
+@LAB.check("trigger-delivered", title="A push to main was delivered by the trigger's topic to the queue", points=10,
            step="push",
-           hints=["After pushing to main, receive the trigger's message from the queue and save it as evidence "
-                  f"in your lab bucket at {MESSAGE_KEY}.",
-                  "sqs.receive_message(QueueUrl=..., WaitTimeSeconds=5): each message Body is an SNS "
-                  "notification whose Message is CodeCommit's JSON ({'Records': [...]}); s3.create_bucket and "
-                  "s3.put_object save it.",
-                  "s3.put_object(Bucket=BUCKET, Key='trigger/message.json', Body=json.dumps("
-                  "json.loads(json.loads(message['Body'])['Message'])))"],
+           hints=["With the trigger in place, push a commit to main: CodeCommit notifies the topic, and the topic "
+                  "delivers to the queue. The checker reads your push from CloudTrail and the deliveries from the "
+                  "topic's and the queue's own metrics.",
+                  "git push to main after put_repository_triggers; cloudtrail.lookup_events(EventName='GitPush') "
+                  "shows the push; cloudwatch.get_metric_statistics(Namespace='AWS/SNS', MetricName="
+                  "'NumberOfNotificationsDelivered', Dimensions=[{'Name': 'TopicName', 'Value': TOPIC}]) the "
+                  "deliveries; sqs.receive_message reads what arrived.",
+                  "git('push', '-u', 'origin', 'main'); then sqs.receive_message(QueueUrl=queue_url, "
+                  "WaitTimeSeconds=5) shows CodeCommit's message (its Body's Message holds {'Records': [...]})"],
            docs=f"{_CC}/how-to-notify.html")
 def trigger_delivered(st: Source) -> Finding:
-    if st.message is None:
-        return failed(st.message_problem or "There is no saved trigger message yet.")
-    records = trigger_records(st.message)
-    if not records:
-        return failed(f"s3://{st.lab_bucket}/{MESSAGE_KEY} holds no CodeCommit trigger record (expected the "
-                      "trigger's JSON, {'Records': [...]}, or the SNS notification around it).")
-    ours = [r for r in records if r.get("eventSource") == "aws:codecommit" and r.get("eventSourceARN") == st.repo_arn]
-    if not ours:
-        sources = ", ".join(sorted({str(r.get("eventSourceARN")) for r in records}))
-        return failed(f"The saved message is about {sources}, not {st.repo_arn}.")
-    pushes = [r for r in ours if r.get("eventName") != "TriggerEventTest"]
-    if not pushes:
-        return failed("The saved message is a test event (test_repository_triggers): push a commit to main "
-                      "and save the message that push delivers.")
-    for record in pushes:
-        for ref in (record.get("codecommit") or {}).get("references") or []:
-            if not isinstance(ref, dict) or ref.get("ref") != MAIN_REF:
-                continue
-            if st.repo is None:
-                return _no_repo(st, "The saved message belongs to a repository that is gone.")
-            if ref.get("commit") not in st.commits:
-                return failed(f"The saved message names commit {ref.get('commit')}, which is not in {REPO_NAME} "
-                              "(a message from an earlier repository of the same name?): push again and save "
-                              "the new message.")
-            return passed(f"{record.get('eventTriggerName')}: {MAIN_REF} at {str(ref.get('commit'))[:8]}"
-                          + (" (created)" if ref.get("created") else "") + ".")
-    refs = sorted({str(ref.get("ref")) for r in pushes for ref in (r.get("codecommit") or {}).get("references") or []
-                   if isinstance(ref, dict)})
-    return failed(f"The saved message is about {', '.join(refs) or 'no reference'}, not {MAIN_REF}.")
+    """Evidence: the learner's GitPush events that moved main (CloudTrail) and, from the first
+    of them on, the trigger topic's NumberOfNotificationsDelivered (AWS/SNS) and its queue's
+    NumberOfMessagesSent (AWS/SQS). SNS Publish is a data event, not in Event History: a
+    message published by hand after a push would count as a delivery; a saved message is
+    no evidence. CloudWatch keeps one-minute points: the count runs from the push's minute."""
+    if st.repo is None:
+        return _no_repo(st, "Create it (step 1), add the trigger (step 2), then push (step 3).")
+    if st.pushes is None:
+        return failed(f"CloudTrail cannot be read ({st.errors_trail or 'no answer'}): the checker reads your git "
+                      "pushes from it.")
+    if not st.pushes:
+        return failed(f"CloudTrail shows no git push by you that moved main of {REPO_NAME} (GitPush events): push "
+                      "the sample app to main with git (step 3).")
+    pushed = f"{len(st.pushes)} push(es) to main since {parse_time(st.pushes[-1].get('eventTime'))}"
+    if not st.deliveries:
+        return failed(f"CloudTrail shows {pushed}, but no trigger of {REPO_NAME} targets an SNS topic: add the "
+                      "trigger (step 2) and push again.")
+    for arn, counts in st.deliveries.items():
+        delivered, queued = counts.get("NumberOfNotificationsDelivered"), \
+            [v for k, v in counts.items() if k.startswith("arn:aws:sqs:") and v]
+        if delivered and queued:
+            return passed(f"CloudTrail: {pushed}; AWS/SNS: topic {arn.rsplit(':', 1)[-1]} delivered "
+                          f"{delivered:g} notification(s) since; AWS/SQS: {queued[0]:g} message(s) sent to the queue.")
+    shown = "; ".join(f"{a.rsplit(':', 1)[-1]}: {c.get('NumberOfNotificationsDelivered') or 0:g} delivered, "
+                      f"{c.get('NumberOfNotificationsFailed') or 0:g} failed" for a, c in st.deliveries.items())
+    return failed(f"CloudTrail shows {pushed}, but the trigger's topic delivered nothing to a queue since "
+                  f"(AWS/SNS and AWS/SQS: {shown}): put the trigger on main before pushing, subscribe the queue "
+                  "with a policy that lets the topic send, then push a new commit to main.")
 
 
 @LAB.check("protect-main", title="An approval rule template requires an approval on main", points=15,
