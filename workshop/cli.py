@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     image_command.add_parser(sub, _add_endpoint, _add_account)
 
+    from workshop import dora
+
+    dora.add_parser(sub, _add_endpoint, _add_account)
+
     p = sub.add_parser("doctor", help="report endpoint, account, versions and what is wrong")
     _add_endpoint(p)
     _add_account(p)
@@ -206,6 +210,12 @@ def _cmd_image(args) -> int:
     from workshop.images.command import image_command
 
     return image_command(args)
+
+
+def _cmd_dora(args) -> int:
+    from workshop.dora import dora_command
+
+    return dora_command(args)
 
 
 def _cmd_doctor(args) -> int:
