@@ -67,3 +67,52 @@ def test_autograde_gives_full_points_solved_and_zero_unsolved(lab_id, cloud, tmp
     assert {g.id: g.score for g in zero} == dict.fromkeys(points, 0.0), "the unsolved lab earned points"
     # The gradebook read afresh tells the same (what `nbgrader export` reports).
     assert sum(g.score for g in course.grades(lab_id, "solved-learner")) == sum(points.values())
+
+
+CHEAT = '''\
+# A learner who wants the points without the work: every check "passes" in this kernel.
+import boto3
+import checker.grading
+import checker.runner
+import checker.widget
+
+_real_run_lab = checker.runner.run_lab
+
+
+def _all_pass(lab_id, *args, **kwargs):
+    result = _real_run_lab(lab_id, *args, **kwargs)
+    for r in result.results:
+        r.passed = True
+    result.error = None
+    return result
+
+
+checker.runner.run_lab = _all_pass
+checker.widget.run_checks = lambda lab_id, **kw: _all_pass(lab_id, checker.session.target())
+checker.grading.require = lambda check_id: print("PASS", check_id)
+boto3.client = lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("no AWS for the checker"))
+'''
+
+
+@pytest.mark.slow
+def test_a_submission_that_patches_the_checker_scores_what_its_account_earns(cloud, tmp_path):
+    lab_id = "04-iac"
+    course = Course.create(tmp_path / "course", [lab_id])
+    cheat = tmp_path / "cheat"
+    shutil.copytree(course.path("release", lab_id), cheat)
+    path = cheat / f"{lab_id}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "from checker.grading import" in c.source)
+    nb.cells.insert(at, nbformat.v4.new_code_cell(CHEAT))
+    nbformat.write(nb, path)
+    course.submit(lab_id, "cheater", cheat)
+
+    grades = course.autograde(lab_id, "cheater", cloud.env(new_account()))
+
+    points = {grade_id(c.id) for c in registry.get_lab(lab_id).checks}
+    assert {g.id for g in grades} == points
+    assert [g for g in grades if g.score] == [], "a patched kernel earned points on an empty account"
+    graded = nbformat.read(course.path("autograded", "cheater", lab_id, f"{lab_id}.ipynb"), as_version=4)
+    shown = [c for c in graded.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    assert shown and all(o["output_type"] == "error" for c in shown for o in c.outputs)
+    assert all(len(c.outputs) == 1 for c in shown)

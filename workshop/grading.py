@@ -2,7 +2,8 @@
 autograded/, feedback/, the gradebook) configured by the project's
 ``nbgrader_config.py``; release and collection through nbgrader's exchange;
 autograde of a submission with the kernel in that learner's AWS account (reset
-first through the cloud's control API); feedback that never shows hidden
+first through the cloud's control API), every check's score then taken from the
+checker run outside that kernel (``checker_result``); feedback that never shows hidden
 tests; the grades as CSV. ``workshop generate-labs`` and ``workshop course`` build on this."""
 
 from __future__ import annotations
@@ -294,6 +295,45 @@ def _check_grade_ids(folder: Path) -> None:
                                    f"'_' and '-'{hint}")
 
 
+def checker_result(lab_id: str, learner_env: Mapping[str, str], timeout: float = 900.0):
+    """The lab's checks run as the instructor in a process of their own (``workshop check
+    LAB --json``), never in the kernel that ran the learner's code, against the learner's
+    account (``learner_env``: its endpoint and key). A GradingError when they cannot run:
+    a cloud that is down is no reason to write zeros into the gradebook."""
+    import json
+    import subprocess
+
+    from checker.results import LabResult
+
+    env = kernel_env(learner_env)
+    env.pop("PYTHONSTARTUP", None)
+    try:
+        done = subprocess.run([sys.executable, "-m", "workshop", "check", lab_id, "--json"], env=env,
+                              cwd=str(settings.project_root()), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise GradingError(f"the checks of {lab_id} did not finish in {timeout:g} s") from None
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        raise GradingError(f"the checks of {lab_id} did not run (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-500:]}") from None
+    if data.get("error") or "results" not in data:
+        raise GradingError(f"the checks of {lab_id} could not run: {data.get('error')}")
+    return LabResult.from_dict(data)
+
+
+def _checker_output(found) -> dict:
+    """A check's result as its grading cell shows it: PASS, or the failure and the hint."""
+    import nbformat
+
+    if found.passed:
+        return nbformat.v4.new_output("stream", name="stdout", text=f"PASS {found.title} (checked outside the "
+                                                                     "notebook's kernel)\n")
+    text = f"{found.title}: {found.message}\nHint: {found.hint}"
+    return nbformat.v4.new_output("error", ename="AssertionError", evalue=text,
+                                  traceback=[f"AssertionError: {text}"])
+
+
 @dataclass(frozen=True)
 class Grade:
     """One autograded cell of a submission, i.e. one check."""
@@ -378,7 +418,35 @@ class Course:
         cfg.Autograde.autograde_preprocessors = [execute if p is Execute else p for p in default]
         cfg[execute.__name__].learner_env = dict(learner_env)
         _run(Autograde, cfg, lab_id, student_id)
+        self.score_from_checker(lab_id, student_id, checker_result(lab_id, learner_env))
         return self.grades(lab_id, student_id)
+
+    def score_from_checker(self, lab_id: str, student_id: str, result) -> None:
+        """Every check's cell scores what the checker, run outside the learner's kernel,
+        found in the learner's account: the gradebook's score and the cell's output in
+        the autograded notebook (what feedback shows). What the kernel printed or raised
+        in those cells counts for nothing: the learner's code ran in that kernel."""
+        import nbformat
+        from nbgrader.api import Gradebook
+
+        by_check = {r.id: r for r in result.results}
+        dirs = self._dirs
+        folder = self.path("autograded", student_id, lab_id)
+        with Gradebook(dirs.db_url, dirs.course_id) as gb:
+            for path in sorted(folder.glob("*.ipynb")):
+                nb = nbformat.read(path, as_version=4)
+                for cell in nb.cells:
+                    meta = cell.get("metadata", {}).get("nbgrader", {})
+                    found = by_check.get(check_id(meta.get("grade_id", ""))) if meta.get("grade") else None
+                    if found is None:
+                        continue
+                    grade = gb.find_grade(meta["grade_id"], path.stem, lab_id, student_id)
+                    grade.auto_score = float(grade.max_score) if found.passed else 0.0
+                    grade.manual_score = None
+                    grade.needs_manual_grade = False
+                    cell["outputs"] = [_checker_output(found)]
+                gb.db.commit()
+                nbformat.write(nb, path)
 
     def submissions(self, lab_id: str) -> list[str]:
         """The student ids with a submission of this lab in submitted/."""
