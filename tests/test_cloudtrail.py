@@ -217,3 +217,38 @@ def test_accounts_see_only_their_own_history_and_a_reset_empties_it(cloud, accou
         assert resp.status == 200
     assert cloud.client("cloudtrail", account).lookup_events()["Events"] == []
     assert any(e["EventName"] == "CreateQueue" for e in _all_events(cloud.client("cloudtrail", other)))
+
+
+def test_a_long_history_reads_back_whole_across_blocks(tmp_path, monkeypatch):
+    """In-process: a history many read blocks long pages back every event once, newest first."""
+    from workshop.cloud import runtime
+    from workshop.cloud.services.cloudtrail import models
+
+    monkeypatch.setattr(runtime, "_state_dir", tmp_path)
+    start = 1_700_000_000.0
+    lines = [models.encode({"EventId": f"id-{n}", "EventName": "Odd" if n % 2 else "Even", "ReadOnly": "false",
+                            "EventTime": start + n, "EventSource": "s3.amazonaws.com",
+                            "Resources": [{"ResourceType": "AWS::S3::Bucket", "ResourceName": f"b{n % 7}"}],
+                            "CloudTrailEvent": "x" * (n % 300)}) for n in range(3000)]
+    models.append("123456789012", "us-east-1", lines)
+    assert (tmp_path / "cloudtrail" / "123456789012" / "us-east-1" / "events.jsonl").stat().st_size > 4 * 64 * 1024
+    now = datetime.fromtimestamp(start + 3000, timezone.utc)
+
+    def every(**kwargs) -> list[str]:
+        ids, token = [], None
+        while True:
+            page = models.lookup("123456789012", "us-east-1", now, max_results=50, next_token=token, **kwargs)
+            ids += [e["EventId"] for e in page.events]
+            token = page.next_token
+            if token is None:
+                return ids
+
+    assert every() == [f"id-{n}" for n in reversed(range(3000))]
+    assert every(attributes=[{"AttributeKey": "EventName", "AttributeValue": "Odd"}]) == \
+        [f"id-{n}" for n in reversed(range(3000)) if n % 2]
+    assert every(attributes=[{"AttributeKey": "ResourceName", "AttributeValue": "b3"}]) == \
+        [f"id-{n}" for n in reversed(range(3000)) if n % 7 == 3]
+    window = every(start=datetime.fromtimestamp(start + 100, timezone.utc),
+                   end=datetime.fromtimestamp(start + 199, timezone.utc))
+    assert window == [f"id-{n}" for n in reversed(range(100, 200))]
+    assert models.lookup("123456789012", "us-east-1", now, max_results=5).events[0]["EventTime"] == start + 2999

@@ -60,8 +60,13 @@ def append(account_id: str, region: str, lines: list[bytes]) -> None:
 
 
 def encode(entry: dict) -> bytes:
-    """One stored line: LookupEvents' Event with EventTime as epoch seconds."""
+    """One stored line: LookupEvents' Event with EventTime (epoch seconds) first, so a
+    lookup reads a line's time without parsing it."""
+    entry = {"EventTime": entry["EventTime"], **entry}
     return json.dumps(entry, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+_TIME_AT = len(b'{"EventTime":')
 
 
 def forget_account(account_id: str) -> None:
@@ -92,18 +97,34 @@ def lookup(account_id: str, region: str, now: datetime, attributes: list[dict] |
     offset = size
     if next_token:
         offset, size = _read_token(next_token, size)
-    matches = _matcher(attribute)
+    matches, needle = _matcher(attribute), _needle(attribute)
     found: list[dict] = []
-    for entry in _backwards(path, offset):
-        when = entry["EventTime"]
+    for raw, end_at in _backwards(path, offset):
+        try:
+            when = float(raw[_TIME_AT:raw.index(b",", _TIME_AT)])
+        except ValueError:  # a line still being written
+            continue
         if when < t0 - ORDER_SLACK:
             break
-        if when < t0 or when > t1 or not matches(entry):
+        if when < t0 or when > t1 or (needle is not None and needle not in raw):
+            continue  # most lines of a filtered lookup end here, unparsed
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if not matches(entry):
             continue
         if len(found) == max_results:  # one more match: the next page begins with it
-            return Page(found, _token(entry["_end"], size))
+            return Page(found, _token(end_at, size))
         found.append(entry)
     return Page(found, None)
+
+
+def _needle(attribute: tuple[str, str] | None) -> bytes | None:
+    """Bytes every line that matches holds (the value as JSON writes it), None for ReadOnly."""
+    if attribute is None or attribute[0] == "ReadOnly":
+        return None
+    return json.dumps(attribute[1]).encode()
 
 
 def _one_attribute(attributes: list[dict] | None) -> tuple[str, str] | None:
@@ -146,9 +167,9 @@ def _read_token(token: str, size: int) -> tuple[int, int]:
     return offset, first_size
 
 
-def _backwards(path: Path, end: int) -> Iterator[dict]:
-    """Each event stored before ``end``, last first (its ``_end``: where its line ends);
-    reads the file backwards in blocks."""
+def _backwards(path: Path, end: int) -> Iterator[tuple[bytes, int]]:
+    """(line, where it ends) for each line stored before ``end``, last first; reads the
+    file backwards in blocks, so memory holds a block, not the history."""
     if end <= 0:
         return
     try:
@@ -166,27 +187,13 @@ def _backwards(path: Path, end: int) -> Iterator[dict]:
             tail = lines[0]  # may be the end of a line that began in an earlier block
             line_end = pos + len(data)
             for raw in reversed(lines[1:]):
-                start = line_end - len(raw)
-                entry = _decode(raw, line_end)
-                if entry is not None:
-                    yield entry
-                line_end = start - 1
-        entry = _decode(tail, len(tail))
-        if entry is not None:
-            yield entry
-
-
-def _decode(raw: bytes, end: int) -> dict | None:
-    if not raw:
-        return None
-    try:
-        entry = json.loads(raw)
-    except ValueError:  # a line still being written
-        return None
-    entry["_end"] = end
-    return entry
+                if raw:
+                    yield raw, line_end
+                line_end -= len(raw) + 1
+        if tail:
+            yield tail, len(tail)
 
 
 def as_api(entry: dict) -> dict:
     """A stored line as LookupEvents answers it (EventTime stays epoch seconds, as on the wire)."""
-    return {k: v for k, v in entry.items() if not k.startswith("_")}
+    return dict(entry)
