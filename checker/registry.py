@@ -17,6 +17,7 @@ from typing import Any
 
 # Lab id -> the module that registers its checks.
 LAB_MODULES: dict[str, str] = {
+    "00-dora": "checker.labs.lab00_dora",
     "01-source": "checker.labs.lab01_source",
     "02-build": "checker.labs.lab02_build",
     "03-deploy": "checker.labs.lab03_deploy",

@@ -13,6 +13,7 @@ from checker.session import Session, Target
 
 # Lab id -> the labkit module that registers its reset function.
 LAB_MODULES: dict[str, str] = {
+    "00-dora": "labkit.lab00_dora",
     "01-source": "labkit.lab01_source",
     "02-build": "labkit.lab02_build",
     "03-deploy": "labkit.lab03_deploy",

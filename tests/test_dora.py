@@ -161,3 +161,17 @@ def test_the_notebook_helper_draws_the_four_keys_week_by_week(tmp_path):
     assert len(axes[0].lines[0].get_xdata()) == 4          # four 7-day periods in 28 days
     fig.savefig(tmp_path / "dora.png")
     assert (tmp_path / "dora.png").stat().st_size > 1000
+
+
+def test_lab00_checks_grade_figures_against_the_key():
+    from checker.labs.lab00_dora import KEY, Answers, holding_back, rework_rate, stability, throughput
+
+    right = Answers("b", dict(KEY, holding_back="change_failure_rate", target=0.15))
+    assert all(check(right).passed for check in (throughput, stability, rework_rate, holding_back))
+    # Percentages and "1.5 a week" written as per day are read; a wrong count is not.
+    assert stability(Answers("b", dict(KEY, change_failure_rate=33.3))).passed
+    assert not throughput(Answers("b", dict(KEY, deployment_frequency_per_day=8 / 28))).passed
+    assert not stability(Answers("b", dict(KEY, change_failure_rate=4 / 11))).passed   # staging counted
+    assert not holding_back(Answers("b", dict(KEY, holding_back="lead_time_for_changes", target=10))).passed
+    assert not holding_back(Answers("b", dict(KEY, holding_back="change_failure_rate", target=0.5))).passed
+    assert not throughput(Answers("b", None, "No answers")).passed
