@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from functools import lru_cache
 from xml.sax.saxutils import escape
@@ -147,12 +148,52 @@ def not_implemented(environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
 
 def internal_failure(environ: dict, exc: BaseException) -> tuple[str, list[tuple[str, str]], bytes]:
     service = service_of(environ)
-    message = f"The workshop cloud failed on this request: {type(exc).__name__}: {exc}"
+    message = f"The workshop cloud failed on this request: {type(exc).__name__}: {without_paths(str(exc))}"
     return error_response(environ, 500, "InternalFailure", message, service)
 
 
+def unreadable_body(environ: dict, exc: UnicodeDecodeError) -> tuple[str, list[tuple[str, str]], bytes]:
+    """A body that is not UTF-8 where the protocol reads text (JSON, a form): AWS's 400."""
+    service = service_of(environ)
+    bad = exc.object[exc.start:exc.start + 1].hex() if isinstance(exc.object, bytes) else "?"
+    if service == "lambda":
+        return error_response(environ, 400, "InvalidRequestContentException",
+                              f"Could not parse request body into json: Invalid UTF-8 start byte 0x{bad}", service)
+    if protocol_of(environ, service) in ("json", "rest-json"):
+        return error_response(environ, 400, "SerializationException",
+                              f"Invalid UTF-8 start byte 0x{bad} in the request body", service)
+    return error_response(environ, 400, "MalformedQueryString",
+                          f"The request body is not valid UTF-8 (byte 0x{bad})", service)
+
+
+def unreadable_json(environ: dict, exc: ValueError) -> tuple[str, list[tuple[str, str]], bytes]:
+    """A body (or a document in it) that is not JSON where JSON is read: AWS's 400."""
+    service = service_of(environ)
+    if service == "lambda":
+        return error_response(environ, 400, "InvalidRequestContentException",
+                              f"Could not parse request body into json: {exc}", service)
+    return error_response(environ, 400, "SerializationException", f"Could not parse JSON: {exc}", service)
+
+
+def unknown_operation(environ: dict, name: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """An operation the service does not have at all (not one the cloud lacks: that is a 501)."""
+    service = service_of(environ)
+    if protocol_of(environ, service) in ("json", "rest-json"):
+        return error_response(environ, 400, "UnknownOperationException", f"Unknown operation {name}", service)
+    return error_response(environ, 400, "InvalidAction",
+                          f"The action {name} is not valid for this web service.", service)
+
+
+# Absolute paths on the cloud's machine (its data dir, its Python) never reach a learner.
+_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def without_paths(text: str) -> str:
+    return _PATH.sub("<path>", text)
+
+
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-            404: "Not Found", 409: "Conflict", 500: "Internal Server Error",
+            404: "Not Found", 409: "Conflict", 413: "Request Entity Too Large", 500: "Internal Server Error",
             501: "Not Implemented", 503: "Service Unavailable"}
 
 

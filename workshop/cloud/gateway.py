@@ -11,11 +11,14 @@ where moto would answer an HTML 500 or 404.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from workshop.cloud import accounts, class_mode, cross_account, errors, persistence, services
+from botocore.model import OperationNotFoundError
+
+from workshop.cloud import accounts, class_mode, cross_account, errors, persistence, quotas, services
 from workshop.cloud.clock import WorkshopClock
 from workshop.cloud.control import ControlAPI
 from workshop.cloud.services.cloudtrail import recorder
@@ -65,6 +68,9 @@ class Gateway:
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         environ["workshop.account"] = account
         environ["workshop.gateway"] = self
+        too_large = quotas.refusal(environ)   # from Content-Length: the body is never read
+        if too_large is not None:
+            return self._send(start_response, *too_large)
         self._buffer_form(environ)
         refusal = class_mode.refusal(environ)
         if refusal is not None:
@@ -121,6 +127,12 @@ class Gateway:
         except NotImplementedError:
             log.debug("not implemented: %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), exc_info=True)
             return self._send(start_response, *errors.not_implemented(environ))
+        except UnicodeDecodeError as exc:    # moto reads every body as UTF-8 text
+            return self._send(start_response, *errors.unreadable_body(environ, exc))
+        except json.JSONDecodeError as exc:  # and JSON bodies (and documents in them) with json.loads
+            return self._send(start_response, *errors.unreadable_json(environ, exc))
+        except OperationNotFoundError as exc:  # an Action the service's API does not have
+            return self._send(start_response, *errors.unknown_operation(environ, str(exc)))
         except Exception as exc:
             log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             return self._send(start_response, *errors.internal_failure(environ, exc))

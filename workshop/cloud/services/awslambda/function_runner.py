@@ -37,6 +37,7 @@ from workshop.cloud.services.awslambda.invocation import (
     Outcome,
     Throttled,
 )
+from workshop.cloud.services.awslambda.validation import UNZIPPED_LIMIT
 from workshop.cloud.services.cloudwatch import alarm_evaluator
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ QUEUE_SECONDS = 300.0                # a caller waits this long for a busy versi
 MAX_WORKERS_PER_VERSION = 4          # concurrent executions of one version
 MAX_WORKERS = 32                     # all functions together; idle ones are evicted first
 IDLE_SECONDS = 600.0                 # a warm worker unused this long (real time) is stopped
-UNZIPPED_LIMIT = 262_144_000         # AWS's limit on a function's unzipped code
 MAX_EVENT_CHARS = 256 * 1024         # CloudWatch Logs' limit on one event
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024   # what one invocation's output may cost the cloud
 

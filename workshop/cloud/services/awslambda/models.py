@@ -31,6 +31,8 @@ from moto.utilities.utils import ARN_PARTITION_REGEX
 
 from workshop.cloud import services
 from workshop.cloud.services import extend
+from workshop.cloud.services.awslambda import validation
+from workshop.cloud.services.awslambda.validation import InvalidRequestContentException
 from workshop.cloud.services.awslambda.invocation import (
     NODE_RUNTIMES,
     PYTHON_RUNTIMES,
@@ -61,11 +63,6 @@ class InvalidRuntimeException(JsonRESTError):
 
     def __init__(self, message: str):
         super().__init__("InvalidRuntimeException", message)
-
-
-class InvalidRequestContentException(LambdaClientError):
-    def __init__(self, message: str):
-        super().__init__("InvalidRequestContentException", message)
 
 
 class RequestTooLargeException(LambdaClientError):
@@ -170,17 +167,32 @@ class _LambdaFunction:
         saved = {name: getattr(self, name, None)
                  for name in ("code_bytes", "code_size", "code_sha_256", "code_digest")}
         saved_code = dict(self.code) if isinstance(self.code, dict) else self.code
-        _moto_set_function_code(self, updated_spec)
-        code = getattr(self, "code_bytes", b"")
-        if self.package_type == "Zip" and code and not zipfile.is_zipfile(BytesIO(code)):
+
+        def restore() -> None:
             for name, value in saved.items():
                 if value is not None:
                     setattr(self, name, value)
             if isinstance(saved_code, dict) and self.code is not updated_spec:
                 self.code.clear()
                 self.code.update(saved_code)
+
+        try:
+            _moto_set_function_code(self, updated_spec)
+        except (binascii.Error, ValueError, TypeError):   # a ZipFile that is not base64
+            restore()
+            raise InvalidRequestContentException(
+                "Could not parse request body into json: ZipFile is not valid base64") from None
+        code = getattr(self, "code_bytes", b"")
+        if self.package_type == "Zip" and code and not zipfile.is_zipfile(BytesIO(code)):
+            restore()
             raise InvalidParameterValueException(
                 "Could not unzip uploaded file. Please check your file, then try to upload again.")
+        if self.package_type == "Zip" and code:
+            try:
+                validation.check_unzipped(code)
+            except InvalidParameterValueException:
+                restore()
+                raise
 
     def invoke(self, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         """moto's notifications (SNS, S3, CloudWatch Logs subscriptions, streams) invoke this
@@ -224,11 +236,13 @@ class _LambdaAlias:
 class _LambdaBackend:
     # -- functions ----------------------------------------------------------
     def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        validation.check_create(spec)
         _check_environment(spec)
         return _moto_create_function(self, spec)
 
     def update_function_configuration(self, function_name: str, qualifier: str,
                                       body: dict[str, Any]) -> dict[str, Any] | None:
+        validation.check_configuration(body)
         _check_environment(body)
         return _moto_update_function_configuration(self, function_name, qualifier, body)
 

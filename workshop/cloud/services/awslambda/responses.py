@@ -11,6 +11,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.core.responses import BaseResponse
 
 from workshop.cloud.services import extend
+from workshop.cloud.services.awslambda import validation
 
 # The invocation's own request id (the one in its logs and context) is the response's,
 # as in AWS; moto would put a random one of its own in its place.
@@ -22,8 +23,23 @@ def _query(response: LambdaResponse, name: str) -> str | None:
     return values[0]
 
 
+_moto_create_function = LambdaResponse.create_function
+
+
 @extend(LambdaResponse)
 class _LambdaResponses:
+    @property
+    def json_body(self) -> dict[str, Any]:
+        """The request body, read once, as AWS reads it: a JSON object, else a 400."""
+        cached = self.__dict__.get("_workshop_json")
+        if cached is None:
+            cached = self.__dict__["_workshop_json"] = validation.json_object(self.body)
+        return cached
+
+    def create_function(self):
+        validation.check_create(self.json_body)   # before moto reads a FunctionName that may be missing
+        return _moto_create_function(self)
+
     def invoke(self) -> tuple[int, dict[str, str], bytes]:
         function_name = unquote(self.path.rsplit("/", 2)[-2])
         result = self.backend.invoke_function(

@@ -376,7 +376,8 @@ class BuildRunner:
         except BuildIOError:
             raise PhaseFailed("YAML_FILE_ERROR", f"invalid buildspec path {relative}") from None
         if not path.is_file():
-            raise PhaseFailed("YAML_FILE_ERROR", f"stat {path}: no such file or directory")
+            # The source directory's name, not the cloud's path to it (a learner sees this message).
+            raise PhaseFailed("YAML_FILE_ERROR", f"stat src/{relative.removeprefix('./')}: no such file or directory")
         return path.read_text(encoding="utf-8", errors="replace"), str(path)
 
     def _prepare_env(self, job: Job, resolved: str | None) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import logging
 from collections.abc import Callable, Iterable
 
@@ -103,6 +104,17 @@ class GitHTTPApp:
         from dulwich.repo import Repo
 
         reader = Repo(str(repo.path))
+        if environ.get("REQUEST_METHOD") == "POST" and tail == "/git-upload-pack":
+            refused = _unreadable_upload_request(environ, reader)
+            if refused is not None:
+                reader.close()
+                status, text = refused
+                if status.startswith("200"):   # git's own ERR packet: "fatal: remote error: ..."
+                    body = _pkt(f"ERR {text}\n".encode())
+                    start_response(status, [("Content-Type", "application/x-git-upload-pack-result"),
+                                            ("Content-Length", str(len(body)))])
+                    return [body]
+                return _reply(start_response, status, text)
         return _closing(_git_app(reader, f"{PREFIX}{name}")(environ, start_response), reader)
 
     @staticmethod
@@ -146,9 +158,64 @@ def _record_push(environ: dict, repo, changes: list) -> None:
                     "repositoryId": repo.id})
 
 
+def _pkt(data: bytes) -> bytes:
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+MAX_NEGOTIATION = 16 * 1024 * 1024
+
+
+def _unreadable_upload_request(environ: dict, repo) -> tuple[str, str] | None:
+    """git's answer to an upload-pack request that is not git's pkt-line protocol, or that
+    wants an object the repository does not have, before dulwich reads it (it asserts)."""
+    import gzip
+    import zlib
+
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_NEGOTIATION:
+        return "413 Request Entity Too Large", "fatal: the upload-pack request is too large"
+    body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read(MAX_NEGOTIATION)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    data = body
+    if environ.get("HTTP_CONTENT_ENCODING", "").lower() in ("gzip", "x-gzip"):
+        try:
+            data = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error):
+            return "400 Bad Request", "fatal: the request body is not valid gzip"
+    position = 0
+    while position < len(data):
+        head = data[position:position + 4]
+        try:
+            size = int(head, 16) if len(head) == 4 and all(c in b"0123456789abcdefABCDEF" for c in head) else -1
+        except ValueError:
+            size = -1
+        if size < 0:
+            return "400 Bad Request", f"fatal: protocol error: bad line length character: {head.decode('latin-1')}"
+        if size in (0, 1, 2):            # flush, delimiter, response end
+            position += 4
+            continue
+        if size < 4 or position + size > len(data):
+            return "400 Bad Request", f"fatal: protocol error: bad line length {size}"
+        line = data[position + 4:position + size]
+        position += size
+        if line.startswith(b"want "):
+            sha = line[5:45]
+            if len(sha) != 40 or any(c not in b"0123456789abcdef" for c in sha):
+                return "400 Bad Request", f"fatal: protocol error: expected sha, got '{line[5:].decode('latin-1').strip()}'"
+            if sha not in repo.object_store:
+                return "200 OK", f"upload-pack: not our ref {sha.decode()}"
+    return None
+
+
 def _closing(body: Iterable[bytes], repo) -> Iterable[bytes]:
     try:
         yield from body
+    except Exception:   # mid-stream: git sees the answer end early ("early EOF"), never a traceback
+        log.exception("serving a git read failed")
     finally:
         if hasattr(body, "close"):
             body.close()
