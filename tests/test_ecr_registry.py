@@ -338,3 +338,44 @@ def test_the_backend_pickles_with_its_images(tmp_path, monkeypatch):
     assert copy.repositories["web"].images[0].digest == _sha(manifest.encode())
     assert copy.repositories["web"].uri == "127.0.0.1:4566/web"
     copy.put_image("web", manifest, "v2")  # the lock came back
+
+
+def test_images_blobs_and_tokens_survive_a_restart(tmp_path):
+    """The registry's state is the cloud's: a restart on the same data dir keeps the
+    images (snapshot), the blobs (files) and the tokens it issued (their secret)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ADMIN_TOKEN, ROOT, Cloud, free_port, wait_healthy
+
+    data, port = tmp_path / "data", free_port()
+
+    def start() -> Cloud:
+        proc = subprocess.Popen([sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir",
+                                 str(data)], cwd=ROOT, env={**os.environ, "WORKSHOP_ADMIN_TOKEN": ADMIN_TOKEN},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
+        return Cloud(f"http://127.0.0.1:{port}", port, data, ADMIN_TOKEN, proc)
+
+    def stop(cloud: Cloud) -> None:
+        cloud.process.terminate()
+        cloud.process.wait(30)
+
+    account = "246813579024"
+    first = start()
+    try:
+        first.client("ecr", account).create_repository(repositoryName="kept")
+        registry = _registry(first, account)
+        digest = registry.push(_image(tmp_path), "kept", "v1")
+    finally:
+        stop(first)
+    second = start()
+    try:
+        detail = second.client("ecr", account).describe_images(repositoryName="kept")["imageDetails"][0]
+        assert detail["imageDigest"] == digest and detail["imageTags"] == ["v1"]
+        again = Registry(f"127.0.0.1:{port}", password=registry.auth and base64.b64decode(
+            registry.auth[6:]).decode().split(":", 1)[1])
+        assert again.pull("kept", "v1", oci.Layout(tmp_path / "pulled"), "kept:v1").digest == digest
+    finally:
+        stop(second)
