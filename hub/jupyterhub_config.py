@@ -114,6 +114,9 @@ def _prepare_labs(spawner):
     home = Path(spawner.home_dir)
     owner = workshop_hub.prepare_learner_user(spawner.user.name, home) if workshop_hub.isolating() else None
     spawner.notebook_dir = str(workshop_hub.copy_labs(settings.project_root() / "labs", home, owner))
+    if spawner.user.name in instructors:  # nbgrader's menus, hidden from learners
+        spawner.args = workshop_hub.singleuser_args(as_root=bool(os.geteuid() == 0 and not workshop_hub.isolating()),
+                                                    instructor=True)
 
 
 c.Spawner.pre_spawn_hook = _prepare_labs

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from workshop import settings
-from workshop.up import INSTRUCTOR_SERVER_EXTENSIONS, LAB_SETTINGS_DIR, learner_env
+from workshop.up import INSTRUCTOR_SETTINGS_DIR, LAB_SETTINGS_DIR, NBGRADER_SERVER_EXTENSIONS, learner_env
 
 CLOUD_SERVICE = "workshop-cloud"
 INSTRUCTOR_SERVICE = "workshop-instructor"
@@ -116,14 +116,18 @@ def instructor_roles(users: list[str], services: list[str]) -> list[dict]:
              "scopes": INSTRUCTOR_SCOPES, "users": users, "services": services}]
 
 
-def singleuser_args(as_root: bool = False, settings_dir: str | os.PathLike = LAB_SETTINGS_DIR) -> list[str]:
+def singleuser_args(as_root: bool = False, settings_dir: str | os.PathLike | None = None,
+                    instructor: bool = False) -> list[str]:
     """Arguments of ``jupyterhub-singleuser``: the workshop's JupyterLab settings (news
-    pop-up off, nbgrader's instructor menus off) and nbgrader's instructor server
-    extensions off, as ``workshop up`` has them. ``settings_dir``: where the server's
-    machine or image has the project's ``jupyter/lab/settings``."""
+    pop-up off; for learners nbgrader's menus and Validate off, and its server extensions),
+    as ``workshop up`` (``--instructor``) has them. ``settings_dir``: where the server's
+    machine or image has the project's ``jupyter/lab/settings`` (or instructor-settings)."""
+    if settings_dir is None:
+        settings_dir = INSTRUCTOR_SETTINGS_DIR if instructor else LAB_SETTINGS_DIR
     args = [f"--LabApp.app_settings_dir={settings_dir}"]
-    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
-        args += ["--ServerApp.jpserver_extensions", f"{extension}=False"]
+    if not instructor:
+        for extension in NBGRADER_SERVER_EXTENSIONS:
+            args += ["--ServerApp.jpserver_extensions", f"{extension}=False"]
     if as_root:
         args.append("--allow-root")  # jupyterhub-singleuser refuses root without it
     return args

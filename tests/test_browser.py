@@ -80,6 +80,10 @@ def test_solved_lab_04_runs_in_jupyterlab_and_every_check_my_work_panel_passes(t
                 page.locator(".jp-DirListing-item", has_text=NOTEBOOK).dblclick(timeout=60_000)
                 # The toolbar says idle before the kernel is connected; the status bar does not.
                 page.get_by_text("| Idle").wait_for(timeout=120_000)
+                # A learner sees none of nbgrader's: no "Nbgrader" menu, no Validate button.
+                assert page.get_by_role("menuitem", name="Nbgrader", exact=True).count() == 0
+                assert page.get_by_role("button", name=re.compile("Validate")).count() == 0
+                assert page.get_by_text("Validate", exact=True).count() == 0
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
                 _wait_until_every_cell_ran(page)

@@ -107,7 +107,7 @@ def test_port_in_use_is_a_clear_message_and_exit_2(tmp_path):
             [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(tmp_path / "data")],
             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"cannot listen on localhost:{port}" in result.stderr
     assert "--port" in result.stderr  # says what to do about it
     assert "Traceback" not in result.stdout + result.stderr
 

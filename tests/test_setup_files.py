@@ -190,7 +190,13 @@ def test_shipped_jupyter_settings_turn_off_news_and_instructor_extensions():
     assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false",
                                                                          "checkForUpdates": False}
     disabled = json.loads((settings_dir / "page_config.json").read_text())["disabledExtensions"]
-    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(disabled)
+    # The "Nbgrader" menu and the notebook's Validate button are plugins of their own.
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:menu",
+            "@jupyter/nbgrader:validate-assignment"} <= set(disabled)
+    # Instructors: the same defaults, nbgrader's extensions on.
+    instructor = up.INSTRUCTOR_SETTINGS_DIR
+    assert sorted(p.name for p in instructor.iterdir()) == ["overrides.json"]
+    assert json.loads((instructor / "overrides.json").read_text()) == overrides
 
 
 def test_jupyter_command_and_learner_environment(monkeypatch):
@@ -199,13 +205,18 @@ def test_jupyter_command_and_learner_environment(monkeypatch):
 
     from workshop import up
 
-    args = argparse.Namespace(host="127.0.0.1", jupyter_port=8123, no_browser=True)
-    command = up.jupyter_command(args, ROOT / "labs", "tok")
+    args = argparse.Namespace(host="localhost", jupyter_port=8123)
+    command = up.jupyter_command(args, ROOT / "labs", Path("/x/config.json"), no_browser=True)
+    assert "--config=/x/config.json" in command and not [a for a in command if "token" in a.lower()]
     assert f"--LabApp.app_settings_dir={up.LAB_SETTINGS_DIR}" in command
     assert f"--ServerApp.root_dir={ROOT / 'labs'}" in command
     assert "--no-browser" in command and "--ServerApp.port_retries=0" in command
     assert ("--allow-root" in command) == (os.geteuid() == 0)
     assert "nbgrader.server_extensions.formgrader=False" in command
+    assert "nbgrader.server_extensions.validate_assignment=False" in command
+    command = up.jupyter_command(args, ROOT / "labs", Path("/x/config.json"), no_browser=False, instructor=True)
+    assert f"--LabApp.app_settings_dir={up.INSTRUCTOR_SETTINGS_DIR}" in command
+    assert "--no-browser" not in command and not [a for a in command if "nbgrader" in a]
 
     monkeypatch.setenv("AWS_PROFILE", "mine")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "secret")
@@ -217,3 +228,35 @@ def test_jupyter_command_and_learner_environment(monkeypatch):
     assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
     monkeypatch.delenv("WORKSHOP_ACCOUNT")
     assert up.learner_env("http://localhost:4566", ROOT)["AWS_ACCESS_KEY_ID"] == "test"
+
+
+def test_up_opens_no_browser_on_linux_without_a_display(monkeypatch):
+    from workshop import up
+
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert not up.has_display()
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert up.has_display()
+    assert up.url_host("localhost") == up.url_host("127.0.0.1") == up.url_host("0.0.0.0") == "localhost"
+
+
+def test_cloud_on_localhost_listens_on_both_loopbacks():
+    from workshop.cloud.server import listen_addresses
+
+    assert listen_addresses("localhost", 4566) in ("127.0.0.1:4566 [::1]:4566", "127.0.0.1:4566")
+    assert listen_addresses("0.0.0.0", 4566) == "0.0.0.0:4566"
+    assert listen_addresses("::", 4566) == "[::]:4566"
+
+
+def test_hub_servers_hide_nbgrader_from_learners_and_show_it_to_instructors():
+    from workshop import up
+
+    hub = pytest.importorskip("hub.workshop_hub")
+    learner = hub.singleuser_args()
+    assert f"--LabApp.app_settings_dir={up.LAB_SETTINGS_DIR}" in learner
+    assert "nbgrader.server_extensions.validate_assignment=False" in learner
+    instructor = hub.singleuser_args(instructor=True)
+    assert f"--LabApp.app_settings_dir={up.INSTRUCTOR_SETTINGS_DIR}" in instructor
+    assert not [a for a in instructor if "nbgrader" in a]

@@ -131,14 +131,35 @@ def _run_in_kernel(base: str, token: str, code: str) -> str:
 def test_up_serves_labs_with_the_learner_environment_and_stops_cleanly(tmp_path):
     port, jupyter_port = free_port(), free_port()
     env = dict(os.environ)
-    for name in ("WORKSHOP_ACCOUNT", "JUPYTER_TOKEN", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID"):
+    # As on a server over SSH: no display, and no --no-browser given.
+    for name in ("WORKSHOP_ACCOUNT", "JUPYTER_TOKEN", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "DISPLAY",
+                 "WAYLAND_DISPLAY"):
         env.pop(name, None)
     env["AWS_PROFILE"] = "someone-elses-profile"  # must not leak into the labs
-    up = Up(tmp_path, "--no-browser", "--port", str(port), "--jupyter-port", str(jupyter_port),
-            "--data-dir", str(tmp_path / "data"), env=env)
+    data = tmp_path / "data"
+    up = Up(tmp_path, "--port", str(port), "--jupyter-port", str(jupyter_port), "--data-dir", str(data), env=env)
     try:
         url, token = up.wait_for_url()
         assert url == f"http://localhost:{jupyter_port}/lab?token={token}"
+
+        # It speaks once, clearly: one host name for everything, no browser attempt, the
+        # JupyterLab log named (and Jupyter's own messages in it, not on the terminal).
+        said = up.output()
+        assert set(re.findall(r"https?://\[?([\w.:-]+?)\]?:\d+", said)) == {"localhost"}, said
+        assert f"  endpoint    http://localhost:{port}: the workshop cloud" in said
+        assert "browser" not in said.lower(), said
+        log = data / "jupyterlab.log"
+        assert f"  log         {log} " in said
+        assert "Jupyter" in log.read_text() and "[I " not in said and "[W " not in said
+        # The token is on no command line (ps shows those to every user).
+        for pid in up.children():
+            assert token not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        assert not (data / "jupyterlab-up.json").exists()
+        # The cloud answers on both loopbacks, whichever one localhost resolves to.
+        from workshop.cloud.server import listen_addresses
+
+        if "[::1]" in listen_addresses("localhost", port):  # the machine has IPv6
+            assert _get(f"http://[::1]:{port}/_workshop/health")["time_scale"] == 60
 
         # The cloud, on the port asked for.
         health = _get(f"http://127.0.0.1:{port}/_localstack/health")
@@ -198,7 +219,7 @@ def test_up_reuses_a_healthy_cloud_and_leaves_it_running(tmp_path):
                 "--data-dir", str(tmp_path / "up-data"), env=env)
         try:
             url, token = up.wait_for_url()
-            assert f"reusing the workshop cloud already running on http://127.0.0.1:{cloud.port}" in up.output()
+            assert f"endpoint    http://localhost:{cloud.port}: the workshop cloud already running" in up.output()
             assert f"account     {account}" in up.output()
             assert len(up.children()) == 1  # JupyterLab only
         finally:

@@ -60,11 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="class mode: accept only the keys `workshop accounts` issued, signatures verified "
                    "(default $WORKSHOP_CLASS_KEYS; unset: any key, as on a laptop)")
 
-    p = sub.add_parser("up", help="start the cloud (unless one is running) and JupyterLab on labs/")
+    p = sub.add_parser("up", help="start the cloud (unless one is running) and JupyterLab on labs/",
+                       description="Start the workshop: the cloud on localhost and JupyterLab on the labs "
+                       "(Ctrl-C stops both).")
     _add_cloud_options(p)
     p.add_argument("--jupyter-port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
     p.add_argument("--notebook-dir", help="folder JupyterLab opens (default: the project's labs/)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser (none is "
+                   "opened anyway on Linux without a display)")
+    p.add_argument("--instructor", action="store_true", help="show nbgrader's menus (create and grade "
+                   "assignments, Validate), which learners do not see")
     p.add_argument("--endpoint", help="point the labs at this AWS endpoint (e.g. LocalStack) "
                    "instead of starting the workshop cloud")
 

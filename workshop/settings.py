@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = "localhost"  # the cloud listens on 127.0.0.1 and ::1
 DEFAULT_PORT = 4566
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ENDPOINT = f"http://localhost:{DEFAULT_PORT}"

@@ -1,6 +1,7 @@
 """``workshop up``: the workshop cloud (started, or reused when one is already
 healthy on the port) and JupyterLab on ``labs/``, with the learner's AWS
-environment set for every kernel. Ctrl-C or SIGTERM stops what it started."""
+environment set for every kernel; it says where everything is once, and keeps
+JupyterLab's own messages in a log. Ctrl-C or SIGTERM stops what it started."""
 
 from __future__ import annotations
 
@@ -19,17 +20,22 @@ from workshop import settings
 
 # What the project ships for JupyterLab, in jupyter/ beside this package
 # (overrides.json: news pop-up and update check off; page_config.json:
-# nbgrader's instructor extensions off). It is passed as
+# nbgrader's extensions off for learners). It is passed as
 # LabApp.app_settings_dir, so nothing is written into the user's own
-# Jupyter configuration.
+# Jupyter configuration. Instructors get the same defaults without page_config.json.
 LAB_SETTINGS_DIR = Path(__file__).resolve().parents[1] / "jupyter" / "lab" / "settings"
+INSTRUCTOR_SETTINGS_DIR = Path(__file__).resolve().parents[1] / "jupyter" / "lab" / "instructor-settings"
 
-# nbgrader's instructor-side server extensions; learners keep assignment_list
-# and validate_assignment.
-INSTRUCTOR_SERVER_EXTENSIONS = (
+# nbgrader's server extensions, off for learners (the workshop grades with `workshop check`
+# and `workshop course`; its Validate would judge an unsolved lab against hidden tests).
+NBGRADER_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.validate_assignment",
 )
+JUPYTER_LOG = "jupyterlab.log"
+JUPYTER_CONFIG = "jupyterlab-up.json"  # the token, 0600: never on a command line (ps shows those)
 
 CLOUD_START_TIMEOUT = 60.0
 EXTERNAL_ENDPOINT_TIMEOUT = 180.0  # LocalStack takes its time to boot
@@ -48,18 +54,22 @@ def up(args) -> int:
         print(f"workshop up: {notebook_dir} is not a folder (give one with --notebook-dir)", file=sys.stderr)
         return 2
     data = settings.data_dir(args.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
     external = getattr(args, "endpoint", None)
-    local_host = _local_host(args.host)
-    cloud_url = f"http://{_url_host(local_host)}:{args.port}"
-    # The learner's endpoint says localhost: the CDK's default synthesizer needs it.
-    endpoint = external or (f"http://localhost:{args.port}" if local_host == "127.0.0.1" else cloud_url)
+    # One name for the cloud throughout: localhost (the cloud listens on 127.0.0.1 and ::1;
+    # the CDK's default synthesizer needs localhost in template URLs).
+    cloud_url = f"http://{url_host(args.host)}:{args.port}"
+    endpoint = external or cloud_url
+    instructor = getattr(args, "instructor", False)
 
     cloud: subprocess.Popen | None = None
     jupyter: subprocess.Popen | None = None
+    config = data / JUPYTER_CONFIG
     previous = _install_signal_handlers()
     try:
         if external:
-            print(f"workshop up: using the AWS endpoint {external} (no workshop cloud started)", flush=True)
+            cloud_line = "an endpoint of your own (no workshop cloud started)"
+            print(f"workshop up: waiting for {external} ...", flush=True)
             if not _wait(lambda: _health(external.rstrip("/") + "/_localstack/health") is not None,
                          EXTERNAL_ENDPOINT_TIMEOUT, None):
                 print(f"workshop up: {external} did not answer /_localstack/health within "
@@ -68,45 +78,50 @@ def up(args) -> int:
         else:
             health = _health(f"{cloud_url}/_workshop/health")
             if health is not None:
-                print(f"workshop up: reusing the workshop cloud already running on {cloud_url} "
-                      f"(time scale {health.get('time_scale', '?')}); it stays up when this stops", flush=True)
+                scale = health.get("time_scale", "?")
+                cloud_line = f"the workshop cloud already running (time scale {scale}; it stays up when this stops)"
                 if getattr(args, "fresh", False):
-                    print("workshop up: note: --fresh does nothing to a cloud already running; stop it "
-                          "and run `workshop up --fresh` again to start empty", flush=True)
+                    cloud_line += ("; --fresh does nothing to a cloud already running: stop it and run "
+                                   "`workshop up --fresh` again to start empty")
                 if health.get("time_scale") not in (None, args.time_scale):
-                    print(f"workshop up: note: that cloud's time scale is {health['time_scale']}, "
-                          f"not the {args.time_scale:g} asked for", flush=True)
+                    cloud_line += f"; not the time scale {args.time_scale:g} asked for"
             else:
                 cloud = _start_cloud(args, data)
+                cloud_line = f"the workshop cloud (time scale {args.time_scale:g}; log {data / 'cloud.log'})"
                 if not _wait(lambda: _health(f"{cloud_url}/_workshop/health") is not None,
                              CLOUD_START_TIMEOUT, cloud):
                     print(f"workshop up: the cloud did not become healthy on {cloud_url}.", file=sys.stderr)
                     _print_tail(data / "cloud.log")
                     return cloud.returncode if cloud.poll() not in (None, 0) else 2
-                print(f"workshop up: cloud ready on {cloud_url} (time scale {args.time_scale:g}, "
-                      f"log {data / 'cloud.log'})", flush=True)
 
         token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
-        jupyter = _start_jupyter(args, notebook_dir, token, learner_env(endpoint, root))
-        lab_host = "localhost" if local_host == "127.0.0.1" else _url_host(local_host)
-        status_url = f"http://{_url_host(local_host)}:{args.jupyter_port}/api/status?token={token}"
+        _write_private(config, json.dumps({"IdentityProvider": {"token": token}}))
+        no_browser = args.no_browser or not has_display()
+        jupyter = _start_jupyter(jupyter_command(args, notebook_dir, config, no_browser, instructor),
+                                 learner_env(endpoint, root), data / JUPYTER_LOG)
+        lab_host = url_host(args.host)
+        status_url = f"http://{lab_host}:{args.jupyter_port}/api/status?token={token}"
         if not _wait(lambda: _health(status_url) is not None, JUPYTER_START_TIMEOUT, jupyter):
             print(f"workshop up: JupyterLab did not start on port {args.jupyter_port} "
                   f"(is the port taken? try --jupyter-port)", file=sys.stderr)
+            _print_tail(data / JUPYTER_LOG)
             return 2
+        config.unlink(missing_ok=True)  # read at start-up; the token now lives only in JupyterLab
         account = _account_id(os.environ.get("WORKSHOP_ACCOUNT") or "test")
         if not external:
             _make_base_image(settings.data_dir())
         print(f"""
 JupyterLab is ready: http://{lab_host}:{args.jupyter_port}/lab?token={token}
-  notebooks   {notebook_dir}
-  endpoint    {endpoint}
+  notebooks   {notebook_dir}{"  (instructor: nbgrader's menus shown)" if instructor else ""}
+  endpoint    {endpoint}: {cloud_line}
   account     {account} (region {settings.DEFAULT_REGION})
+  log         {data / JUPYTER_LOG} (JupyterLab's own messages)
 Press Ctrl-C to stop.""", flush=True)
 
         while True:
             if jupyter.poll() is not None:
-                print(f"workshop up: JupyterLab exited ({jupyter.returncode})", file=sys.stderr)
+                print(f"workshop up: JupyterLab exited ({jupyter.returncode}); its log: {data / JUPYTER_LOG}",
+                      file=sys.stderr)
                 return jupyter.returncode or 0
             if cloud is not None and cloud.poll() is not None:
                 print(f"workshop up: the cloud exited ({cloud.returncode}); stopping JupyterLab",
@@ -123,6 +138,7 @@ Press Ctrl-C to stop.""", flush=True)
         # JupyterLab first (it shuts its kernels down), then the cloud this run started.
         stopped = [name for name, proc in (("JupyterLab", jupyter), ("the cloud", cloud))
                    if proc is not None and _stop(proc)]
+        config.unlink(missing_ok=True)
         _restore_signal_handlers(previous)
         if stopped:
             print(f"workshop up: stopped {' and '.join(stopped)}", flush=True)
@@ -144,25 +160,36 @@ def learner_env(endpoint: str, root: Path) -> dict:
     return env
 
 
-def jupyter_command(args, notebook_dir: Path, token: str) -> list[str]:
+def jupyter_command(args, notebook_dir: Path, config: Path, no_browser: bool = True,
+                    instructor: bool = False) -> list[str]:
+    """JupyterLab's command line: nothing secret on it (the token is in ``config``, 0600)."""
     command = [
         sys.executable, "-m", "jupyterlab",
+        f"--config={config}",
         f"--ServerApp.ip={args.host}",
         f"--ServerApp.port={args.jupyter_port}",
         "--ServerApp.port_retries=0",  # the URL printed must be the one it serves
         f"--ServerApp.root_dir={notebook_dir}",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.log_level=WARN", "--LabApp.log_level=WARN",
     ]
-    if LAB_SETTINGS_DIR.is_dir():
-        command.append(f"--LabApp.app_settings_dir={LAB_SETTINGS_DIR}")
-    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
-        command += ["--ServerApp.jpserver_extensions", f"{extension}=False"]
-    if args.no_browser:
+    settings_dir = INSTRUCTOR_SETTINGS_DIR if instructor else LAB_SETTINGS_DIR
+    if settings_dir.is_dir():
+        command.append(f"--LabApp.app_settings_dir={settings_dir}")
+    if not instructor:
+        for extension in NBGRADER_SERVER_EXTENSIONS:
+            command += ["--ServerApp.jpserver_extensions", f"{extension}=False"]
+    if no_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses root without it (CI runs as root)
     return command
+
+
+def has_display() -> bool:
+    """Whether a web browser can open here: on Linux only with an X or Wayland display
+    (over SSH or in a container Python's webbrowser finds none and JupyterLab says so)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 # -- processes ---------------------------------------------------------------
@@ -173,7 +200,8 @@ def _start_cloud(args, data: Path) -> subprocess.Popen:
                "--time-scale", f"{args.time_scale:g}", "--data-dir", str(data)]
     if getattr(args, "fresh", False):
         command.append("--fresh")
-    print(f"workshop up: starting the cloud on {args.host}:{args.port}", flush=True)
+    print(f"workshop up: starting the workshop cloud on http://{url_host(args.host)}:{args.port} "
+          f"and JupyterLab on port {args.jupyter_port} ...", flush=True)
     try:
         return _spawn(command, stdout=log, stderr=subprocess.STDOUT)
     finally:
@@ -194,9 +222,19 @@ def _make_base_image(data: Path) -> subprocess.Popen | None:
                       stdout=log, stderr=subprocess.STDOUT)
 
 
-def _start_jupyter(args, notebook_dir: Path, token: str, env: dict) -> subprocess.Popen:
-    print(f"workshop up: starting JupyterLab on port {args.jupyter_port}", flush=True)
-    return _spawn(jupyter_command(args, notebook_dir, token), env=env)
+def _start_jupyter(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    # JupyterLab's own messages (kernels, websockets, trust) go to its log, not the terminal.
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as log:
+        return _spawn(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (made 0600 before anything is in it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _spawn(command: list[str], **kwargs) -> subprocess.Popen:
@@ -274,11 +312,11 @@ def _restore_signal_handlers(previous: dict) -> None:
 
 
 # -- helpers -----------------------------------------------------------------
-def _local_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "localhost") else ("::1" if host == "::" else host)
-
-
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """The host name URLs use for a listening address: localhost for the loopback and
+    every-address forms (the cloud listens on both 127.0.0.1 and ::1 for localhost)."""
+    if host in ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ""):
+        return "localhost"
     return f"[{host}]" if ":" in host else host
 
 

@@ -88,6 +88,20 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
+def listen_addresses(host: str, port: int) -> str:
+    """Waitress's ``listen`` for ``host``: localhost is both loopbacks, 127.0.0.1 and ::1
+    (clients resolve localhost to either, and /etc/hosts often names only one), ::1 only
+    where the machine has IPv6."""
+    if host != "localhost":
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return f"127.0.0.1:{port}"
+    return f"127.0.0.1:{port} [::1]:{port}"
+
+
 def build_gateway(data: Path, time_scale: float, endpoint: str = "http://127.0.0.1:4566"):
     from workshop.cloud import runtime
     from workshop.cloud.gateway import Gateway
@@ -162,6 +176,7 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
               f"not deleted.", file=sys.stderr)
         return 2
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    listen = listen_addresses(host, port)
     _allow_open_files(CONNECTION_LIMIT + 4096)
     gateway = build_gateway(data, time_scale, f"http://{local_host}:{port}")
     try:
@@ -169,7 +184,7 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
         # large objects), and select() on a descriptor past 1024 kills waitress's loop.
         socket_map: dict = {}
         server = waitress.server.create_server(
-            gateway, map=socket_map, host=host, port=port, threads=threads, ident="workshop-cloud",
+            gateway, map=socket_map, listen=listen, threads=threads, ident="workshop-cloud",
             channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True,
             asyncore_use_poll=True, connection_limit=CONNECTION_LIMIT)
     except OSError as exc:
