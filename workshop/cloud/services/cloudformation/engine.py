@@ -188,12 +188,14 @@ class StackEngine:
         stack.events.append(ev)
 
     def stack_event(self, status: str, reason: str | None = None) -> None:
-        self.stack.status = status
+        # The event first, then the status (the engine runs in the request, without a lock its
+        # readers share): whoever polls the status until it is final finds its event there.
+        self.event(self.stack.name, self.stack.stack_id, "AWS::CloudFormation::Stack", status, reason)
         if status.endswith("_IN_PROGRESS") and reason == "User Initiated":
             self.state.status_reason = None
         elif reason:
             self.state.status_reason = reason
-        self.event(self.stack.name, self.stack.stack_id, "AWS::CloudFormation::Stack", status, reason)
+        self.stack.status = status
 
     # -- one resource ---------------------------------------------------------
     def create_model(self, rmap: ResourceMap, logical_id: str, resource_json: dict[str, Any]) -> tuple[Any, dict]:

@@ -137,12 +137,13 @@ class PipelineRunner:
     # -- one execution -----------------------------------------------------------------
     def _advance(self, execution) -> None:
         lock = execution.pipeline.lock
+        with lock:
+            work = self._next_step(execution)
         for _ in range(1000):  # a bound, never reached by a sane pipeline
-            with lock:
-                work = self._next_step(execution)
             if work is None:
                 return
-            for kind, run in work:
+            decided = False
+            for index, (kind, run) in enumerate(work):
                 if kind == "abandon":
                     self._call(lambda h, c: h.abandon(c), run)
                     continue
@@ -150,6 +151,13 @@ class PipelineRunner:
                                     run)
                 with lock:
                     self._record(execution, run, result)
+                    if index == len(work) - 1:
+                        # What the last result decides (the stage's and the execution's status) in
+                        # the same hold: no reader sees an action Failed in a stage still InProgress.
+                        work, decided = self._next_step(execution), True
+            if not decided:
+                with lock:
+                    work = self._next_step(execution)
 
     def _call(self, method, run) -> Result | None:
         handler = handler_for(run.declaration["actionTypeId"])
