@@ -126,3 +126,12 @@ def new_account() -> str:
         if acct not in _used and acct != "000000000000":
             _used.add(acct)
             return acct
+
+
+@pytest.fixture(scope="session")
+def lab_runs(cloud, tmp_path_factory):
+    """Each lab graded once for the session (tests/lab_runs.py), read by the
+    notebook, autograde, instructor-grading and class-report tests."""
+    from tests.lab_runs import LabRuns
+
+    return LabRuns(cloud, tmp_path_factory.mktemp("lab-runs"))

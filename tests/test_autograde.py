@@ -1,7 +1,7 @@
-"""nbgrader autograde against learners' accounts: for every lab, a course in a
-temp dir, one student who submits the released lab answered with the
-solution's code and one who submits it untouched, each graded with the
-kernel in their own fresh account: full points and zero points."""
+"""nbgrader autograde against learners' accounts: for every lab, one student
+who submits the released lab answered with the solution's code and one who
+submits it untouched, each graded with the kernel in their own fresh account:
+full points and zero points (the lab's one graded run, tests/lab_runs.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import nbformat
 import pytest
 
 from checker import registry
-from tests import notebooks
 from tests.conftest import new_account
-from workshop.grading import Course, grade_id, kernel_env, solutions_dir
+from workshop.grading import Course, grade_id, kernel_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
@@ -46,27 +45,19 @@ def test_a_submission_has_a_timestamp_nbgrader_reads(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab_id", registry.lab_ids())
-def test_autograde_gives_full_points_solved_and_zero_unsolved(lab_id, cloud, tmp_path):
-    course = Course.create(tmp_path / "course", [lab_id])
-    release = course.path("release", lab_id)
-    solved = tmp_path / "solved"
-    shutil.copytree(release, solved)
-    for path in solved.glob("*.ipynb"):
-        answered = notebooks.answer(nbformat.read(path, as_version=4),
-                                    nbformat.read(solutions_dir() / lab_id / path.name, as_version=4))
-        nbformat.write(answered, path)
-    course.submit(lab_id, "solved-learner", solved)
-    course.submit(lab_id, "unsolved-learner", release)
-
+def test_autograde_gives_full_points_solved_and_zero_unsolved(lab_id, lab_runs):
+    run = lab_runs.get(lab_id)   # autograded in each learner's own fresh account (tests/lab_runs.py)
+    course = run.course
     points = {grade_id(c.id): float(c.points) for c in registry.get_lab(lab_id).checks}
-    full = course.autograde(lab_id, "solved-learner", cloud.env(new_account()))
-    zero = course.autograde(lab_id, "unsolved-learner", cloud.env(new_account()))
+    full = course.grades(lab_id, "solved-learner")
+    zero = course.grades(lab_id, "unsolved-learner")
 
     assert {g.id: g.max_score for g in full} == points
     assert {g.id: g.score for g in full} == points, "the solved lab lost points"
     assert {g.id: g.score for g in zero} == dict.fromkeys(points, 0.0), "the unsolved lab earned points"
-    # The gradebook read afresh tells the same (what `nbgrader export` reports).
-    assert sum(g.score for g in course.grades(lab_id, "solved-learner")) == sum(points.values())
+    # What the autograde command reported is what the gradebook holds (and `nbgrader export` reports).
+    assert f"solved-learner: {sum(points.values()):g}/{sum(points.values()):g}" in run.outputs["autograde"]
+    assert f"unsolved-learner: 0/{sum(points.values()):g}" in run.outputs["autograde"]
 
 
 CHEAT = '''\

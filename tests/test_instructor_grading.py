@@ -2,7 +2,8 @@
 nbgrader's exchange, learners fetch and submit, collect, autograde each
 submission in its learner's own account reset first, feedback without hidden
 tests, export to CSV. Run for every landed lab, with a solved and an unsolved
-submission."""
+submission: the lab's one graded run (tests/lab_runs.py), which the notebook,
+autograde and class-report tests read too."""
 
 from __future__ import annotations
 
@@ -10,121 +11,35 @@ import csv
 import html
 import os
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
-from traitlets.config import Config
 
 from checker import registry
 from tests import notebooks
 from tests.conftest import new_account
+from tests.lab_runs import HIDDEN, answer, write_roster
 from workshop.cli import main
 from workshop.grading import Course, grade_id, solutions_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
-HIDDEN = "HIDDEN-MARKER"
-
-
-def _roster(path: Path, accounts: dict[str, str]) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["learner", "account_id"])
-        writer.writerows(accounts.items())
-    return path
-
-
-def _with_hidden_tests(folder: Path, lab_id: str) -> None:
-    """Give every autograded cell a hidden test, marked so that a leak shows."""
-    for path in folder.glob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") and not meta.get("solution"):
-                check = meta["grade_id"].replace("_", ".", 1)
-                cell.source = (f"### BEGIN HIDDEN TESTS\nrequire({check!r})  # {HIDDEN} {meta['grade_id']}\n"
-                               f"### END HIDDEN TESTS\n{cell.source}")
-        nbformat.write(nb, path)
-
-
-def _learner_config(exchange: Path, home: Path) -> Config:
-    from workshop.grading import course_config
-
-    cfg = Config()
-    cfg.Exchange.root = str(exchange)
-    cfg.Exchange.cache = str(home / "cache")
-    cfg.Exchange.assignment_dir = str(home)
-    cfg.CourseDirectory.course_id = course_config().CourseDirectory.course_id
-    return cfg
-
-
-def _fetch(exchange: Path, home: Path, lab_id: str) -> Path:
-    """What a learner's Assignments tab does: fetch the released lab into their home."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default import ExchangeFetchAssignment
-
-    cfg = _learner_config(exchange, home)
-    coursedir = CourseDirectory(config=cfg)
-    coursedir.assignment_id = lab_id
-    ExchangeFetchAssignment(coursedir=coursedir, authenticator=Authenticator(config=cfg), config=cfg).start()
-    return home / lab_id
-
-
-def _submit(exchange: Path, home: Path, lab_id: str, student: str) -> None:
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default import ExchangeSubmit
-
-    cfg = _learner_config(exchange, home)
-    coursedir = CourseDirectory(config=cfg)
-    coursedir.assignment_id, coursedir.student_id = lab_id, student
-    ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=cfg), config=cfg).start()
-
-
-def _answer(folder: Path, lab_id: str) -> None:
-    for path in folder.glob("*.ipynb"):
-        answered = notebooks.answer(nbformat.read(path, as_version=4),
-                                    nbformat.read(solutions_dir() / lab_id / path.name, as_version=4))
-        nbformat.write(answered, path)
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab_id", registry.lab_ids())
-def test_a_class_graded_with_workshop_course(lab_id, cloud, tmp_path, monkeypatch, capsys):
+def test_a_class_graded_with_workshop_course(lab_id, cloud, lab_runs, monkeypatch, tmp_path):
+    # The lab's graded run (tests/lab_runs.py): release, fetch, submit, collect and
+    # autograde through `workshop course`, each learner in their own account.
+    run = lab_runs.get(lab_id)
     monkeypatch.setenv("WORKSHOP_ADMIN_TOKEN", cloud.admin_token)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    course_dir, exchange = tmp_path / "course", tmp_path / "exchange"
-    # The instructor's own source: the lab's solution, with a hidden test in each graded cell.
-    shutil.copytree(solutions_dir() / lab_id, course_dir / "source" / lab_id)
-    _with_hidden_tests(course_dir / "source" / lab_id, lab_id)
-    accounts = {"solved-learner": new_account(), "unsolved-learner": new_account()}
-    roster = _roster(tmp_path / "roster.csv", accounts)
-    common = ["--course", str(course_dir)]
-
-    assert main(["course", "release", lab_id, *common, "--exchange", str(exchange)]) == 0
-    released = course_dir / "release" / lab_id
+    accounts, common = run.accounts, ["--course", str(run.course_dir)]
+    released = run.course_dir / "release" / lab_id
     assert not any(HIDDEN in p.read_text() for p in released.glob("*.ipynb"))
-
-    for student in accounts:
-        work = _fetch(exchange, tmp_path / student, lab_id)
-        if student == "solved-learner":
-            _answer(work, lab_id)
-        _submit(exchange, tmp_path / student, lab_id, student)
-    assert main(["course", "collect", lab_id, *common, "--exchange", str(exchange)]) == 0
-    course = Course(course_dir.resolve())
+    course = run.course
     assert course.submissions(lab_id) == sorted(accounts)
-
-    # The unsolved learner's account holds a finished lab (done by hand, say) before
-    # grading: the reset must make it count for nothing.
-    notebooks.perform_solution(lab_id, cloud.endpoint, [accounts["unsolved-learner"]], tmp_path / "by-hand")
-    assert notebooks.check(cloud, accounts["unsolved-learner"], lab_id).all_passed
-    capsys.readouterr()
-    assert main(["course", "autograde", lab_id, *common, "--roster", str(roster),
-                 "--endpoint", cloud.endpoint]) == 0
-    out = capsys.readouterr().out
-    assert "reset before grading" in out
+    assert run.by_hand_passed, "the unsolved learner's account did not hold the finished lab before grading"
+    assert "reset before grading" in run.outputs["autograde"]
 
     checks = registry.get_lab(lab_id).checks
     points = {grade_id(c.id): float(c.points) for c in checks}
@@ -142,7 +57,7 @@ def test_a_class_graded_with_workshop_course(lab_id, cloud, tmp_path, monkeypatc
 
     assert main(["course", "feedback", lab_id, *common]) == 0
     for student in accounts:
-        pages = sorted((course_dir / "feedback" / student / lab_id).glob("*.html"))
+        pages = sorted((run.course_dir / "feedback" / student / lab_id).glob("*.html"))
         assert pages, f"no feedback for {student}"
         page = "\n".join(p.read_text() for p in pages)
         assert HIDDEN not in page and "HIDDEN TESTS" not in page, f"{student}'s feedback shows a hidden test"
@@ -194,7 +109,7 @@ def test_a_grading_kernel_is_not_told_where_the_class_keys_are(monkeypatch):
 def test_collect_from_folders_takes_each_learners_lab_with_its_saved_time(tmp_path, capsys):
     from nbgrader.utils import parse_utc
 
-    roster = _roster(tmp_path / "roster.csv", {"ada": new_account(), "bob": new_account()})
+    roster = write_roster(tmp_path / "roster.csv", {"ada": new_account(), "bob": new_account()})
     lab = tmp_path / "home" / "ada" / "labs" / "04-iac"
     lab.mkdir(parents=True)
     (lab / "04-iac.ipynb").write_text("{}")
@@ -209,10 +124,10 @@ def test_collect_from_folders_takes_each_learners_lab_with_its_saved_time(tmp_pa
     assert Course(course_dir.resolve()).submissions("04-iac") == ["ada"]
 
 
-def test_autograde_refuses_without_the_admin_token_or_for_a_learner_not_in_the_roster(tmp_path, monkeypatch,
+def test_autograde_refuses_without_the_admin_token_or_for_a_learner_not_in_thewrite_roster(tmp_path, monkeypatch,
                                                                                      capsys, cloud):
     monkeypatch.delenv("WORKSHOP_ADMIN_TOKEN", raising=False)
-    roster = _roster(tmp_path / "roster.csv", {"ada": new_account()})
+    roster = write_roster(tmp_path / "roster.csv", {"ada": new_account()})
     course_dir = tmp_path / "course"
     Course(course_dir).submit("04-iac", "mallory", solutions_dir() / "04-iac")
     args = ["course", "autograde", "04-iac", "--course", str(course_dir), "--roster", str(roster),
@@ -222,7 +137,7 @@ def test_autograde_refuses_without_the_admin_token_or_for_a_learner_not_in_the_r
     monkeypatch.setenv("WORKSHOP_ADMIN_TOKEN", "not-the-token")
     assert main(args) == 1
     assert "mallory is not in the roster" in capsys.readouterr().err
-    _roster(roster, {"mallory": new_account()})
+    write_roster(roster, {"mallory": new_account()})
     assert main(args) == 1
     assert "refused to reset" in capsys.readouterr().err  # a wrong token resets nothing
 
@@ -292,7 +207,7 @@ def test_autograde_in_class_mode_runs_the_notebook_with_the_learners_own_key(cla
     assert main(["course", "release", "04-iac", *common]) == 0
     work = tmp_path / "ada"
     shutil.copytree(course_dir / "release" / "04-iac", work)
-    _answer(work, "04-iac")
+    answer(work, "04-iac")
     assert main(["course", "collect", "04-iac", *common, "--roster", str(roster),
                  "--from", str(tmp_path / "{learner}")]) == 0
     assert main(["course", "autograde", "04-iac", *common, "--roster", str(roster), "--endpoint", cloud.endpoint]) == 0
