@@ -214,6 +214,22 @@ def test_grade_class_keeps_roster_order_whatever_finishes_first(cloud):
     assert all(r.labs["04-iac"].account == r.account_id for r in report.rows)
 
 
+def test_grade_class_in_grader_processes_keeps_order_and_results(cloud, monkeypatch):
+    """A class is graded by one process per core: the same rows, in roster order, as in one process."""
+    learners = [Learner(f"l{i}", new_account()) for i in range(23)]
+    seen = []
+    monkeypatch.setenv("WORKSHOP_GRADE_PROCESSES", "1")
+    alone = grade_class(learners, ["04-iac"], cloud.endpoint, workers=6)
+    monkeypatch.setenv("WORKSHOP_GRADE_PROCESSES", "2")
+    split = grade_class(learners, ["04-iac"], cloud.endpoint, workers=6,
+                        progress=lambda learner, lab: seen.append((learner, lab)))
+    assert [r.learner for r in split.rows] == [l.name for l in learners]
+    assert [r.account_id for r in split.rows] == [l.account_id for l in learners]
+    assert sorted(seen) == sorted((l.name, "04-iac") for l in learners)
+    assert [[(x.id, x.passed, x.message) for x in r.labs["04-iac"].results] for r in split.rows] == \
+        [[(x.id, x.passed, x.message) for x in r.labs["04-iac"].results] for r in alone.rows]
+
+
 def test_grade_in_class_mode_signs_with_the_issued_keys_or_the_admin_token(tmp_path, monkeypatch, capsys):
     from tests.conftest import ADMIN_TOKEN, start_cloud, stop_cloud
 

@@ -9,6 +9,7 @@ import csv
 import html
 import io
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -283,6 +284,19 @@ def check_learner(learner: Learner, labs: list[LabInfo], endpoint: str | None,
     return row
 
 
+def _grader_processes(learners: int) -> int:
+    """How many grader processes: one per core for a class (WORKSHOP_GRADE_PROCESSES overrides)."""
+    wanted = os.environ.get("WORKSHOP_GRADE_PROCESSES")
+    cores = int(wanted) if wanted and wanted.isdigit() else (os.cpu_count() or 1)
+    return max(1, min(cores, learners // 10))
+
+
+def _grade_rows(learners: list[Learner], labs: list[LabInfo], endpoint: str | None, region: str, workers: int,
+                done: Callable[[str, str], None] | None = None) -> list[LearnerRow]:
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
+        return list(pool.map(lambda learner: check_learner(learner, labs, endpoint, region, done), learners))
+
+
 def grade_class(learners: Iterable[Learner], lab_ids: Iterable[str], endpoint: str | None,
                 region: str = DEFAULT_REGION, workers: int = DEFAULT_WORKERS,
                 progress: Callable[[str, str], None] | None = None) -> ClassReport:
@@ -299,8 +313,26 @@ def grade_class(learners: Iterable[Learner], lab_ids: Iterable[str], endpoint: s
             with lock:
                 progress(name, lab_id)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
-        rows = list(pool.map(lambda learner: check_learner(learner, labs, endpoint, region, done), learners))
+    processes = _grader_processes(len(learners))
+    if processes > 1:
+        # The checker's own work (botocore's parsing, the checks) took more CPU than the cloud's:
+        # one grader process per core, each with its share of the learners and of the threads.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [learners[i::processes] for i in range(processes)]
+        threads = max(1, workers // processes)
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_grade_rows, chunk, labs, endpoint, region, threads) for chunk in chunks]
+            by_index: dict[int, LearnerRow] = {}
+            for i, future in enumerate(futures):
+                for j, row in enumerate(future.result()):
+                    by_index[j * processes + i] = row
+                    for lab in labs:
+                        done(row.learner, lab.id)
+        rows = [by_index[k] for k in range(len(learners))]
+    else:
+        rows = _grade_rows(learners, labs, endpoint, region, workers, done)
     return ClassReport(endpoint or "aws", labs, rows,
                        datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        time.perf_counter() - started)
