@@ -311,3 +311,22 @@ def folder_blobs(account, repo: str, commit: str, folders: int = 30) -> tuple[di
                 found[f["absolutePath"].strip("/")] = f["blobId"]
         todo += [s["absolutePath"] for s in got.get("subFolders") or [] if s.get("absolutePath")]
     return found, ""
+
+
+def differences(account, repo: str, before: str, after: str) -> set[str] | None:
+    """The paths a commit range of a CodeCommit repository changed (get_differences, at most 3 pages)."""
+    paths: set[str] = set()
+    token = None
+    for _ in range(3):
+        got = account.call("codecommit", "get_differences", repositoryName=repo, beforeCommitSpecifier=before,
+                           afterCommitSpecifier=after, **({"NextToken": token} if token else {}))
+        if got is None:
+            return None
+        for d in got.get("differences") or []:
+            for side in ("beforeBlob", "afterBlob"):
+                if (d.get(side) or {}).get("path"):
+                    paths.add(d[side]["path"].strip("/"))
+        token = got.get("NextToken")
+        if not token:
+            break
+    return paths

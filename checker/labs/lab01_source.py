@@ -15,12 +15,15 @@ from checker.labs import (
     LAB_TAG_KEY,
     bucket_name,
     by_learner,
+    differences,
     folder_blobs,
     loads_json,
     metric_sum,
+    missing,
     param,
     parse_time,
     sample_app_blobs,
+    statements,
     tag_dict,
     trail_events,
 )
@@ -162,25 +165,6 @@ def read(account) -> Source:
     return st
 
 
-def _differences(account, before: str, after: str) -> set[str] | None:
-    """The paths a commit range changed (get_differences, at most 3 pages)."""
-    paths: set[str] = set()
-    token = None
-    for _ in range(3):
-        got = account.call("codecommit", "get_differences", repositoryName=REPO_NAME, beforeCommitSpecifier=before,
-                           afterCommitSpecifier=after, **({"NextToken": token} if token else {}))
-        if got is None:
-            return None
-        for d in got.get("differences") or []:
-            for side in ("beforeBlob", "afterBlob"):
-                if (d.get(side) or {}).get("path"):
-                    paths.add(d[side]["path"].strip("/"))
-        token = got.get("NextToken")
-        if not token:
-            break
-    return paths
-
-
 def _read_gitflow(account, st: Source) -> None:
     """What develop's merges brought in, and what the release branches' own commits changed."""
     develop = st.branches.get("develop")
@@ -188,7 +172,7 @@ def _read_gitflow(account, st: Source) -> None:
         return
     own_line = st.first_parents(develop)
     for commit_id in [c for c in own_line if len(st.commits[c].get("parents") or []) >= 2][:3]:
-        changed = _differences(account, st.commits[commit_id]["parents"][0], commit_id)
+        changed = differences(account, REPO_NAME, st.commits[commit_id]["parents"][0], commit_id)
         if changed is not None:
             st.merge_changes[commit_id] = changed
     on_develop = st.reach(develop)
@@ -198,7 +182,7 @@ def _read_gitflow(account, st: Source) -> None:
         base = next((c for c in st.first_parents(tip) if c in on_develop), None)
         if base is None or base == tip:
             continue
-        changed = _differences(account, base, tip)
+        changed = differences(account, REPO_NAME, base, tip)
         if changed is not None:
             st.release_changes[name] = changed
         got = account.call("codecommit", "get_file", repositoryName=REPO_NAME, commitSpecifier=tip,
@@ -403,7 +387,7 @@ def trigger_records(message: Any, depth: int = 0) -> list[dict]:
 # -- helpers shared by the checks -------------------------------------------------------
 
 def _no_repo(st: Source, then: str) -> Finding:
-    return failed(f"{st.repo_problem} {then}")
+    return missing(st.repo_problem, then)
 
 
 def _rule_needs(content: Any) -> tuple[int, list[str] | None]:
@@ -566,11 +550,8 @@ def trigger_on_main(st: Source) -> Finding:
 
 
 def _lets_topic_send(policy: Any, topic_arn: str) -> bool:
-    statements = (policy or {}).get("Statement") if isinstance(policy, dict) else None
-    if isinstance(statements, dict):
-        statements = [statements]
-    for s in statements or []:
-        if not isinstance(s, dict) or s.get("Effect") != "Allow":
+    for s in statements(policy):
+        if s.get("Effect") != "Allow":
             continue
         principal = s.get("Principal")
         services = principal.get("Service") if isinstance(principal, dict) else principal

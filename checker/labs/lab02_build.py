@@ -4,20 +4,21 @@ the repository, bucket and role the lab made), then eight checks over that read.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from checker.labs import (
     LAB_TAG_KEY,
     bucket_name,
+    differences,
     folder_blobs,
-    has_lab_tag,
+    missing,
     sample_app_blobs,
     sample_app_tests,
+    statements,
     tag_dict,
+    untagged,
     zip_blobs,
 )
 from checker.registry import Finding, failed, lab, passed
@@ -260,25 +261,6 @@ def _file_text(account, commit: str, path: str) -> str | None:
     return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
 
 
-def _differences(account, before: str, after: str) -> set[str] | None:
-    """The paths a commit range changed (get_differences, a few pages)."""
-    paths: set[str] = set()
-    token = None
-    for _ in range(3):
-        got = account.call("codecommit", "get_differences", repositoryName=REPO, beforeCommitSpecifier=before,
-                           afterCommitSpecifier=after, **({"NextToken": token} if token else {}))
-        if got is None:
-            return None
-        for d in got.get("differences") or []:
-            for side in ("beforeBlob", "afterBlob"):
-                if (d.get(side) or {}).get("path"):
-                    paths.add(d[side]["path"].strip("/"))
-        token = got.get("NextToken")
-        if not token:
-            break
-    return paths
-
-
 def _failure_of(build: dict) -> str:
     """Where a build failed: the failed phase and its message."""
     for phase in build.get("phases") or []:
@@ -350,7 +332,7 @@ def _read_fixed(account, st: BuildLab) -> None:
         st.fixed_case = next((c for c in st.fixed_cases if c.get("name") == FAILING_TEST), None)
     commit = st.fixed.get("resolvedSourceVersion")
     st.fixed_files = folder_blobs(account, REPO, commit)[0] or {}
-    st.fixed_changes = _differences(account, bad, commit)
+    st.fixed_changes = differences(account, REPO, bad, commit)
     if st.fixed_files.get(PRICING) != sample_app_blobs().get(PRICING):
         st.fixed_source = _file_text(account, commit, PRICING)
 
@@ -406,7 +388,7 @@ def _read_logs(account, st: BuildLab) -> None:
 # -- the checks -----------------------------------------------------------------------
 
 def _no_project(st: BuildLab) -> Finding:
-    return failed(f"{st.project_problem} Create it in step 3.")
+    return missing(st.project_problem, "Create it in step 3.")
 
 
 @LAB.check("project-source", title="Project workshop-02-build builds main of the lab repository with a CodeBuild role",
@@ -448,19 +430,8 @@ def project_source(st: BuildLab) -> Finding:
 
 
 def _trusts_codebuild(document: Any) -> bool:
-    if isinstance(document, str):
-        import json
-        from urllib.parse import unquote
-
-        try:
-            document = json.loads(unquote(document))
-        except ValueError:
-            return False
-    statements = (document or {}).get("Statement") if isinstance(document, dict) else None
-    if isinstance(statements, dict):
-        statements = [statements]
-    for s in statements or []:
-        if not isinstance(s, dict) or s.get("Effect") != "Allow":
+    for s in statements(document):
+        if s.get("Effect") != "Allow":
             continue
         services = (s.get("Principal") or {}).get("Service") if isinstance(s.get("Principal"), dict) else None
         services = [services] if isinstance(services, str) else services or []
@@ -530,22 +501,15 @@ def buildspec_check(st: BuildLab) -> Finding:
 def resources_tagged(st: BuildLab) -> Finding:
     if st.project is None:
         return _no_project(st)
-    untagged = []
-    if not has_lab_tag(st.project.get("tags"), LAB_ID):
-        untagged.append(f"project {PROJECT}")
     if st.repo is None:
         return failed(f"Repository {REPO} does not exist: run step 1 again.")
-    if st.repo_tags.get(LAB_TAG_KEY) != LAB_ID:
-        untagged.append(f"repository {REPO}")
     if not st.bucket.get("exists"):
         return failed(f"Bucket {st.lab_bucket} does not exist: run step 1 again.")
-    if not has_lab_tag(st.bucket.get("tags"), LAB_ID):
-        untagged.append(f"bucket {st.lab_bucket}")
-    if st.role is not None and st.role_tags.get(LAB_TAG_KEY) != LAB_ID:
-        untagged.append(f"role {st.role_name}")
-    if untagged:
-        return failed(f"Without the tag {TAG}: {'; '.join(untagged)}.")
-    return passed(f"{TAG} on the project, the repository, the bucket" + (" and the role." if st.role else "."))
+    looked = {f"project {PROJECT}": st.project.get("tags"), f"repository {REPO}": st.repo_tags,
+              f"bucket {st.lab_bucket}": st.bucket.get("tags")}
+    if st.role is not None:
+        looked[f"role {st.role_name}"] = st.role_tags
+    return untagged(LAB_ID, looked)
 
 
 @LAB.check("build-failed-on-test", title="A build failed, and its report shows the failing test",

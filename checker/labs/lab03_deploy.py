@@ -13,6 +13,7 @@ from typing import Any
 from checker.labs import (
     has_lab_tag,
     metric_sum,
+    missing,
     parse_time,
     sample_app_blobs,
     sample_app_tests,
@@ -459,7 +460,7 @@ def _no_server(st: Deploy) -> Finding:
 
 
 def _no_lambda(st: Deploy, then: str) -> Finding:
-    return failed(f"{st.lambda_problem or f'There is no deployment group {LAMBDA_GROUP}.'} {then}")
+    return missing(st.lambda_problem or f"There is no deployment group {LAMBDA_GROUP}.", then)
 
 
 def _provider(run: dict) -> str:

@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from checker.labs import (
     LAB_TAG_KEY,
     as_list,
-    by_learner,
     bucket_name,
+    by_learner,
     has_lab_tag,
-    parse_template,
+    missing,
     param,
+    parse_template,
     parse_time,
     statements,
-    trail_events,
     tag_dict,
+    trail_events,
+    untagged,
 )
 from checker.registry import Finding, failed, lab, passed
 
@@ -235,7 +236,7 @@ def _read_queue(account, st: Iac, url: str) -> None:
 # -- helpers shared by the checks -------------------------------------------------------
 
 def _no_stack(st: Iac, then: str) -> Finding:
-    return failed(f"{st.stack_problem} {then}")
+    return missing(st.stack_problem, then)
 
 
 def _stack_unusable(st: Iac) -> str:
@@ -366,11 +367,8 @@ def outputs(st: Iac) -> Finding:
 
 
 def _denies_plain_http(policy: dict | None) -> bool:
-    statements = (policy or {}).get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
-    for s in statements:
-        if not isinstance(s, dict) or s.get("Effect") != "Deny":
+    for s in statements(policy):
+        if s.get("Effect") != "Deny":
             continue
         cond = s.get("Condition") or {}
         for op, values in cond.items():
@@ -451,25 +449,17 @@ def _outside_bucket(policy: Any, name: str) -> list[str]:
 def resources_tagged(st: Iac) -> Finding:
     if st.stack is None:
         return _no_stack(st, "Deploy your template (step 2).")
-    untagged = []
-    if not has_lab_tag(st.stack.get("Tags"), LAB_ID):
-        untagged.append(f"stack {STACK_NAME}")
     if not st.bucket.get("exists") or not st.physical("AWS::S3::Bucket"):
         return failed("The stack has no live bucket to look at.")
     if not st.topic.get("exists"):
         return failed("The stack has no live SNS topic to look at.")
-    looked = {"bucket": (st.bucket["name"], st.bucket.get("tags")),
-              "topic": (st.topic["arn"], st.topic.get("tags"))}
+    looked = {f"stack {STACK_NAME}": st.stack.get("Tags"), f"bucket {st.bucket['name']}": st.bucket.get("tags"),
+              f"topic {st.topic['arn']}": st.topic.get("tags")}
     if st.queue.get("exists"):
-        looked["queue"] = (st.queue["url"], st.queue.get("tags"))
+        looked[f"queue {st.queue['url']}"] = st.queue.get("tags")
     if st.parameter.get("exists"):
-        looked["parameter"] = (st.parameter["name"], st.parameter.get("tags"))
-    for kind, (name, tags) in looked.items():
-        if not has_lab_tag(tags, LAB_ID):
-            untagged.append(f"{kind} {name}")
-    if untagged:
-        return failed(f"Without the tag {TAG}: {'; '.join(untagged)}.")
-    return passed(f"{TAG} on the stack and its {', '.join(looked)}.")
+        looked[f"parameter {st.parameter['name']}"] = st.parameter.get("tags")
+    return untagged(LAB_ID, looked)
 
 
 def _changes(change_set: dict) -> list[dict]:
