@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -120,8 +121,9 @@ def _status(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def run_group(endpoint: str, accounts: list[str], seconds: float, think: float, start_at: float) -> dict:
-    """One process's learners, a thread each: setup, then the mix until the minute is over."""
+def run_group(endpoint: str, accounts: list[str], seconds: float, think: float, ready) -> dict:
+    """One process's learners, a thread each: setup, then (once every process has set its
+    learners up) the mix until the minute is over."""
     learners = [Learner(endpoint, a) for a in accounts]
     setup_errors: Counter = Counter()
     lock = threading.Lock()
@@ -138,6 +140,8 @@ def run_group(endpoint: str, accounts: list[str], seconds: float, think: float, 
         t.start()
     for t in threads:
         t.join()
+    ready.wait()
+    start_at = time.time()
     latencies: dict[str, list[float]] = defaultdict(list)
     statuses: Counter = Counter()
     examples: dict[str, str] = {}
@@ -145,8 +149,6 @@ def run_group(endpoint: str, accounts: list[str], seconds: float, think: float, 
 
     def work(learner: Learner) -> None:
         rng = random.Random(learner.account)
-        while time.time() < start_at:
-            time.sleep(0.05)
         end = start_at + seconds
         time.sleep(rng.random() * think)
         while time.time() < end:
@@ -194,10 +196,12 @@ def run_class(learners: int, seconds: float, think: float, processes: int) -> in
             rss0, fds0 = cloud_figures(cloud.process.pid)
             accounts = [f"{710000000000 + learners * 1000 + i:012d}" for i in range(learners)]
             groups = [accounts[i::processes] for i in range(processes)]
-            start_at = time.time() + 20 + learners * 0.25     # every learner set up before the minute starts
-            with ProcessPoolExecutor(processes) as pool:
+            began = time.monotonic()
+            with multiprocessing.Manager() as manager, ProcessPoolExecutor(processes) as pool:
+                ready = manager.Barrier(processes, action=None, timeout=1800)
                 results = list(pool.map(run_group, [cloud.endpoint] * processes, groups,
-                                        [seconds] * processes, [think] * processes, [start_at] * processes))
+                                        [seconds] * processes, [think] * processes, [ready] * processes))
+            print(f"(set-up and the minute took {time.monotonic() - began:.0f} s)")
             rss1, fds1 = cloud_figures(cloud.process.pid)
         finally:
             stop_cloud(cloud)

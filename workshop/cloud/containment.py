@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import select
 import subprocess
@@ -312,8 +313,7 @@ class JobProcess:
         if self._status is None:
             self.returncode = self._popen.poll()
             return self.returncode is not None
-        ready, _, _ = select.select([self._status], [], [], timeout)
-        if not ready:
+        if not readable(self._status, timeout):
             return False
         data = os.read(self._status, 4096)
         if data.startswith(b"exit "):
@@ -495,6 +495,14 @@ class Job:
             room = limits.memory + limits.address_space_room
             found["AS"] = [room, room]
         return found
+
+
+def readable(fd: int, timeout: float | None) -> bool:
+    """Whether ``fd`` has data (or EOF) within ``timeout`` seconds. poll(), not select(): a
+    class's cloud holds more than 1,024 descriptors, and select() refuses those past it."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000))))
 
 
 def _read_line(fd: int) -> str:

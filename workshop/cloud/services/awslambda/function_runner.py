@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -181,8 +180,7 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if ready:
+            if containment.readable(fd, remaining):
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     raise _WorkerGone()
