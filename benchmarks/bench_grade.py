@@ -96,10 +96,16 @@ def cpu_split(endpoint: str, cloud_pid: int, roster: Path, labs: list[str], work
     """Where the time goes: one in-process run, the grader's CPU beside the cloud's."""
     from workshop.class_report import grade_class, read_roster
 
+    import resource
+
+    def grader_cpu() -> float:  # this process and its grader processes (reaped when their pool ends)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
     learners = read_roster(roster)
-    cloud0, grader0 = _cpu_seconds(cloud_pid), time.process_time()
+    cloud0, grader0 = _cpu_seconds(cloud_pid), grader_cpu()
     report = grade_class(learners, labs, endpoint, workers=workers)
-    return {"wall_s": report.seconds, "grader_cpu_s": time.process_time() - grader0,
+    return {"wall_s": report.seconds, "grader_cpu_s": grader_cpu() - grader0,
             "cloud_cpu_s": _cpu_seconds(cloud_pid) - cloud0}
 
 
