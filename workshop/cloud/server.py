@@ -175,7 +175,11 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
               f"(`workshop cloud --fresh` or `workshop up --fresh`): the state is moved aside, "
               f"not deleted.", file=sys.stderr)
         return 2
-    local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    # The address the cloud gives the code it runs (functions, builds, hooks) and writes into
+    # URLs (presigned, the registry's): on the loopback, by number, since SDKs that address
+    # S3 buckets by virtual host (the Node SDK) would ask DNS for BUCKET.localhost, which does
+    # not resolve. Learners' notebooks and `workshop up` still speak of http://localhost:PORT.
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "", "localhost") else host
     listen = listen_addresses(host, port)
     _allow_open_files(CONNECTION_LIMIT + 4096)
     gateway = build_gateway(data, time_scale, f"http://{local_host}:{port}")

@@ -66,12 +66,28 @@ def _function_spec(name: str, properties: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+# A function name is at most 64 characters.
+_NAME_LIMIT = 64
+
+
+def _generated_name(name: str) -> str:
+    """CloudFormation's own name for a function the template leaves unnamed,
+    STACK-LOGICALID-SUFFIX, cut to fit Lambda's limit as AWS cuts it (the stack and
+    logical id shortened, the random suffix kept): CDK's long logical ids need it."""
+    if len(name) <= _NAME_LIMIT:
+        return name
+    prefix, _, suffix = name.rpartition("-")
+    return f"{prefix[:_NAME_LIMIT - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
 @extend(LambdaFunction)
 class _FunctionResource:
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> LambdaFunction:
         properties = cloudformation_json["Properties"]
+        if "FunctionName" not in properties:
+            resource_name = _generated_name(resource_name)
         with cfn_failures(kwargs.get("LogicalId")):
             return get_backend(account_id, region_name).create_function(_function_spec(resource_name, properties))
 
