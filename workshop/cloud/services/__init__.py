@@ -48,13 +48,16 @@ EXTENSIONS: dict[str, list[str]] = {
     "sns": ["workshop.cloud.services.sns"],
     "sqs": ["workshop.cloud.services.sqs"],
     "sts": ["workshop.cloud.services.sts"],
+    "xray": ["workshop.cloud.services.xray"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that
 # mount WSGI apps or start engines that must run before any request.
 EAGER: list[str] = ["workshop.cloud.services.cloudwatch.alarm_evaluator",
                     "workshop.cloud.services.codecommit.git_http",
-                    "workshop.cloud.services.ecr.registry"]
+                    "workshop.cloud.services.ecr.registry",
+                    # mounts /v1/traces; X-Ray's routes exist before moto builds its URL map
+                    "workshop.cloud.services.xray"]
 
 _loaded: set[str] = set()
 _locks: dict[str, threading.Lock] = {}
