@@ -136,6 +136,9 @@ def test_filter_expressions_are_refused_or_applied(cloud, account):
     else:
         found = xray.get_trace_summaries(**window, FilterExpression="fault")["TraceSummaries"]
         assert [s["Id"] for s in found] == [faulty]
+        with pytest.raises(ClientError) as err:
+            xray.get_trace_summaries(StartTime=0, EndTime=60, FilterExpression="fault = = (")
+        assert err.value.response["Error"]["Code"] == "InvalidRequestException"
 
 
 def test_segment_destination_cloudwatch_logs_writes_spans(cloud, account):

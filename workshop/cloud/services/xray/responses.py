@@ -156,6 +156,11 @@ class WorkshopXRayResponse:
                 return _error("InvalidRequestException",
                               "Filter expressions are not supported by this cloud yet.")
             matches = filters.matches
+            if hasattr(filters, "parse"):   # a parse error is the answer even when no trace is in range
+                try:
+                    expression = filters.parse(expression)
+                except ValueError as exc:
+                    return _error("InvalidRequestException", str(exc))
         rate = None
         if params.get("Sampling"):
             strategy = params.get("SamplingStrategy") or {}

@@ -52,6 +52,13 @@ class Trace:
     def duration(self) -> float:
         return max(0.0, self.end - self.start)
 
+    def __iter__(self):
+        """A trace reads as its segment documents (what filters.matches and graph.py take)."""
+        return iter(self.segments)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
     @property
     def in_progress(self) -> bool:
         return any(doc.get("in_progress") for doc in self.segments)
