@@ -64,7 +64,7 @@ def test_bucket_names_are_global_across_accounts(cloud):
 
 @pytest.mark.parametrize("service, operation, params", [
     ("apprunner", "list_services", {}),                         # a service moto lacks (rest-json)
-    ("xray", "get_groups", {}),                                 # rest-json operation moto lacks
+    ("xray", "get_indexing_rules", {}),                         # rest-json operation nobody implements
     ("ec2", "describe_capacity_reservation_fleets", {}),        # ec2 query protocol
     ("ecs", "list_service_deployments", {"cluster": "c", "service": "s"}),  # json protocol
 ])

@@ -48,7 +48,7 @@ EXTENSIONS: dict[str, list[str]] = {
     "sns": ["workshop.cloud.services.sns"],
     "sqs": ["workshop.cloud.services.sqs"],
     "sts": ["workshop.cloud.services.sts"],
-    "xray": ["workshop.cloud.services.xray"],
+    "xray": ["workshop.cloud.services.xray", "workshop.cloud.services.xray.queries"],
 }
 
 # Modules imported when the gateway is built (keep them light): those that

@@ -5,6 +5,7 @@ trace)`` tests a trace (its segment documents) against it. A parse error is a
 
 from __future__ import annotations
 
+import contextvars
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -415,6 +416,10 @@ def _compare(op: str | None, actual: Any, wanted: Any) -> bool:
 
 GroupLookup = Callable[[str, str], "str | None"]   # ("name"|"arn", value) -> the group's filter expression
 
+# The groups of the account a request is about, for group.name/group.arn where the caller
+# passes none (get_trace_summaries: queries.py sets it around the request).
+current_groups: contextvars.ContextVar[GroupLookup | None] = contextvars.ContextVar("xray_groups", default=None)
+
 
 def _evaluate(node: Any, parts: TraceParts, scope: _Scope, groups: GroupLookup | None, depth: int = 0) -> bool:
     if isinstance(node, And):
@@ -467,4 +472,4 @@ def matches(expression: Any, trace: Any, groups: GroupLookup | None = None) -> b
     ``group.name``/``group.arn``."""
     node = parse(expression) if isinstance(expression, str) else expression
     parts = trace if isinstance(trace, TraceParts) else take_apart(trace)
-    return _evaluate(node, parts, trace_scope(parts), groups)
+    return _evaluate(node, parts, trace_scope(parts), groups or current_groups.get())

@@ -58,7 +58,9 @@ class TraceParts:
 
 
 def documents(trace: Any) -> list[dict]:
-    """A trace's segment documents as dicts (a store may hold them as JSON text)."""
+    """A trace's segment documents as dicts: from the store's trace (its ``segments``), a
+    list of documents, or of their JSON text, or batch_get_traces' {Id, Document}."""
+    trace = getattr(trace, "segments", trace)
     out = []
     for doc in trace:
         if isinstance(doc, (str, bytes)):
