@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 from workshop.cloud import persistence, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services import extend
+from workshop.cloud.services.cloudwatch import alarm_rule
 from workshop.cloud.services.cloudwatch.metric_math import check_expressions
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,13 @@ def alarm_states(account: str, region: str, names: Iterable[str]) -> dict[str, s
     return found
 
 
-_RULE_REFERENCE = re.compile(r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(\"?)(.+?)\1\s*\)")
-
-
 def rule_references(rule: str) -> list[str]:
     """The names of the alarms a composite alarm's AlarmRule refers to (by name or ARN)."""
-    names = []
-    for _, ref in _RULE_REFERENCE.findall(rule or ""):
-        names.append(ref.split(":alarm:", 1)[1] if ":alarm:" in ref else ref)
-    return names
+    try:
+        tree = alarm_rule.parse(rule or "")
+    except alarm_rule.RuleError:
+        return []
+    return list(dict.fromkeys(alarm_rule.alarm_name(ref.reference) for ref in alarm_rule.references(tree)))
 
 
 def alarm_type(alarm: Alarm) -> str:
@@ -118,7 +116,11 @@ class AlarmRules:
         rule: str | None = None,
         tags: list[dict[str, str]] | None = None,
         metrics: list[dict[str, Any]] | None = None,
+        composite_settings: dict[str, Any] | None = None,
     ) -> Alarm:
+        old = self.alarms.get(name)
+        if rule is None and old is not None and alarm_type(old) == "CompositeAlarm":
+            raise ValidationError(f"The alarm {name} is a composite alarm; a metric alarm cannot replace it.")
         if rule is None:
             validate_metric_alarm(
                 name=name, namespace=namespace, metric_name=metric_name,
@@ -150,6 +152,8 @@ class AlarmRules:
             # Set here: moto's put refuses every extended statistic but pNN.
             alarm.extended_statistic = extended_statistic
             alarm.metrics = [dict(m) for m in metrics or []]
+            for key, value in (composite_settings or {}).items():  # ActionsSuppressor and its periods
+                setattr(alarm, key, value)
             if metric_data_queries and not metrics:  # called with moto's own parsed queries
                 alarm.metric_data_queries = metric_data_queries
             now = get_clock().now()
@@ -167,7 +171,7 @@ class AlarmRules:
             else:
                 # AWS: an update overwrites the configuration and leaves the state alone.
                 for attr in ("state_value", "state_reason", "state_reason_data",
-                             "state_updated_timestamp", "state_transitioned_timestamp"):
+                             "state_updated_timestamp", "state_transitioned_timestamp", "_suppression"):
                     setattr(alarm, attr, getattr(old, attr, None))
                 record_history(self, alarm, "ConfigurationUpdate", f'Alarm "{name}" updated',
                                {"type": "Update", "version": "1.0",
@@ -200,6 +204,13 @@ class AlarmRules:
         if missing:
             # AWS deletes nothing when any name is wrong.
             raise ResourceNotFound(f"The named resource does not exist: {', '.join(missing)}")
+        going = set(alarm_names)
+        needed = [name for name in dict.fromkeys(alarm_names)
+                  if any(a.name not in going and name in rule_references(a.rule)
+                         for a in list(self.alarms.values()) if alarm_type(a) == "CompositeAlarm")]
+        if needed:  # AWS keeps an alarm a composite alarm that stays depends on
+            raise ValidationError(f"Cannot delete {','.join(needed)} as there are composite alarm(s) "
+                                  f"depending on {'it' if len(needed) == 1 else 'them'}.")
         now = get_clock().now()
         with STATE_LOCK:
             for name in alarm_names:
@@ -515,7 +526,7 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
         actions = list({"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
                         "INSUFFICIENT_DATA": alarm.insufficient_data_actions}[new_state] or [])
         enabled = alarm.actions_enabled
-    if enabled and actions:
+    if enabled and actions and not _held(backend, alarm, old_state, new_state, actions, now):
         run_actions(backend, alarm, old_state, actions, now)
     publish_event(backend, alarm, {"value": old_state, "reason": old_reason,
                                    "reasonData": old_reason_data, "timestamp": _millis(old_updated)})
@@ -525,6 +536,16 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
     except Exception:
         log.exception("a subscriber of cloudwatch.alarm-state-changed failed for %s", alarm.name)
     return True
+
+
+def _held(backend: CloudWatchBackend, alarm: Alarm, old_state: str, new_state: str,
+          actions: list[str], when: datetime) -> bool:
+    """Whether a composite alarm's ActionsSuppressor holds this transition's actions back."""
+    if not getattr(alarm, "actions_suppressor", None):
+        return False
+    from workshop.cloud.services.cloudwatch import composite
+
+    return composite.hold(backend, alarm, old_state, new_state, actions, when)
 
 
 def run_actions(backend: CloudWatchBackend, alarm: Alarm, old_state: str, actions: list[str],
@@ -575,6 +596,13 @@ def publish_event(backend: CloudWatchBackend, alarm: Alarm, previous: dict) -> N
     configuration: dict[str, Any] = {"description": alarm.description}
     if alarm_type(alarm) == "CompositeAlarm":
         configuration["alarmRule"] = alarm.rule
+        if getattr(alarm, "actions_suppressor", None):
+            configuration.update({"actionsSuppressor": alarm.actions_suppressor,
+                                  "actionsSuppressorWaitPeriod": alarm.actions_suppressor_wait_period,
+                                  "actionsSuppressorExtensionPeriod": alarm.actions_suppressor_extension_period})
+        held = alarm.__dict__.get("_suppression")
+        if held:
+            state.update({"actionsSuppressedBy": held["by"], "actionsSuppressedReason": held["reason"]})
     elif getattr(alarm, "metrics", None):
         configuration["metrics"] = [_event_query(q) for q in alarm.metrics]
     else:
@@ -723,6 +751,10 @@ def alarm_configuration(alarm: Alarm) -> dict:
     }
     if alarm_type(alarm) == "CompositeAlarm":
         config["alarmRule"] = alarm.rule
+        if getattr(alarm, "actions_suppressor", None):
+            config.update({"actionsSuppressor": alarm.actions_suppressor,
+                           "actionsSuppressorWaitPeriod": alarm.actions_suppressor_wait_period,
+                           "actionsSuppressorExtensionPeriod": alarm.actions_suppressor_extension_period})
         return config
     config.update({
         "metricName": alarm.metric_name,

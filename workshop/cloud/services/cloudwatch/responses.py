@@ -1,6 +1,6 @@
 """CloudWatch wire format for the operations the workshop adds or fixes:
 PutMetricData (refused in AWS/ namespaces), PutMetricAlarm (stores everything,
-validates), DescribeAlarms (every filter, paging, AlarmTypes),
+validates), PutCompositeAlarm, DescribeAlarms (every filter, paging, AlarmTypes),
 DescribeAlarmsForMetric and DescribeAlarmHistory."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.cloudwatch import aws_metrics, models
+from workshop.cloud.services.cloudwatch import aws_metrics, composite, models
 from workshop.cloud.services.cloudwatch import statistics  # noqa: F401  (exact dimensions, as AWS)
 from workshop.cloud.services import paging
 
@@ -56,6 +56,23 @@ class AlarmResponses:
             threshold_metric_id=get("ThresholdMetricId"),
             tags=get("Tags", []) or [],
             metrics=get("Metrics", []) or [],
+        )
+        return EmptyResult()
+
+    def put_composite_alarm(self) -> ActionResult:
+        get = self._get_param
+        self.cloudwatch_backend.put_composite_alarm(
+            name=get("AlarmName"),
+            rule=get("AlarmRule"),
+            description=get("AlarmDescription"),
+            actions_enabled=_bool(get("ActionsEnabled"), True),
+            alarm_actions=get("AlarmActions", []) or [],
+            ok_actions=get("OKActions", []) or [],
+            insufficient_data_actions=get("InsufficientDataActions", []) or [],
+            tags=get("Tags", []) or [],
+            actions_suppressor=get("ActionsSuppressor"),
+            actions_suppressor_wait_period=_int(get("ActionsSuppressorWaitPeriod")),
+            actions_suppressor_extension_period=_int(get("ActionsSuppressorExtensionPeriod")),
         )
         return EmptyResult()
 
@@ -180,6 +197,7 @@ def composite_alarm_view(alarm) -> dict[str, Any]:
         "StateUpdatedTimestamp": alarm.state_updated_timestamp,
         "StateTransitionedTimestamp": getattr(alarm, "state_transitioned_timestamp", None),
     }
+    view.update(composite.settings_view(alarm))
     return {key: value for key, value in view.items() if value is not None}
 
 
