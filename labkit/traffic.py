@@ -2,11 +2,14 @@
 how many requests each version served and how many of them failed, the
 learner's measure of blast radius. It reaches the cloud only through boto3
 (``checker.session``), so it runs unchanged against LocalStack or real AWS.
+The same for a URL (a load balancer's listener): HTTP requests tallied per version
+named by a response header or a JSON body field (the sample app's ``version``).
 
-    from labkit.traffic import send_traffic
+    from labkit.traffic import send_traffic, start_http_traffic
     send_traffic("orders:live", count=200, rate=20)        # a table in the notebook
     run = start_traffic("orders:live", count=400, rate=20) # in the background...
     run.result()                                           # ...until it is done
+    run = start_http_traffic(url + "/health", count=600, rate=10)   # during a rollout
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class TrafficResult:
     versions: dict[str, VersionTally] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     stopped: bool = False
+    noun: str = "invocations"     # what was sent: invocations of a function, requests to a URL
 
     @property
     def succeeded(self) -> int:
@@ -95,7 +99,8 @@ class TrafficResult:
     def _title(self) -> str:
         rate = f", {self.sent / self.seconds:.1f}/s" if self.seconds > 0 else ""
         note = " (stopped early)" if self.stopped else ""
-        return f"{self.sent} invocations of {self.function} in {self.seconds:.1f} s{rate}{note}"
+        where = "of" if self.noun == "invocations" else "to"
+        return f"{self.sent} {self.noun} {where} {self.function} in {self.seconds:.1f} s{rate}{note}"
 
     def table(self) -> str:
         header = ("version", "requests", "succeeded", "failed", "failed %")
@@ -226,6 +231,69 @@ class TrafficRun:
         if response.get("FunctionError"):
             return version, False, _error_summary(body)
         return version, True, None
+
+
+class HttpTrafficRun(TrafficRun):
+    """Requests to a URL, tallied per version: the ``version_header`` of the answer, else the
+    ``version_field`` of its JSON body. A request failed when it got no answer or a 4xx/5xx."""
+
+    def __init__(self, url: str, count: int, rate: float | None, concurrency: int, version_header: str | None,
+                 version_field: str | None, timeout: float,
+                 on_result: Callable[[str, bool], None] | None = None):
+        super().__init__(url, count, rate, None, concurrency, None, on_result)
+        self.concurrency = max(1, min(int(concurrency), 32))
+        self._result.noun = "requests"
+        self.version_header = version_header
+        self.version_field = version_field
+        self.timeout = timeout
+
+    def _invoke_once(self) -> tuple[str, bool, str | None]:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.function, timeout=self.timeout) as response:
+                status, headers, body = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            status, headers, body = exc.code, exc.headers, exc.read()
+        except (OSError, ValueError) as exc:
+            return NO_VERSION, False, f"{type(exc).__name__}: {exc}"[:300]
+        version = self._version(headers, body)
+        if status >= 400:
+            return version, False, f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
+        return version, True, None
+
+    def _version(self, headers, body: bytes) -> str:
+        if self.version_header and headers.get(self.version_header):
+            return str(headers.get(self.version_header))
+        if self.version_field:
+            try:
+                value = json.loads(body)
+                for part in self.version_field.split("."):
+                    value = value[part]
+                return str(value)
+            except (ValueError, KeyError, TypeError, IndexError):
+                pass
+        return NO_VERSION
+
+
+def start_http_traffic(url: str, count: int = 100, rate: float | None = None, *, concurrency: int = 4,
+                       version_header: str | None = "X-App-Version", version_field: str | None = "version",
+                       timeout: float = 10.0, on_result: Callable[[str, bool], None] | None = None) -> HttpTrafficRun:
+    """Start sending ``count`` GET requests to ``url`` in the background (at most ``rate`` a second):
+    ``.result()`` waits for the tally per version, ``.stop()`` ends it early."""
+    if count < 0:
+        raise ValueError("count must be 0 or more")
+    if rate is not None and not rate > 0:
+        raise ValueError("rate must be greater than 0")
+    if not url.startswith(("http://", "https://")):
+        raise TrafficError(f"{url!r} is not an http:// or https:// URL")
+    return HttpTrafficRun(url, count, rate, concurrency, version_header, version_field, timeout, on_result).start()
+
+
+def send_http_traffic(url: str, count: int = 100, rate: float | None = None, **options: Any) -> TrafficResult:
+    """Send ``count`` GET requests to ``url`` and return the tally per version (a table in a notebook)."""
+    return start_http_traffic(url, count, rate, **options).result()
 
 
 def _encode(payload: Any) -> bytes:

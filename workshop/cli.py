@@ -87,8 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_endpoint(p)
     _add_account(p)
 
-    p = sub.add_parser("traffic", help="invoke a Lambda function or alias and count failures per version")
-    p.add_argument("function", metavar="FUNCTION[:ALIAS]", help="function name, or name:alias")
+    p = sub.add_parser("traffic", help="invoke a Lambda function or alias, or request a URL or a load "
+                       "balancer, and count failures per version")
+    p.add_argument("function", metavar="FUNCTION[:ALIAS]|URL", nargs="?",
+                   help="function name, or name:alias; or an http:// URL")
+    p.add_argument("--load-balancer", metavar="NAME", help="request this load balancer's listener (its local "
+                   "URL in the workshop cloud) instead of a function")
+    p.add_argument("--port", type=int, help="the listener's port (default: 80, else the lowest)")
+    p.add_argument("--path", default="/health", help="path requested on the load balancer (default %(default)s)")
+    p.add_argument("--version-header", default="X-App-Version", help="response header naming the version "
+                   "(default %(default)s)")
+    p.add_argument("--version-field", default="version", help="else this field of a JSON body (default "
+                   "%(default)s, the sample app's /health)")
     p.add_argument("--count", type=int, default=100, help="invocations to send (default %(default)s)")
     p.add_argument("--rate", type=_positive, help="at most this many a second (default: as fast as they return)")
     p.add_argument("--payload", help="the event, as JSON (default {})")
