@@ -228,3 +228,26 @@ def test_groups_and_rules_survive_a_restart(tmp_path):
         assert rules["kept"]["FixedRate"] == 0.3 and "Default" in rules
     finally:
         stop(second)
+
+
+def test_aws_xray_sdk_sampler_reads_rules_and_targets(cloud):
+    """aws-xray-sdk's own centralized-sampling client reads the rules and its targets (with a
+    signed client: the SDK's own is unsigned, for the daemon's TCP proxy, which signs)."""
+    from aws_xray_sdk.core.sampling.connector import ServiceConnector
+
+    cloud.client("xray").create_sampling_rule(SamplingRule={
+        "RuleName": "sdk-rule", "ResourceARN": "*", "Priority": 1, "FixedRate": 0.2, "ReservoirSize": 3,
+        "ServiceName": "orders", "ServiceType": "*", "Host": "*", "HTTPMethod": "GET", "URLPath": "/orders/*",
+        "Version": 1})
+    try:
+        connector = ServiceConnector()
+        connector.setup_xray_client(None, None, cloud.client("xray"))
+        rules = {rule.name: rule for rule in connector.fetch_sampling_rules()}
+        assert {"sdk-rule", "Default"} <= set(rules)
+        assert (rules["sdk-rule"].rate, rules["sdk-rule"].priority, rules["sdk-rule"].can_borrow) == (0.2, 1, True)
+        targets, modified = connector.fetch_sampling_target([rules["sdk-rule"]])
+        assert targets["sdk-rule"]["rate"] == 0.2 and targets["sdk-rule"]["quota"] == 3
+        assert targets["sdk-rule"]["interval"] == 10 and targets["sdk-rule"]["TTL"] > time.time()
+        assert modified <= time.time() + 1
+    finally:
+        cloud.client("xray").delete_sampling_rule(RuleName="sdk-rule")
