@@ -251,3 +251,52 @@ def test_aws_xray_sdk_sampler_reads_rules_and_targets(cloud):
         assert modified <= time.time() + 1
     finally:
         cloud.client("xray").delete_sampling_rule(RuleName="sdk-rule")
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/ServiceGraph", b"not json"),
+    ("/ServiceGraph", b"[1, 2]"),
+    ("/ServiceGraph", b'{"StartTime": "yesterday", "EndTime": 1}'),
+    ("/ServiceGraph", b'{"StartTime": 10, "EndTime": 1}'),
+    ("/ServiceGraph", b'{"StartTime": 1, "EndTime": 2, "GroupName": "no-such-group"}'),
+    ("/TraceGraph", b'{"TraceIds": "1-2-3"}'),
+    ("/TimeSeriesServiceStatistics", b'{"StartTime": 1, "EndTime": 2, "Period": 61}'),
+    ("/TimeSeriesServiceStatistics", b'{"StartTime": 1, "EndTime": 2, "EntitySelectorExpression": "ok"}'),
+    ("/CreateGroup", b'{"GroupName": 5}'),
+    ("/CreateGroup", b'{"GroupName": "g", "FilterExpression": ["fault"]}'),
+    ("/CreateGroup", b'{"GroupName": "g", "Tags": {"k": "v"}}'),
+    ("/CreateGroup", b'{"GroupName": "g", "InsightsConfiguration": {"InsightsEnabled": "yes"}}'),
+    ("/UpdateGroup", b'{}'),
+    ("/Groups", b'{"NextToken": "garbage"}'),
+    ("/CreateSamplingRule", b'{"SamplingRule": "everything"}'),
+    ("/CreateSamplingRule", b'{"SamplingRule": {"RuleName": "r", "Priority": "high"}}'),
+    ("/UpdateSamplingRule", b'{"SamplingRuleUpdate": {"RuleName": "nope"}}'),
+    ("/DeleteSamplingRule", b'{}'),
+    ("/SamplingTargets", b'{"SamplingStatisticsDocuments": {"RuleName": "Default"}}'),
+    ("/TagResource", b'{"ResourceARN": "arn:aws:xray:us-east-1:1:group/none", "Tags": []}'),
+])
+def test_bad_requests_get_aws_errors_never_500(cloud, account, path, body):
+    from tests.test_bad_input import send
+
+    status, answer = send(cloud, account, "POST", path, body, service="xray",
+                          headers={"Content-Type": "application/json"})
+    error = json.loads(answer)
+    assert 400 <= status < 500, (status, answer)
+    assert error["__type"] in ("InvalidRequestException", "ResourceNotFoundException"), error
+
+
+def test_tags_on_groups_and_rules(cloud, account):
+    xray = cloud.client("xray", account)
+    arn = xray.create_group(GroupName="tagged")["Group"]["GroupARN"]
+    xray.tag_resource(ResourceARN=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    xray.untag_resource(ResourceARN=arn, TagKeys=["a"])
+    assert xray.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    with pytest.raises(ClientError) as err:
+        xray.tag_resource(ResourceARN=arn.replace("tagged", "gone"), Tags=[{"Key": "a", "Value": "1"}])
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(xray.exceptions.TooManyTagsException):
+        xray.tag_resource(ResourceARN=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    xray.delete_group(GroupARN=arn)
+    with pytest.raises(ClientError) as err:
+        xray.list_tags_for_resource(ResourceARN=arn)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"

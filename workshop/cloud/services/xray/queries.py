@@ -28,7 +28,9 @@ _their_trace_summaries = XRayResponse.get_trace_summaries    # responses.py's, w
 
 
 def _answer(code: str, message: str, status: int = 400):
-    return json.dumps({"__type": code, "message": message}), {"status": status, "x-amzn-ErrorType": code}
+    # JSON said so: the gateway takes an HTML 404 for "no such operation".
+    return json.dumps({"__type": code, "message": message}), {"status": status, "x-amzn-ErrorType": code,
+                                                               "Content-Type": "application/json"}
 
 
 def _time(value: Any, name: str) -> float:
