@@ -134,14 +134,15 @@ def entity_selector(expression: str | None) -> Service | Edge | None:
 
 def time_series(traces: Iterable[Any], start: float, end: float, period: int,
                 selector: Service | Edge | None) -> list[dict[str, Any]]:
-    """Per period from ``start``: the selected service's (or edge's) statistics; without a
-    selector, the entry services' (the client edges)."""
+    """Per period (timestamps on the period's boundaries in epoch time, as CloudWatch's): the
+    selected service's (or edge's) statistics; without a selector, the entry services' (the
+    client edges)."""
     buckets: dict[int, Stats] = {}
     for parts in parts_of(traces):
         for call in _selected_calls(parts, selector):
             if not (start <= call.start < end):
                 continue
-            index = int((call.start - start) // period)
+            index = int(call.start // period)
             stats = buckets.get(index)
             if stats is None:
                 stats = buckets[index] = Stats()
@@ -154,7 +155,7 @@ def time_series(traces: Iterable[Any], start: float, end: float, period: int,
         if kind == "ServiceSummaryStatistics":
             summary = {k: summary[k] for k in ("OkCount", "ErrorStatistics", "FaultStatistics", "TotalCount",
                                                "TotalResponseTime")}
-        out.append({"Timestamp": start + index * period, kind: summary,
+        out.append({"Timestamp": float(index * period), kind: summary,
                     "ResponseTimeHistogram": stats.histogram_entries()})
     return out
 
