@@ -1,14 +1,18 @@
 """Lab 04-iac's checks against real accounts in the workshop cloud: an empty
-account fails every check with a hint; the lab's steps done with boto3 pass
-them all; half-done and broken states (stack only, drift left, bucket gone,
-a rolled-back stack, a bad report) give findings, never exceptions; and
-``workshop check 04-iac`` answers 1, 0 and 2 (cloud down)."""
+account fails every check with a hint; the lab's steps done with boto3 (Part 2's
+template synthesized by the solution's CDK app) pass them all; half-done and broken
+states (stack only, drift left, bucket gone, a rolled-back stack, Part 1 without
+Part 2) give findings, never exceptions; and ``workshop check 04-iac`` answers 1, 0
+and 2 (cloud down)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +20,18 @@ import nbformat
 import pytest
 
 from checker.labs import has_lab_tag, parse_template, tag_dict
+from checker.labs.lab04_cdk import (
+    APP_KEY,
+    CDK_STACK,
+    REDUCTION_KEY,
+    _expand,
+    analytics,
+    code_lines,
+    logical_id,
+    template_text,
+)
 from checker.labs.lab04_iac import REPORT_KEY, STACK_NAME, _denies_plain_http
+from checker.registry import get_lab
 from checker.runner import run_lab
 from checker.session import Target
 from tests.conftest import free_port, new_account
@@ -25,8 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "04-iac" / "04-iac.ipynb"
 LAB_TAGS = [{"Key": "workshop:lab", "Value": "04-iac"}]
 FAST = {"Delay": 1, "MaxAttempts": 120}
-ALL = {"stack-deployed", "template-parameters", "outputs", "bucket-secure", "resources-tagged",
-       "change-set-executed", "drift-detected", "drift-fixed"}
+PART1 = {"stack-deployed", "template-parameters", "outputs", "bucket-secure", "resources-tagged",
+         "change-set-executed", "drift-detected", "drift-fixed"}
+PART2 = {"cdk-synthesized", "cdk-stack-deployed", "cdk-construct-reused", "cdk-reduction-measured",
+         "templates-or-code"}
+ALL = PART1 | PART2
 
 
 # -- the lab's steps, done with boto3 (the templates come from the solution notebook) ------
@@ -38,6 +56,68 @@ def templates() -> tuple[str, str]:
         if cell.metadata.get("nbgrader", {}).get("grade_id") in ("template", "template-v2"):
             exec(cell.source.split("### END SOLUTION")[0], ns)  # noqa: S102 (our own notebook)
     return ns["TEMPLATE"], ns["TEMPLATE_V2"]
+
+
+def notebook_cell(grade_id: str) -> str:
+    """A solution cell's code without its region markers and cell magics."""
+    for cell in nbformat.read(SOLUTION, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return "\n".join(line for line in cell.source.splitlines()
+                             if not line.strip().startswith(("### BEGIN SOLUTION", "### END SOLUTION", "%%")))
+    raise KeyError(grade_id)
+
+
+def app_source() -> str:
+    """The solution's cdk_app.py, as the notebook's %%writefile cell writes it."""
+    return notebook_cell("cdk-app") + "\n"
+
+
+@functools.cache
+def synthesize(source: str) -> dict:
+    """The template a CDK app's source synthesizes (run as the CDK CLI runs it: a process, once per source)."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "cdk_app.py").write_text(source)
+        env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+        out = subprocess.run([sys.executable, "cdk_app.py"], cwd=folder, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        return json.loads(Path(folder, "cdk.out", f"{CDK_STACK}.template.json").read_text())
+
+
+def comparison() -> dict:
+    """The solution's COMPARISON (its cell's solution region)."""
+    source = next(c.source for c in nbformat.read(SOLUTION, as_version=4).cells
+                  if c.metadata.get("nbgrader", {}).get("grade_id") == "comparison")
+    ns: dict = {}
+    exec(source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0], ns)  # noqa: S102 (our own notebook)
+    return ns["COMPARISON"]
+
+
+def deploy_cdk(cloud, account: str, template: dict, name: str = "cdk-deploy") -> None:
+    """Step 7: a CREATE change set of the synthesized template, executed."""
+    cfn = cloud.client("cloudformation", account)
+    cfn.create_change_set(StackName=CDK_STACK, ChangeSetName=name, ChangeSetType="CREATE",
+                          TemplateBody=json.dumps(template), Tags=LAB_TAGS)
+    cfn.get_waiter("change_set_create_complete").wait(StackName=CDK_STACK, ChangeSetName=name, WaiterConfig=FAST)
+    cfn.execute_change_set(StackName=CDK_STACK, ChangeSetName=name)
+    cfn.get_waiter("stack_create_complete").wait(StackName=CDK_STACK, WaiterConfig=FAST)
+
+
+def measured(cloud, account: str, source: str, template: dict) -> dict:
+    """Step 8's figures, as the notebook measures them."""
+    deployed = cloud.client("cloudformation", account).get_template(StackName=STACK_NAME)["TemplateBody"]
+    synthesized = template_text(template)
+    figures = {"template_lines": code_lines(deployed), "cdk_lines": code_lines(source),
+               "synthesized_lines": code_lines(synthesized), "synthesized_bytes": len(synthesized.encode())}
+    figures["ratio"] = figures["cdk_lines"] / figures["template_lines"]
+    return figures
+
+
+def save_measurement(cloud, account: str, document: dict, source: str | None = None) -> None:
+    s3 = cloud.client("s3", account)
+    if source is not None:
+        s3.put_object(Bucket=lab_bucket(account), Key=APP_KEY, Body=source.encode())
+    s3.put_object(Bucket=lab_bucket(account), Key=REDUCTION_KEY, Body=json.dumps(document).encode())
 
 
 def lab_bucket(account: str) -> str:
@@ -54,7 +134,7 @@ def detect(cfn) -> dict:
     raise TimeoutError("drift detection did not finish")
 
 
-def solve(cloud, account: str, upto: str = "fix-drift") -> None:
+def solve(cloud, account: str, upto: str = "cdk-compare") -> None:
     """The lab's solution, step by step, stopping after ``upto``."""
     cfn, s3 = cloud.client("cloudformation", account), cloud.client("s3", account)
     v1, v2 = templates()
@@ -82,6 +162,15 @@ def solve(cloud, account: str, upto: str = "fix-drift") -> None:
         return
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     assert detect(cfn)["StackDriftStatus"] == "IN_SYNC"
+    if upto == "fix-drift":
+        return
+    source = app_source()
+    template = synthesize(source)
+    deploy_cdk(cloud, account, template)
+    if upto == "cdk-deploy":
+        return
+    save_measurement(cloud, account, {"measured": measured(cloud, account, source, template),
+                                      "comparison": comparison()}, source)
 
 
 def checks(cloud, account: str) -> dict:
@@ -127,6 +216,32 @@ def test_solved_account_passes_every_check(cloud, account):
     assert "PutBucketVersioning (Suspended)" in found["drift-detected"].message
     assert "DRIFTED" in found["drift-detected"].message
     assert "IN_SYNC" in found["drift-fixed"].message
+    assert "Data, Logs" in found["cdk-construct-reused"].message
+    assert "deployed by change set (cdk-deploy" in found["cdk-stack-deployed"].message
+
+
+def test_part1_alone_passes_part1_and_no_cdk_check(cloud, account):
+    solve(cloud, account, upto="fix-drift")
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert passing(found) == PART1
+    assert f"no stack named {CDK_STACK}" in found["cdk-synthesized"].message
+    assert f"no s3://{lab_bucket(account)}/{REDUCTION_KEY}" in found["cdk-reduction-measured"].message
+
+
+def test_cdk_deployed_not_yet_measured(cloud, account):
+    solve(cloud, account, upto="cdk-deploy")
+    found = checks(cloud, account)
+    assert_findings(found)
+    assert passing(found) == ALL - {"cdk-reduction-measured", "templates-or-code"}
+    # the stack's resources are the live thing: the subscribed queue receives the topic's messages
+    outputs = cloud.client("cloudformation", account).describe_stacks(StackName=CDK_STACK)["Stacks"][0]["Outputs"]
+    topic = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TopicArn")
+    cloud.client("sns", account).publish(TopicArn=topic, Message="from the CDK stack")
+    sqs = cloud.client("sqs", account)
+    url = sqs.get_queue_url(QueueName="workshop-04-cdk-alerts")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
+    assert messages and json.loads(messages[0]["Body"])["Message"] == "from the CDK stack"
 
 
 def test_the_subscribed_queue_receives_the_topics_messages(cloud, account):
@@ -200,6 +315,7 @@ def test_solution_notebook_is_safe_to_run_again(cloud, account, tmp_path):
         assert notebooks.cell_errors(nb) == []
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "already exists (UPDATE_COMPLETE)" in printed and "nothing to execute" in printed
+    assert "nothing to deploy" in printed  # Part 2's change set, the second time
     assert passing(checks(cloud, account)) == ALL
 
 
@@ -210,7 +326,8 @@ def test_workshop_check_exit_codes(cloud, account):
     solve(cloud, account)
     out = workshop_check(cloud.endpoint, account)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "score 100/100" in out.stdout
+    total = sum(c.points for c in get_lab("04-iac").checks)
+    assert f"score {total}/{total}" in out.stdout
     down = workshop_check(f"http://127.0.0.1:{free_port()}", account)
     assert down.returncode == 2
     assert "workshop up" in down.stderr and "Traceback" not in down.stderr + down.stdout
@@ -227,6 +344,20 @@ def test_templates_parse_with_short_form_intrinsics():
     assert set(t2["Resources"]) - set(t1["Resources"]) == {"AlertsQueue", "AlertsSubscription", "AlertsQueuePolicy"}
     with pytest.raises(ValueError):
         parse_template("- just\n- a list\n")
+
+
+def test_cdk_logical_ids_and_metadata_as_cdk_writes_them():
+    template = synthesize(app_source())
+    resources = template["Resources"]
+    for logical, resource in resources.items():
+        assert logical_id(resource["Metadata"]["aws:cdk:path"]) == logical
+    listed = analytics(resources["CDKMetadata"]["Properties"]["Analytics"])
+    assert any(i.endswith("aws-cdk-lib.aws_s3.Bucket") for i in listed)
+    assert any(i.endswith("aws-cdk-lib.aws_sns.CfnSubscription") for i in listed)
+    assert analytics("v2:deflate64:bm90IGd6aXA=") is None and analytics("made up") is None
+    assert _expand("a.{b,c.{d,e}},f") == ["a.b", "a.c.d", "a.c.e", "f"]
+    assert logical_id("S/Data/Bucket/Resource") != logical_id("S/Logs/Bucket/Resource")
+    assert code_lines("# a comment\n\nkey: value\n  # indented comment\nother: 1\n") == 2
 
 
 def test_tags_and_tls_policy_shapes():

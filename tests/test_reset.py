@@ -1,5 +1,5 @@
-"""``workshop reset 04-iac`` deletes exactly what the lab made (its stacks,
-their change sets, the lab bucket with every object version) and nothing
+"""``workshop reset 04-iac`` deletes exactly what the lab made (its stacks, Part 1's
+and Part 2's, their change sets, their buckets with every object version) and nothing
 else in the account; it is safe to run twice, and says clearly when the
 cloud is down (exit 2)."""
 
@@ -79,6 +79,21 @@ def test_reset_deletes_the_lab_and_nothing_else(cloud, account):
     again = reset(cloud.endpoint, account)
     assert again.returncode == 0 and "nothing to delete" in again.stdout, again.stdout + again.stderr
     assert stack_names(cfn) == {"unrelated", "lab-03-stack"}
+
+
+def test_reset_deletes_both_parts_stacks_and_their_buckets(cloud, account):
+    """Part 2's CDK stack goes too, with its two buckets (emptied first) and the measurement."""
+    cfn, s3 = cloud.client("cloudformation", account), cloud.client("s3", account)
+    solve(cloud, account)  # both parts
+    cdk_bucket = f"workshop-04-cdk-data-{account}-us-east-1"
+    s3.put_object(Bucket=cdk_bucket, Key="data.txt", Body=b"in a CDK bucket")
+    assert stack_names(cfn) == {"workshop-04-iac", "workshop-04-iac-cdk"}
+    out = reset(cloud.endpoint, account)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "deleted stack workshop-04-iac-cdk" in out.stdout
+    assert stack_names(cfn) == set()
+    for name in (lab_bucket(account), cdk_bucket, f"workshop-04-cdk-logs-{account}-us-east-1"):
+        assert not bucket_exists(s3, name), name
 
 
 def test_reset_removes_a_bucket_that_outlived_its_stack(cloud, account):

@@ -1,7 +1,8 @@
 """Lab 04-iac checks: one read of the learner's CloudFormation stack
 ``workshop-04-iac`` and of what it made (bucket, topic, queue, parameter,
 change sets), and of the learner's calls that changed it (CloudTrail: the
-out-of-band change, the drift detections, the change sets executed); eight checks."""
+out-of-band change, the drift detections, the change sets executed); Part 1's
+eight checks here, Part 2's (the CDK stack) in ``lab04_cdk``, read in the same read."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class Iac:
     stack_problem: str = ""
     resources: list[dict] = field(default_factory=list)
     template: dict | None = None
+    template_text: str | None = None  # as CloudFormation keeps it (Part 2 counts its lines)
     template_problem: str = ""
     change_sets: list[dict] = field(default_factory=list)  # summaries
     executed: list[dict] = field(default_factory=list)  # described EXECUTE_COMPLETE change sets
@@ -63,6 +65,10 @@ class Iac:
     executions: list[dict] | None = None  # ExecuteChangeSet on the stack
     updates: list[dict] | None = None  # UpdateStack on the stack
     created_template: dict | None = None  # the template of the CreateStack call that made the stack
+    trail: dict = field(default_factory=dict)  # event name -> the account's events (lab_trail), read once
+    cdk: Any = None  # Part 2's read (lab04_cdk.Cdk)
+
+    stack_name = STACK_NAME
 
     @property
     def lab_bucket(self) -> str:
@@ -96,6 +102,23 @@ def _in_progress(answer: dict | None) -> bool:
 
 @LAB.reader
 def read(account) -> Iac:
+    from checker.labs.lab04_cdk import read_cdk
+
+    st = _read_part1(account)
+    st.cdk = read_cdk(account, st)
+    return st
+
+
+def lab_trail(account, event_name: str) -> list[dict] | None:
+    """The account's CloudTrail events named ``event_name`` (trail_events), looked up once per read
+    by both parts (the read's account object keeps them)."""
+    cache = account.__dict__.setdefault("_lab04_trail", {})
+    if event_name not in cache:
+        cache[event_name] = trail_events(account, event_name)
+    return cache[event_name]
+
+
+def _read_part1(account) -> Iac:
     st = Iac(account.id, account.region)
     answer = account.poll(lambda: account.call("cloudformation", "describe_stacks", StackName=STACK_NAME),
                           lambda a: not _in_progress(a), timeout=15)
@@ -114,8 +137,10 @@ def read(account) -> Iac:
     if tpl is None:
         st.template_problem = account.errors.get("cloudformation.get_template", "no template")
     else:
+        body = tpl.get("TemplateBody") or ""
+        st.template_text = body if isinstance(body, str) else json.dumps(body, indent=1)
         try:
-            st.template = parse_template(tpl.get("TemplateBody") or "")
+            st.template = parse_template(body)
         except Exception as exc:  # a template the cloud accepted but we cannot read
             st.template_problem = f"cannot read the stack's template ({exc})"
 
@@ -158,25 +183,25 @@ def _read_trail(account, st: Iac) -> None:
         return [e for e in events if created is None or
                 (parse_time(e.get("eventTime")) or created) >= created.replace(microsecond=0)]
 
-    changes = trail_events(account, "PutBucketVersioning")
+    changes = lab_trail(account, "PutBucketVersioning")
     if changes is None:
         st.trail_problem = f"CloudTrail cannot be read ({account.errors.get('cloudtrail.lookup_events', '')})"
         return
     st.bucket_changes = since_created([e for e in changes if by_learner(e) and param(e, "BucketName") == bucket])
-    started = [e for e in since_created(trail_events(account, "DetectStackDrift") or []) if _of_stack(st, e)]
+    started = [e for e in since_created(lab_trail(account, "DetectStackDrift") or []) if _of_stack(st, e)]
     for event in started[:10]:
         detection_id = param(event, "StackDriftDetectionId", "responseElements")
         status = detection_id and account.call("cloudformation", "describe_stack_drift_detection_status",
                                                StackDriftDetectionId=detection_id)
         if status and status.get("StackId") == st.stack.get("StackId"):
             st.detections.append(status)
-    st.executions = [e for e in since_created(trail_events(account, "ExecuteChangeSet") or []) if _of_stack(st, e)]
-    st.updates = [e for e in since_created(trail_events(account, "UpdateStack") or []) if _of_stack(st, e)]
+    st.executions = [e for e in since_created(lab_trail(account, "ExecuteChangeSet") or []) if _of_stack(st, e)]
+    st.updates = [e for e in since_created(lab_trail(account, "UpdateStack") or []) if _of_stack(st, e)]
     def made_it(event: dict) -> bool:  # not the CreateStack of an earlier stack of the same name
         when = parse_time(event.get("eventTime"))
         return when is None or created is None or when <= created
 
-    creation = [e for e in trail_events(account, "CreateStack") or [] if _of_stack(st, e)
+    creation = [e for e in lab_trail(account, "CreateStack") or [] if _of_stack(st, e)
                 and param(e, "TemplateBody") and made_it(e)]
     if creation:
         try:
@@ -241,20 +266,24 @@ def _no_stack(st: Iac, then: str) -> Finding:
 
 def _stack_unusable(st: Iac) -> str:
     """Why the stack is not a usable, deployed stack ('' when it is)."""
-    status = st.status
-    reason = (st.stack or {}).get("StackStatusReason")
+    return _stack_unusable_named(st.stack, STACK_NAME)
+
+
+def _stack_unusable_named(stack: dict | None, name: str) -> str:
+    status = (stack or {}).get("StackStatus", "")
+    reason = (stack or {}).get("StackStatusReason")
     because = f" ({reason})" if reason else ""
     if status == "REVIEW_IN_PROGRESS":
-        return (f"Stack {STACK_NAME} is REVIEW_IN_PROGRESS: it was made by a change set that was never "
+        return (f"Stack {name} is REVIEW_IN_PROGRESS: it was made by a change set that was never "
                 "executed. Execute the change set, or delete the stack and deploy with create_stack.")
     if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS"):
-        return (f"Stack {STACK_NAME} is {status}{because}: its creation failed and it was rolled back. "
+        return (f"Stack {name} is {status}{because}: its creation failed and it was rolled back. "
                 "A stack in this state cannot be updated: read the failed events "
                 "(describe_stack_events), fix the template, delete the stack and deploy again.")
     if status.startswith("DELETE"):
-        return f"Stack {STACK_NAME} is {status}{because}: deploy it again (step 2)."
+        return f"Stack {name} is {status}{because}: deploy it again."
     if "ROLLBACK" in status or not status.endswith("_COMPLETE"):
-        return (f"Stack {STACK_NAME} is {status}{because}: the last change did not complete. "
+        return (f"Stack {name} is {status}{because}: the last change did not complete. "
                 "Read describe_stack_events for the failed resource, fix it and apply the change again.")
     return ""
 
@@ -637,3 +666,7 @@ def drift_fixed(st: Iac) -> Finding:
     fixed = in_sync[0]
     return passed(f"Drift detection {fixed['StackDriftDetectionId'][:8]} at {_when(fixed.get('Timestamp'))}, after "
                   f"the DRIFTED one, found the stack IN_SYNC (CloudTrail DetectStackDrift, read back by id).")
+
+
+# Part 2's checks register after Part 1's, in the notebook's order.
+from checker.labs import lab04_cdk  # noqa: E402,F401
