@@ -86,7 +86,10 @@ def test_fixed_traces_graph():
     assert e["SummaryStatistics"]["TotalCount"] == 7
     assert e["ResponseTimeHistogram"] == [{"Value": 0.1, "Count": 1}, {"Value": 1.06, "Count": 1},
                                           {"Value": 1.1, "Count": 1}, {"Value": 1.2, "Count": 4}]
-    assert edge(services, orders, ("DynamoDB", "AWS::DynamoDB::Table"))["SummaryStatistics"]["TotalCount"] == 1
+    dynamodb = edge(services, orders, ("DynamoDB", "AWS::DynamoDB::Table"))
+    assert dynamodb["SummaryStatistics"]["TotalCount"] == 1
+    assert dynamodb["Aliases"] == [{"Name": "orders", "Names": ["orders"], "Type": "AWS::DynamoDB::Table"}]
+    assert edge(services, orders, pricing)["Aliases"] == []
     lam = edge(services, ("checkout", "AWS::Lambda::Function"), ("api.example.com", "remote"))
     assert lam["SummaryStatistics"]["FaultStatistics"]["TotalCount"] == 1
     assert edge(services, ("checkout", "AWS::Lambda"), ("checkout", "AWS::Lambda::Function"))

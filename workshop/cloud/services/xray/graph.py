@@ -14,12 +14,18 @@ from workshop.cloud.services.xray.trace_parts import CLIENT, Call, NodeKey, Trac
 
 # Response times are binned to the millisecond, as X-Ray's histograms are.
 RESOLUTION = 3
+# An AWS call's resource, named in its subsegment's ``aws``: an edge's Aliases (the tables,
+# queues, buckets and functions behind one AWS service node).
+_ALIASES = (("table_name", "AWS::DynamoDB::Table"), ("queue_url", "AWS::SQS::Queue"),
+            ("bucket_name", "AWS::S3::Bucket"), ("function_name", "AWS::Lambda::Function"),
+            ("topic_arn", "AWS::SNS::Topic"))
 
 
 class Stats:
     """Counts and response times of calls: a node's, an edge's, or one period's."""
 
-    __slots__ = ("ok", "throttle", "other_errors", "faults", "total", "response_time", "histogram", "start", "end")
+    __slots__ = ("ok", "throttle", "other_errors", "faults", "total", "response_time", "histogram", "start", "end",
+                 "aliases")
 
     def __init__(self) -> None:
         self.ok = self.throttle = self.other_errors = self.faults = self.total = 0
@@ -27,6 +33,7 @@ class Stats:
         self.histogram: dict[float, int] = {}
         self.start: float | None = None
         self.end: float | None = None
+        self.aliases: set[tuple[str, str]] = set()
 
     def add(self, call: Call) -> None:
         self.total += 1
@@ -87,6 +94,11 @@ def service_graph(traces: Iterable[Any], account_id: str | None = None) -> list[
             if stats is None:
                 stats = by_destination[destination] = Stats()
             stats.add(call)
+            aws = call.doc.get("aws") if call.doc.get("namespace") == "aws" else None
+            if isinstance(aws, dict):
+                for key, kind in _ALIASES:
+                    if isinstance(aws.get(key), str) and aws[key]:
+                        stats.aliases.add((aws[key].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1], kind))
     # Reference ids: the client first, then services by name and type (stable across calls).
     ordered = ([CLIENT] if CLIENT in edges else []) + sorted(nodes, key=lambda k: (k[0], k[1] or ""))
     reference = {key: i for i, key in enumerate(ordered)}
@@ -119,7 +131,7 @@ def service_graph(traces: Iterable[Any], account_id: str | None = None) -> list[
 def _edge(reference_id: int, stats: Stats) -> dict[str, Any]:
     return {"ReferenceId": reference_id, "StartTime": stats.start, "EndTime": stats.end,
             "SummaryStatistics": stats.summary(), "ResponseTimeHistogram": stats.histogram_entries(),
-            "Aliases": []}
+            "Aliases": [{"Name": name, "Names": [name], "Type": kind} for name, kind in sorted(stats.aliases)]}
 
 
 def entity_selector(expression: str | None) -> Service | Edge | None:
