@@ -464,6 +464,39 @@ class Job:
         for folder, hierarchy in folders or []:
             _remove_cgroup(folder, hierarchy, 10.0)
 
+    def usage(self) -> tuple[float | None, int | None]:
+        """(CPU seconds used so far, memory in use in bytes) of the whole job, from its cgroups'
+        counters (v2 cpu.stat / memory.current, v1 memory.usage_in_bytes), else from /proc
+        for the processes the job started; None where nothing says."""
+        cpu = memory = None
+        with self._lock:
+            folders, processes = list(self._folders or []), list(self._processes)
+        for folder, hierarchy in folders:
+            try:
+                if hierarchy.v2 and cpu is None:
+                    for line in (folder / "cpu.stat").read_text().splitlines():
+                        if line.startswith("usage_usec "):
+                            cpu = int(line.split()[1]) / 1e6
+                if hierarchy.v2 and "memory" in hierarchy.controllers:
+                    memory = int((folder / "memory.current").read_text())
+                elif "memory" in hierarchy.controllers:
+                    memory = int((folder / "memory.usage_in_bytes").read_text())
+            except (OSError, ValueError):
+                continue
+        if cpu is None or memory is None:
+            ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+            seconds = rss = 0
+            for process in processes:
+                try:
+                    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                seconds += (int(fields[11]) + int(fields[12])) / ticks
+                rss += int(fields[21]) * page
+            cpu = seconds if cpu is None else cpu
+            memory = rss if memory is None else memory
+        return cpu, memory
+
     def _cgroups(self) -> list[tuple[Path, _Hierarchy]]:
         with self._lock:
             if self._folders is None:

@@ -1,0 +1,157 @@
+"""ECS services whose tasks run: a service of 3 tasks reaches a steady state and holds
+its desiredCount (a task that dies is replaced); a rolling update to v2 ends COMPLETED
+with every task on v2; an image whose container exits at start trips the deployment
+circuit breaker, the rollout ends FAILED and the service is back on v2, with the events
+ECS writes and the service deployments' records; after a restart the lost tasks are
+STOPPED and the service starts replacements."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import ecs_images as ei
+from tests.conftest import new_account, start_cloud, stop_cloud
+from workshop.images import podman
+
+pytestmark = pytest.mark.skipif(not podman.user_namespaces(), reason="no user namespaces here")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ecs-services")
+    return {"tmp": tmp, "data": ei.data_dir_with_base(tmp)}
+
+
+def _push(cloud, account, images) -> dict:
+    ecr = cloud.client("ecr", account)
+    uri = ecr.create_repository(repositoryName="web")["repository"]["repositoryUri"]
+    tmp, data = images["tmp"], images["data"]
+    ei.build(cloud, account, data, ei.sample_app(tmp, "1.0.0"), f"{uri}:v1")
+    return {"uri": uri, "tmp": tmp, "data": data}
+
+
+def _service(ecs, name: str = "web") -> dict:
+    return ecs.describe_services(cluster="apps", services=[name])["services"][0]
+
+
+def _versions(ecs, name: str = "web") -> list[str]:
+    arns = ecs.list_tasks(cluster="apps", serviceName=name)["taskArns"]
+    tasks = ecs.describe_tasks(cluster="apps", tasks=arns)["tasks"] if arns else []
+    return sorted(ei.get(f"http://127.0.0.1:{ei.host_port(t)}/health")["version"] for t in tasks
+                  if t["lastStatus"] == "RUNNING")
+
+
+def _steady(ecs, count: int, name: str = "web"):
+    def check():
+        service = _service(ecs, name)
+        deployments = service["deployments"]
+        return (len(deployments) == 1 and deployments[0]["rolloutState"] == "COMPLETED"
+                and service["runningCount"] == count and service) or None
+    return ei.wait_for(check, timeout=180)
+
+
+def test_a_service_rolls_to_v2_and_a_crashing_image_rolls_back(cloud, images):
+    account = new_account()
+    pushed = _push(cloud, account, images)
+    uri = pushed["uri"]
+    ecs = cloud.client("ecs", account)
+    ecs.create_cluster(clusterName="apps")
+    v1 = ei.register(ecs, "web", f"{uri}:v1", log_group="/ecs/web", health=True)
+    ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=3, launchType="EC2",
+                       deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100,
+                                                "deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    service = _steady(ecs, 3)
+    assert service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert _versions(ecs) == ["1.0.0"] * 3
+    messages = [e["message"] for e in service["events"]]
+    assert messages[0] == "(service web) has reached a steady state."
+    assert any(m.startswith("(service web) has started 3 tasks: (task ") for m in messages)
+
+    # desiredCount is held: a task that dies is replaced.
+    victim = ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"][0]
+    ecs.stop_task(cluster="apps", task=victim, reason="chaos")
+    ei.wait_for(lambda: ei.task(ecs, "apps", victim)["lastStatus"] == "STOPPED")
+    ei.wait_for(lambda: len([a for a in ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"]
+                             if ei.task(ecs, "apps", a)["lastStatus"] == "RUNNING"]) == 3, timeout=120)
+    assert victim not in ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"]
+
+    # A rolling update to v2 ends COMPLETED with every task on v2.
+    ei.build(cloud, account, pushed["data"], ei.sample_app(pushed["tmp"], "2.0.0"), f"{uri}:v2")
+    v2 = ei.register(ecs, "web", f"{uri}:v2", log_group="/ecs/web", health=True)
+    updated = ecs.update_service(cluster="apps", service="web", taskDefinition=v2)["service"]
+    assert [d["status"] for d in updated["deployments"]] == ["PRIMARY", "ACTIVE"]
+    assert updated["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    v2_deployment = updated["deployments"][0]["id"]
+    service = _steady(ecs, 3)
+    assert service["deployments"][0]["id"] == v2_deployment and service["taskDefinition"] == v2
+    assert _versions(ecs) == ["2.0.0"] * 3
+    assert f"(service web) deployment {v2_deployment} deployment completed." in [e["message"] for e in service["events"]]
+
+    # An image whose container exits at start: the circuit breaker trips and rolls back to v2.
+    ei.build(cloud, account, pushed["data"], ei.crashing_app(pushed["tmp"]), f"{uri}:bad", cmd="python3 crash.py")
+    bad = ei.register(ecs, "web", f"{uri}:bad", log_group="/ecs/web", health=True)
+    failing = ecs.update_service(cluster="apps", service="web", taskDefinition=bad)["service"]["deployments"][0]["id"]
+
+    def rolled_back():
+        service = _service(ecs)
+        failed = [d for d in service["deployments"] if d["id"] == failing]
+        return service if (not failed or failed[0]["rolloutState"] == "FAILED") and \
+            service["taskDefinition"] == v2 else None
+
+    ei.wait_for(rolled_back, timeout=180)
+    service = _steady(ecs, 3)
+    assert service["taskDefinition"] == v2 and service["deployments"][0]["taskDefinition"] == v2
+    assert _versions(ecs) == ["2.0.0"] * 3
+    messages = [e["message"] for e in service["events"]]
+    assert f"(service web) deployment {failing} deployment failed: tasks failed to start." in messages
+    assert f"(service web) rolling back to deployment {v2_deployment}." in messages
+    stopped = ecs.list_tasks(cluster="apps", serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    crashed = [t for t in ecs.describe_tasks(cluster="apps", tasks=stopped)["tasks"]
+               if t["taskDefinitionArn"] == bad]
+    assert len(crashed) >= 3 and all(t["stopCode"] == "EssentialContainerExited" for t in crashed)
+
+    # The service deployments as ECS records them: v1 and v2 SUCCESSFUL, the bad one rolled back.
+    briefs = ecs.list_service_deployments(cluster="apps", service="web")["serviceDeployments"]
+    assert [b["status"] for b in briefs] == ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL", "SUCCESSFUL"]
+    record = ecs.describe_service_deployments(serviceDeploymentArns=[briefs[0]["serviceDeploymentArn"]]
+                                              )["serviceDeployments"][0]
+    assert record["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
+    assert record["deploymentCircuitBreaker"]["threshold"] == 3
+    assert record["deploymentCircuitBreaker"]["failureCount"] >= 3
+    assert record["rollback"]["reason"] == "ECS deployment circuit breaker: tasks failed to start."
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.stop_service_deployment(serviceDeploymentArn=briefs[0]["serviceDeploymentArn"])
+
+
+def test_after_a_restart_lost_tasks_are_stopped_and_replaced(tmp_path, images):
+    cloud = start_cloud(tmp_path, time_scale=600)
+    try:
+        account = new_account()
+        pushed = _push(cloud, account, images)
+        ecs = cloud.client("ecs", account)
+        ecs.create_cluster(clusterName="apps")
+        v1 = ei.register(ecs, "web", f"{pushed['uri']}:v1", health=True)
+        ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=1, launchType="EC2")
+        _steady(ecs, 1)
+        before = ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"]
+        port = ei.host_port(ei.task(ecs, "apps", before[0]))
+        stop_cloud(cloud, keep_data=True)
+        with pytest.raises(OSError):   # the task's process ended with the cloud
+            ei.get(f"http://127.0.0.1:{port}/health")
+        cloud = start_cloud(tmp_path, time_scale=600, data_dir=cloud.data_dir, port=cloud.port)
+        ecs = cloud.client("ecs", account)
+        lost = ei.task(ecs, "apps", before[0])
+        assert lost["lastStatus"] == "STOPPED" and lost["stopCode"] == "TerminationNotice"
+        assert "restarted" in lost["stoppedReason"]
+        replacement = ei.wait_for(lambda: [t for t in ecs.describe_tasks(
+            cluster="apps", tasks=ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"] or ["none"])["tasks"]
+            if t["healthStatus"] == "HEALTHY"], timeout=120)[0]
+        assert replacement["taskArn"] not in before
+        assert ei.get(f"http://127.0.0.1:{ei.host_port(replacement)}/health")["status"] == "ok"
+        service = _steady(ecs, 1)
+        assert service["deploymentConfiguration"]["maximumPercent"] == 200
+        assert any(e["message"].startswith("(service web) has started 1 tasks: (task " + replacement["taskArn"]
+                                           .split("/")[-1]) for e in service["events"])
+        assert ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]["taskDefinitionArn"] == v1
+    finally:
+        stop_cloud(cloud)
