@@ -123,6 +123,48 @@ def test_a_service_rolls_to_v2_and_a_crashing_image_rolls_back(cloud, images):
         ecs.stop_service_deployment(serviceDeploymentArn=briefs[0]["serviceDeploymentArn"])
 
 
+def test_a_rolling_update_behind_a_load_balancer_fails_no_request(cloud, images):
+    from labkit.traffic import start_http_traffic
+    from tests.elb_setup import balancer, group
+
+    account = new_account()
+    pushed = _push(cloud, account, images)
+    uri = pushed["uri"]
+    ei.build(cloud, account, pushed["data"], ei.sample_app(pushed["tmp"], "2.0.0"), f"{uri}:v2")
+    elb, ec2, ecs = (cloud.client(name, account) for name in ("elbv2", "ec2", "ecs"))
+    lb_arn, vpc = balancer(elb, ec2, "web")
+    tg = group(elb, vpc, "web", interval=5, delay=30)
+    listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    url = {t["Key"]: t["Value"] for t in elb.describe_tags(ResourceArns=[listener])["TagDescriptions"][0]["Tags"]
+           }["workshop:url"]
+    ecs.create_cluster(clusterName="apps")
+    v1 = ei.register(ecs, "web", f"{uri}:v1")
+    ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=3, launchType="EC2",
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080}])
+    _steady(ecs, 3)
+    # Each task is a target of the group at 127.0.0.1:its host port, healthy before the rollout counts it.
+    ports = sorted(ei.host_port(t) for t in ecs.describe_tasks(
+        cluster="apps", tasks=ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"])["tasks"])
+    health = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert sorted(d["Target"]["Port"] for d in health) == ports
+    assert {d["Target"]["Id"] for d in health} == {"127.0.0.1"}
+    assert {d["TargetHealth"]["State"] for d in health} == {"healthy"}
+
+    traffic = start_http_traffic(url + "/health", count=100000, rate=25, concurrency=2)
+    try:
+        ecs.update_service(cluster="apps", service="web", taskDefinition=ei.register(ecs, "web", f"{uri}:v2"))
+        _steady(ecs, 3)
+        assert _versions(ecs) == ["2.0.0"] * 3
+        ei.wait_for(lambda: {d["TargetHealth"]["State"] for d in elb.describe_target_health(
+            TargetGroupArn=tg)["TargetHealthDescriptions"]} == {"healthy"}, timeout=60)
+    finally:
+        traffic.stop()
+    result = traffic.result(timeout=60)
+    assert result.failed == 0, result.error_samples[:3]
+    assert result.tally("1.0.0").succeeded > 0 and result.tally("2.0.0").succeeded > 0
+
+
 def test_after_a_restart_lost_tasks_are_stopped_and_replaced(tmp_path, images):
     cloud = start_cloud(tmp_path, time_scale=600)
     try:

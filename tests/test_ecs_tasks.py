@@ -48,10 +48,10 @@ def test_a_task_serves_on_its_host_port_logs_to_cloudwatch_and_stops(cloud, app)
     binding = described["containers"][0]["networkBindings"][0]
     assert binding == {"bindIP": "0.0.0.0", "containerPort": 8080, "hostPort": port, "protocol": "tcp"}
     assert described["containers"][0]["imageDigest"].startswith("sha256:")
-    assert ei.get(f"http://127.0.0.1:{port}/health") == {"status": "ok", "version": "1.0.0"}
-    # The container health check runs in the container's root and passes.
+    # The container health check runs in the container's root and passes (RUNNING is not yet listening).
     healthy = ei.wait_for(lambda: (d := ei.task(ecs, "apps", arn))["healthStatus"] == "HEALTHY" and d)
     assert healthy["containers"][0]["healthStatus"] == "HEALTHY"
+    assert ei.get(f"http://127.0.0.1:{port}/health") == {"status": "ok", "version": "1.0.0"}
     assert arn in ecs.list_tasks(cluster="apps", family="web")["taskArns"]
     # The app's own output is in its awslogs stream: PREFIX/CONTAINER/TASK.
     logs = cloud.client("logs", app["account"])

@@ -30,6 +30,7 @@ _wake = threading.Event()
 _stop = threading.Event()
 _last_metrics: dict[tuple[str, str], float] = {}
 _registered: dict[str, list[tuple[str, dict]]] = {}     # task arn -> [(target group arn, target)]
+_draining: dict[str, list[tuple[str, dict]]] = {}       # task arn -> targets deregistered, maybe draining
 
 
 def _watch(backend) -> None:
@@ -116,7 +117,8 @@ def _tick(backend) -> None:
                 before = task.last_status
                 try:
                     definition = backend.describe_task_definition(task.task_definition_arn)
-                    task_runner.step(backend, task, definition)
+                    drained = task.last_status != "DEACTIVATING" or _drained(backend, task)
+                    task_runner.step(backend, task, definition, drained)
                 except Exception as exc:
                     log.exception("ecs task %s", task.task_arn)
                     task.stopped_reason = task.stopped_reason or f"Task failed: {exc}"
@@ -157,7 +159,26 @@ def _targets(backend, task, before: str, elb: list) -> None:
         _registered[task.task_arn] = found
         elb += [("register", arn, task.task_arn, target) for arn, target in found]
     elif task.last_status not in ("ACTIVATING", "RUNNING") and task.task_arn in _registered:
-        elb += [("deregister", arn, task.task_arn, target) for arn, target in _registered.pop(task.task_arn)]
+        _draining[task.task_arn] = _registered.pop(task.task_arn)
+        elb += [("deregister", arn, task.task_arn, target) for arn, target in _draining[task.task_arn]]
+    if task.last_status == "STOPPED":
+        _draining.pop(task.task_arn, None)
+
+
+def _drained(backend, task) -> bool:
+    """No target of the task is draining any more (the ELB engine ends draining after the
+    target group's deregistration delay, on the clock); moto alone never drains."""
+    if task.task_arn in _registered:
+        return False     # its deregistration is not sent yet
+    try:
+        elb = _elbv2(backend)
+        for arn, target in _draining.get(task.task_arn, []):
+            states = elb.describe_target_health(arn, [target])
+            if states and getattr(states[0], "status", "") == "draining":
+                return False
+    except Exception:
+        return True
+    return True
 
 
 def _elbv2(backend):

@@ -79,8 +79,10 @@ def move(task, status: str, account: str) -> None:
     persistence.changed(account)
 
 
-def step(backend, task, definition) -> None:
-    """Move ``task`` on as far as its state allows now (called under models.LOCK)."""
+def step(backend, task, definition, drained: bool = True) -> None:
+    """Move ``task`` on as far as its state allows now (called under models.LOCK).
+    ``drained``: its load balancers' targets are no longer draining (DEACTIVATING waits,
+    as ECS waits out the target group's deregistration delay before it stops containers)."""
     status = task.last_status
     run = _runs.setdefault(task.task_arn, Run())
     account = backend.account_id
@@ -129,7 +131,7 @@ def step(backend, task, definition) -> None:
             move(task, "DEACTIVATING", account)
     elif status == "DEACTIVATING":
         _pump(backend, task, run)
-        if elapsed(task) >= DEACTIVATING_SECONDS:
+        if elapsed(task) >= DEACTIVATING_SECONDS and drained:
             move(task, "STOPPING", account)
             run.stop_deadline = time.time() + get_clock().real_seconds(_stop_timeout(definition))
             for process in run.processes.values():
