@@ -129,6 +129,9 @@ def test_group_applies_to_graph_and_summaries(shop):
             {"Key": "lab", "Value": "06-observability"}]
         xray.update_group(GroupName="slow", FilterExpression="responsetime > 1")
         assert xray.get_group(GroupARN=group["GroupARN"])["Group"]["FilterExpression"] == "responsetime > 1"
+        # the range began before the filter changed: its graph mixes the group's versions
+        assert xray.get_service_graph(StartTime=now - 60, EndTime=now + 60,
+                                      GroupName="slow")["ContainsOldGroupVersions"] is True
         series = xray.get_time_series_service_statistics(
             StartTime=now - 60, EndTime=now + 60, GroupName="slow", Period=60,
             EntitySelectorExpression='service("inventory")')["TimeSeriesServiceStatistics"]

@@ -36,6 +36,7 @@ class Group:
     filter_expression: str | None = None
     insights: dict[str, bool] = field(default_factory=lambda: {"InsightsEnabled": False,
                                                                 "NotificationsEnabled": False})
+    filter_changed: float = 0.0      # when an update last changed the filter (ContainsOldGroupVersions)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"GroupName": self.name, "GroupARN": self.arn}
@@ -84,6 +85,8 @@ class GroupOperations:
 
     def tag(self, arn: str, tags: Any) -> None: ...   # the settings backend's
 
+    def now(self) -> float: ...
+
     def untag_all(self, arn: str) -> None: ...
 
     def _default_group(self) -> Group:
@@ -122,9 +125,12 @@ class GroupOperations:
         group = self.find_group(name, arn)
         if group.name == DEFAULT:
             raise invalid("The Default group cannot be updated.")
+        insights = _insights(insights, group.insights)
         if filter_expression is not None:
-            group.filter_expression = check_filter(filter_expression)
-        group.insights = _insights(insights, group.insights)
+            expression = check_filter(filter_expression)
+            if expression != group.filter_expression:
+                group.filter_expression, group.filter_changed = expression, self.now()
+        group.insights = insights
         return group
 
     def delete_group(self, name: Any = None, arn: Any = None) -> None:

@@ -78,12 +78,13 @@ def _handled(operation):
     return answer
 
 
-def _group_expression(backend, params: dict) -> str | None:
-    """The filter of the group the request names (None: no group, or a group of every trace)."""
+def _group_expression(backend, params: dict, start: float = 0.0) -> tuple[str | None, bool]:
+    """The filter of the group the request names (None: no group, or a group of every trace),
+    and whether that filter changed after ``start`` (the range then holds older versions)."""
     if not params.get("GroupName") and not params.get("GroupARN"):
-        return None
+        return None, False
     group = backend.find_group(params.get("GroupName"), params.get("GroupARN"))
-    return group.filter_expression or None
+    return group.filter_expression or None, group.filter_changed > start
 
 
 def _traces_of_group(account: str, region: str, backend, start: float, end: float, expression: str | None):
@@ -100,11 +101,11 @@ class XRayQueries:
     @_handled
     def get_service_graph(self, params, backend):
         start, end = _range(params)
-        expression = _group_expression(backend, params)
+        expression, old_versions = _group_expression(backend, params, start)
         parts = _traces_of_group(self.current_account, self.region, backend, start, end, expression)
         return {"StartTime": start, "EndTime": end,
                 "Services": graph.service_graph(parts, self.current_account),
-                "ContainsOldGroupVersions": False}
+                "ContainsOldGroupVersions": old_versions}
 
     @_handled
     def get_trace_graph(self, params, backend):
@@ -123,10 +124,10 @@ class XRayQueries:
         if isinstance(period, bool) or not isinstance(period, int) or period <= 0 or period % 60:
             raise invalid("Period must be a multiple of 60 seconds.")
         selector = graph.entity_selector(params.get("EntitySelectorExpression"))
-        expression = _group_expression(backend, params)
+        expression, old_versions = _group_expression(backend, params, start)
         parts = _traces_of_group(self.current_account, self.region, backend, start, end, expression)
         return {"TimeSeriesServiceStatistics": graph.time_series(parts, start, end, period, selector),
-                "ContainsOldGroupVersions": False}
+                "ContainsOldGroupVersions": old_versions}
 
     def get_trace_summaries(self):
         """responses.py's, with this account's groups for group.name and group.arn."""
