@@ -165,6 +165,55 @@ def test_a_rolling_update_behind_a_load_balancer_fails_no_request(cloud, images)
     assert result.tally("1.0.0").succeeded > 0 and result.tally("2.0.0").succeeded > 0
 
 
+def test_metrics_and_a_deployment_alarm_that_rolls_back(cloud, images):
+    from datetime import datetime, timedelta, timezone
+
+    account = new_account()
+    pushed = _push(cloud, account, images)
+    uri = pushed["uri"]
+    ecs, cw = cloud.client("ecs", account), cloud.client("cloudwatch", account)
+    cw.put_metric_alarm(AlarmName="web-5xx", Namespace="Shop", MetricName="Errors", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    ecs.create_cluster(clusterName="apps")
+    v1 = ei.register(ecs, "web", f"{uri}:v1", health=True)
+    ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=2, launchType="EC2",
+                       deploymentConfiguration={"alarms": {"alarmNames": ["web-5xx"], "enable": True,
+                                                           "rollback": True}})
+    first = _steady(ecs, 2)["deployments"][0]["id"]
+
+    # AWS/ECS per ClusterName/ServiceName, published by the cloud.
+    dims = [{"Name": "ClusterName", "Value": "apps"}, {"Name": "ServiceName", "Value": "web"}]
+
+    def stat(metric):
+        now = datetime.now(timezone.utc)
+        points = cw.get_metric_statistics(Namespace="AWS/ECS", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=1),
+                                          Period=60, Statistics=["Maximum"])["Datapoints"]
+        return max((p["Maximum"] for p in points), default=None)
+
+    assert ei.wait_for(lambda: stat("RunningTaskCount") == 2, timeout=60)
+    memory = ei.wait_for(lambda: stat("MemoryUtilization"), timeout=60)
+    assert 0 < memory < 100          # a Python app in 512 MiB
+    assert ei.wait_for(lambda: stat("CPUUtilization") is not None, timeout=60)
+
+    # The alarm goes off during the next deployment: FAILED and rolled back to the first.
+    ei.build(cloud, account, pushed["data"], ei.sample_app(pushed["tmp"], "2.0.0"), f"{uri}:v2")
+    v2 = ei.register(ecs, "web", f"{uri}:v2", health=True)
+    cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="errors after the release")
+    second = ecs.update_service(cluster="apps", service="web", taskDefinition=v2)["service"]["deployments"][0]["id"]
+    ei.wait_for(lambda: _service(ecs)["taskDefinition"] == v1, timeout=60)
+    service = _steady(ecs, 2)
+    messages = [e["message"] for e in service["events"]]
+    assert f"(service web) deployment {second} deployment failed: alarm(s) web-5xx in ALARM state." in messages
+    assert f"(service web) rolling back to deployment {first}." in messages
+    assert _versions(ecs) == ["1.0.0"] * 2
+    record = ecs.describe_service_deployments(serviceDeploymentArns=[
+        ecs.list_service_deployments(cluster="apps", service="web")["serviceDeployments"][0]["serviceDeploymentArn"]
+    ])["serviceDeployments"][0]
+    assert record["alarms"] == {"status": "TRIGGERED", "alarmNames": ["web-5xx"], "triggeredAlarmNames": ["web-5xx"]}
+    assert record["status"] == "ROLLBACK_SUCCESSFUL"
+
+
 def test_after_a_restart_lost_tasks_are_stopped_and_replaced(tmp_path, images):
     cloud = start_cloud(tmp_path, time_scale=600)
     try:

@@ -484,6 +484,8 @@ def _check_alarms(backend, service, primary, record) -> None:
     alarms = service.deployment_configuration.get("alarms")
     if not alarms or not alarms.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
         return
+    if primary.get("ws_rollback_of"):
+        return       # the rollback goes back to what ran before the alarm: it is not stopped by it
     try:
         states = services.ask("cloudwatch.alarm-states", account_id=backend.account_id,
                               region=backend.region_name, names=alarms["alarmNames"])

@@ -259,7 +259,6 @@ def _start_containers(backend, task, definition, run: Run):
         if bindings:
             env["PORT"] = str(bindings[0]["hostPort"])
         env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        env["ECS_CONTAINER_METADATA_URI_V4"] = f"{runtime.endpoint()}/_workshop/ecs/task/{task.id}"
         env.setdefault("HOSTNAME", task.id[:12])
         container.network_bindings = bindings
         entry = spec.get("entryPoint") or image.get("Entrypoint") or []
