@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 class Target(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = -1       # one send per answer (unbuffered, a client's delayed ACK adds 40 ms)
 
     def log_message(self, *args) -> None:
         pass

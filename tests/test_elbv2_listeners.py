@@ -5,12 +5,17 @@ fixed responses, redirects) and AWS's errors for bad input."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import pytest
 from botocore.exceptions import ClientError
 
 from labkit.load_balancers import load_balancer_url
+from tests.conftest import ROOT
 from tests.elb_setup import balancer, get, group, states, stop, targets, wait_states
 
 
@@ -49,6 +54,23 @@ def test_two_targets_behind_a_listener_take_turns(cloud, account, tmp_path, proc
         assert echoed["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert Counter(seen) == {"blue": 5, "green": 5}
     assert all(a != b for a, b in zip(seen, seen[1:]))      # round robin
+
+    # workshop doctor names the same URL.
+    doctor = subprocess.run([sys.executable, "-m", "workshop", "doctor"], cwd=ROOT, env=cloud.env(account),
+                            capture_output=True, text=True, timeout=120)
+    assert f"load balancer web  80 -> {url}" in doctor.stdout, doctor.stdout + doctor.stderr
+
+    # A listener deleted stops answering; the others of the cloud go on.
+    elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1).close()
+            time.sleep(0.1)
+        except OSError:
+            break
+    else:
+        raise AssertionError(f"{url} still answers after delete_listener")
 
 
 def test_unhealthy_target_leaves_rotation_and_comes_back(cloud, account, tmp_path, procs):
@@ -112,6 +134,25 @@ def test_elb_answers_itself_when_targets_cannot(cloud, account, tmp_path, procs)
     except Exception as exc:  # HTTPError 302
         assert exc.code == 302
         assert exc.headers["Location"] == f"{url}/new/old/page?q=1"
+
+
+def test_a_target_slower_than_the_idle_timeout_is_504(cloud, account, tmp_path, procs):
+    elb, ec2 = cloud.client("elbv2", account), cloud.client("ec2", account)
+    lb_arn, vpc = balancer(elb, ec2)
+    elb.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
+        {"Key": "idle_timeout.timeout_seconds", "Value": "1"}])
+    tg = group(elb, vpc, "web")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=443,
+                        Certificates=[{"CertificateArn": "arn:aws:iam::123456789012:server-certificate/test"}],
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    ports = targets(elb, tg, ["slow"], tmp_path, procs)
+    wait_states(elb, tg, {ports["slow"]: "healthy"})
+    url = load_balancer_url("web", client=elb)      # 443 is served as plain HTTP on its local port
+    status, _, body = get(url + "/slow?s=0.1")
+    assert status == 200 and json.loads(body)["headers"]["x-forwarded-proto"] == "https"
+    assert json.loads(body)["headers"]["x-forwarded-port"] == "443"
+    status, headers, body = get(url + "/slow?s=3")
+    assert status == 504 and b"504 Gateway Time-out" in body
 
 
 def test_bad_input_gets_aws_errors(cloud, account):

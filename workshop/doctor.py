@@ -37,6 +37,8 @@ def doctor(args) -> int:
     _versions(report)
     if endpoint is not None:
         _cloud(endpoint, report)
+    if account is not None:
+        _load_balancers(args, report)
     _admin_token(args, endpoint, report)
     _images(args, report)
     print(render(report))
@@ -147,6 +149,32 @@ def _cloud(endpoint: str, report: Report) -> None:
     report.add("cloud", "not answering")
     if not any("not running" in problem for problem in report.problems):
         report.problems.append(f"the cloud does not answer {endpoint}/_workshop/health; {START_HINT}")
+
+
+def _load_balancers(args, report: Report) -> None:
+    """Where each of the account's load balancers answers (the URL a learner curls; in the
+    workshop cloud a local port the cloud picked, never a guessed one)."""
+    from checker.session import client, target
+    from labkit.load_balancers import NoListener, listener_urls
+
+    try:
+        elbv2 = client("elbv2", target(endpoint=args.endpoint, account=args.account))
+        names = [lb["LoadBalancerName"] for page in elbv2.get_paginator("describe_load_balancers").paginate()
+                 for lb in page["LoadBalancers"]]
+    except Exception as exc:  # a doctor reports, it never raises
+        report.add("load balancers", f"unknown ({_short(exc)})")
+        return
+    if not names:
+        report.add("load balancers", "none in this account and region")
+        return
+    for name in names:
+        try:
+            urls = listener_urls(name, client=elbv2)
+            report.add(f"load balancer {name}", ", ".join(f"{port} -> {url}" for port, url in sorted(urls.items())))
+        except NoListener as exc:
+            report.add(f"load balancer {name}", str(exc))
+        except Exception as exc:
+            report.add(f"load balancer {name}", f"unknown ({_short(exc)})")
 
 
 def _admin_token(args, endpoint: str | None, report: Report) -> None:

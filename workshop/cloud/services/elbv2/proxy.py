@@ -189,6 +189,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "awselb/2.0"
     sys_version = ""
+    # Buffered: headers and body leave in one send (flushed after each request). Unbuffered,
+    # they were two, and a client's delayed ACK held every answer 40 ms (measured: 44 ms a request).
+    wbufsize = -1
 
     def log_message(self, format: str, *args) -> None:   # noqa: A002  (the base class's name)
         pass
