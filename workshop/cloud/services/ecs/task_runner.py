@@ -30,7 +30,10 @@ ACTIVATING_SECONDS = 2
 DEACTIVATING_SECONDS = 2
 DEPROVISIONING_SECONDS = 2
 STOP_TIMEOUT = 30                 # ECS_CONTAINER_STOP_TIMEOUT: SIGTERM, then SIGKILL
-MIN_REAL_INTERVAL = 1.0           # health checks at most once a real second (2 shared cores)
+# Health checks are real processes (~0.15 CPU s each for a Python check here): at most one a
+# real second until the container is HEALTHY, then one every 5 real seconds at most.
+MIN_REAL_INTERVAL = 1.0
+MIN_REAL_INTERVAL_HEALTHY = 5.0
 MAX_EVENT_BYTES = 256 * 1024
 
 _pulls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecs-pull")
@@ -411,7 +414,8 @@ def _health(task, run: Run) -> None:
                 if health.failures >= health.retries:
                     container.health_status = "UNHEALTHY"
             continue
-        if now - health.last < max(MIN_REAL_INTERVAL, clock.real_seconds(health.interval)):
+        floor = MIN_REAL_INTERVAL_HEALTHY if container.health_status == "HEALTHY" else MIN_REAL_INTERVAL
+        if now - health.last < max(floor, clock.real_seconds(health.interval)):
             continue
         health.last = now
         pulled = run.roots[container.name]
