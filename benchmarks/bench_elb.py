@@ -3,7 +3,9 @@ cloud vs straight to its target (one target process, tests/elb_targets.py), in o
 sequential over one kept-alive connection and with C concurrent clients, and the latency
 the listener adds (median of per-request differences). Beside it, the same proxy code
 alone in a process of its own (what "one process per load balancer" would give), so the
-choice of serving listeners inside the cloud process stays measured.
+choice of serving listeners inside the cloud process stays measured. And the cloud's idle
+CPU with that listener and its healthy target (health checks every 5 s of the clock) against
+the same cloud before the load balancer existed.
 
     python benchmarks/bench_elb.py [--requests 2000] [--concurrency 4]
 """
@@ -92,10 +94,25 @@ def measure(label: str, port: int, direct: int, n: int, clients: int) -> None:
           f"(ratio {c_via / c_direct:.2f})")
 
 
+def cpu_seconds(pid: int) -> float:
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(pid: int, seconds: float) -> float:
+    """Percent of one core the cloud used while nobody called it."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return 100 * (cpu_seconds(pid) - before) / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured (each way)")
     args = parser.parse_args()
 
     target_port = free_port()
@@ -106,12 +123,21 @@ def main() -> None:
     try:
         account = new_account()
         elb, ec2 = cloud.client("elbv2", account), cloud.client("ec2", account)
+        ec2.describe_vpcs()
+        elb.describe_load_balancers()
+        time.sleep(2)
+        idle_before = idle_cpu(cloud.process.pid, args.idle)
         lb_arn, vpc = balancer(elb, ec2, "bench")
         tg = group(elb, vpc, "bench")
         listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=[
             {"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": target_port}])
         wait_states(elb, tg, {target_port: "healthy"})
+        elb.modify_target_group(TargetGroupArn=tg, HealthCheckIntervalSeconds=5)
+        time.sleep(2)
+        idle_after = idle_cpu(cloud.process.pid, args.idle)
+        print(f"idle cloud CPU: {idle_before:.1f}% of a core before the load balancer, {idle_after:.1f}% with its "
+              f"listener and a healthy target checked every 5 s of the clock ({args.idle:.0f} s each)")
         tags = elb.describe_tags(ResourceArns=[listener])["TagDescriptions"][0]["Tags"]
         url = {t["Key"]: t["Value"] for t in tags}["workshop:url"]
         measure("listener in the cloud process", int(url.rsplit(":", 1)[1]), target_port, args.requests,

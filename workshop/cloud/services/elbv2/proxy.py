@@ -197,7 +197,16 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self._serve()
+        self._answered = False
+        try:
+            self._serve()
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True        # the client went away
+        except Exception:   # a fault of ours is ALB's 500, never a dropped connection
+            log.exception("listener %s", self.server.listener_arn)
+            self.close_connection = True
+            if not self._answered:
+                self._answer(500, record=(self.server, None, None))
 
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
@@ -286,6 +295,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             _done(group.arn, key)
         status, reason, response_headers, data = outcome
         target_seconds = time.monotonic() - sent
+        self._answered = True
         try:
             self.send_response_only(status, reason)
             if not any(k.lower() == "server" for k, _ in response_headers):
@@ -318,6 +328,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 extra: list[tuple[str, str]] = (), record=None) -> None:
         if body is None:
             body = ERROR_PAGE.format(code=status, reason=REASONS.get(status, "Error")).encode()
+        self._answered = True
         self.send_response_only(status, REASONS.get(status) if status in REASONS else None)
         self.send_header("Server", "awselb/2.0")
         self.send_header("Date", self.date_time_string())
