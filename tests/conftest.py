@@ -30,6 +30,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_healthy(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,6 +58,7 @@ class Cloud:
     data_dir: Path
     admin_token: str
     process: subprocess.Popen
+    xray_daemon_port: int = 0      # the X-Ray daemon's UDP port (a free one per test cloud)
 
     def client(self, service: str, account: str = "000000000000", **kwargs):
         import boto3
@@ -69,10 +76,12 @@ class Cloud:
 
 
 def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = None,
-                data_dir: Path | None = None, port: int | None = None) -> Cloud:
+                data_dir: Path | None = None, port: int | None = None, xray_daemon_port: int | None = None) -> Cloud:
     """A cloud on a new data dir (or on ``data_dir`` and ``port``, to start again on what a
     stopped one kept)."""
     port = port or free_port()
+    # Never the daemon's 2000: test clouds of several sessions run at once on this machine.
+    daemon_port = free_udp_port() if xray_daemon_port is None else xray_daemon_port
     env = {**os.environ, "WORKSHOP_ADMIN_TOKEN": ADMIN_TOKEN, **(extra_env or {})}
     log = open(tmp / "cloud.log", "a")
     # Not under pytest's basetemp (0700, and reset to 0700 whenever a pytest session starts):
@@ -80,7 +89,7 @@ def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = No
     data = data_dir or Path(tempfile.mkdtemp(prefix="workshop-data-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data),
-         "--time-scale", str(time_scale)],
+         "--time-scale", str(time_scale), "--xray-daemon-port", str(daemon_port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -90,7 +99,7 @@ def start_cloud(tmp: Path, time_scale: float = 60.0, extra_env: dict | None = No
         if data_dir is None:
             shutil.rmtree(data, ignore_errors=True)
         raise
-    return Cloud(endpoint, port, data, ADMIN_TOKEN, proc)
+    return Cloud(endpoint, port, data, ADMIN_TOKEN, proc, daemon_port)
 
 
 def stop_cloud(cloud: Cloud, keep_data: bool = False) -> None:

@@ -37,6 +37,19 @@ def _add_cloud_options(p: argparse.ArgumentParser) -> None:
                    "else ~/.workshop)")
     p.add_argument("--fresh", action="store_true", help="start the cloud empty: the state kept in the data dir "
                    "is moved aside (never deleted)")
+    p.add_argument("--xray-daemon-port", type=_port_or_zero, default=2000,
+                   help="UDP port of the X-Ray daemon protocol, for aws-xray-sdk code (default %(default)s; "
+                   "0 turns it off; always off in class mode)")
+
+
+def _port_or_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number (0 turns the daemon off)")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -170,7 +183,8 @@ def _cmd_cloud(args) -> int:
             print(f"workshop cloud: {exc}", file=sys.stderr)
             return 2
         os.environ["WORKSHOP_CLASS_KEYS"] = str(Path(args.class_keys).resolve())
-    return serve(args.host, args.port, args.time_scale, args.data_dir, fresh=args.fresh)
+    return serve(args.host, args.port, args.time_scale, args.data_dir, fresh=args.fresh,
+                 xray_daemon_port=args.xray_daemon_port)
 
 
 def _cmd_up(args) -> int:

@@ -197,7 +197,8 @@ def _start_cloud(args, data: Path) -> subprocess.Popen:
     data.mkdir(parents=True, exist_ok=True)
     log = open(data / "cloud.log", "w")
     command = [sys.executable, "-m", "workshop", "cloud", "--host", args.host, "--port", str(args.port),
-               "--time-scale", f"{args.time_scale:g}", "--data-dir", str(data)]
+               "--time-scale", f"{args.time_scale:g}", "--data-dir", str(data),
+               "--xray-daemon-port", str(getattr(args, "xray_daemon_port", 2000))]
     if getattr(args, "fresh", False):
         command.append("--fresh")
     print(f"workshop up: starting the workshop cloud on http://{url_host(args.host)}:{args.port} "

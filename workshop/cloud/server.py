@@ -136,7 +136,7 @@ def _allow_open_files(wanted: int) -> None:
 
 
 def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads: int = 8,
-          fresh: bool = False) -> int:
+          fresh: bool = False, xray_daemon_port: int = 2000) -> int:
     import waitress.server
 
     from workshop.cloud import persistence, services
@@ -200,6 +200,9 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
 
     tls_refusal.install(socket_map)
     restored = persistence.start(state, states)
+    from workshop.cloud.services.xray import daemon as xray_daemon
+
+    daemon, daemon_line = xray_daemon.start(local_host if host == "localhost" else host, xray_daemon_port)
     (data / PID_FILE).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
     # Warm the project's extensions in the background; requests that need one wait for it.
     threading.Thread(target=services.load_all, name="warm-up", daemon=True).start()
@@ -210,7 +213,7 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
     signal.signal(signal.SIGTERM, stop)
     kept = f", {len(restored)} account(s) restored" if restored else ""
     print(f"workshop cloud ready on http://{host}:{port} "
-          f"(time scale {time_scale:g}, data dir {data}{kept})", flush=True)
+          f"(time scale {time_scale:g}, data dir {data}{kept}; {daemon_line})", flush=True)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -220,6 +223,8 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.close()
+        if daemon is not None:
+            daemon.stop()
         written = persistence.stop()
         log.info("state written for %d account(s) at stop", written)
         try:

@@ -26,6 +26,7 @@ from workshop.cloud.services.xray.models import backend
 PAGE_SIZE = 100                    # trace summaries per page
 MAX_BATCH_TRACE_IDS = 5            # AWS: BatchGetTraces takes at most 5 ids
 DESTINATIONS = ("XRay", "CloudWatchLogs")
+ID_TIME_SLACK = 86400.0            # a trace id's time this close to its segments' is X-Ray's stamp
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +69,11 @@ def _trace_id_time(trace_id: str) -> float:
         return float(int(trace_id.split("-")[1], 16))
     except (IndexError, ValueError):
         return 0.0
+
+
+def _id_time(trace) -> float:
+    stamped = _trace_id_time(trace.trace_id)
+    return stamped if abs(stamped - trace.start) <= ID_TIME_SLACK else trace.start
 
 
 def _sampled(trace_id: str, rate: float) -> bool:
@@ -176,9 +182,10 @@ class WorkshopXRayResponse:
 
         store = backend(self.current_account, self.region).traces
         if range_type == "TraceId":
-            # The trace id's time is the time of the request that started it (epoch seconds).
-            candidates = (store.get(i) for i in store.ids(start - 86400, None)
-                          if start <= _trace_id_time(i) <= end)
+            # The trace id's time is the time of the request that started it (epoch seconds);
+            # a W3C id's first 8 hex digits may be random: then the trace's own start counts.
+            candidates = (t for t in store.traces(start - ID_TIME_SLACK, end + ID_TIME_SLACK)
+                          if start <= _id_time(t) <= end)
         else:
             candidates = store.traces(start, end)
         found = []
