@@ -197,3 +197,27 @@ def test_bad_input_gets_aws_errors(cloud, account):
     assert err.value.response["Error"]["Code"] == "ValidationError"
     health = elb.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": 8080}])
     assert health["TargetHealthDescriptions"][0]["TargetHealth"]["Reason"] == "Target.NotRegistered"
+
+
+def test_a_restarted_target_costs_no_failed_request(cloud, account, tmp_path, procs):
+    """Kept-alive connections to a target that restarted are stale: a request that meets one
+    is sent again on a new connection, never answered 502."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.elb_targets import start
+
+    elb, ec2 = cloud.client("elbv2", account), cloud.client("ec2", account)
+    lb_arn, vpc = balancer(elb, ec2)
+    tg = group(elb, vpc, "web", interval=30, healthy=2, unhealthy=10)
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    ports = targets(elb, tg, ["before"], tmp_path, procs)
+    wait_states(elb, tg, {ports["before"]: "healthy"})
+    url = load_balancer_url("web", client=elb)
+    with ThreadPoolExecutor(6) as pool:     # several kept connections to the target
+        assert {r[0] for r in pool.map(lambda _: get(url + "/slow?s=0.2"), range(12))} == {200}
+    procs[0].terminate()
+    procs[0].wait()
+    procs[0] = start(ports["before"], "after")
+    answers = [get(url) for _ in range(10)]
+    assert [(status, headers.get("X-App-Version")) for status, headers, _ in answers] == [(200, "after")] * 10

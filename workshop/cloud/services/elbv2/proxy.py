@@ -192,6 +192,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
     # Buffered: headers and body leave in one send (flushed after each request). Unbuffered,
     # they were two, and a client's delayed ACK held every answer 40 ms (measured: 44 ms a request).
     wbufsize = -1
+    # A client's kept-alive connection idle this long is closed (ALB's default idle timeout),
+    # so idle clients do not hold a thread each for ever.
+    timeout = DEFAULT_IDLE_TIMEOUT
 
     def log_message(self, format: str, *args) -> None:   # noqa: A002  (the base class's name)
         pass
@@ -350,7 +353,10 @@ def _exchange(host: str, port: int, timeout: float, method: str, path: str,
     """One request to a target over a kept-alive connection; a kept connection the target had
     closed is retried once on a new one (the request never reached it)."""
     for attempt in (0, 1):
-        conn, reused = _connection(host, port, timeout)
+        if attempt == 0:
+            conn, reused = _connection(host, port, timeout)
+        else:       # the retry never takes another kept connection: it may be as stale
+            conn, reused = http.client.HTTPConnection(host, port, timeout=timeout), False
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
             for name, value in headers:
