@@ -80,3 +80,52 @@ def test_traffic_refuses_what_it_cannot_send(cloud, account):
     run = subprocess.run([sys.executable, "-m", "workshop", "traffic", "--load-balancer", "nowhere"], cwd=ROOT,
                          env=cloud.env(account), capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "no load balancer 'nowhere'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_access_logs_land_in_the_bucket_in_elb_format(cloud, account, tmp_path, procs):
+    import gzip
+    import shlex
+
+    from botocore.exceptions import ClientError
+
+    from tests.elb_setup import get
+
+    elb, ec2, s3 = (cloud.client(name, account) for name in ("elbv2", "ec2", "s3"))
+    lb_arn, vpc = balancer(elb, ec2, "logged")
+    with pytest.raises(ClientError) as refused:
+        elb.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
+            {"Key": "access_logs.s3.enabled", "Value": "true"}, {"Key": "access_logs.s3.bucket", "Value": "nope"}])
+    assert refused.value.response["Error"]["Code"] == "InvalidConfigurationRequest"
+    bucket = f"elb-logs-{account}"
+    s3.create_bucket(Bucket=bucket)
+    elb.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
+        {"Key": "access_logs.s3.enabled", "Value": "true"}, {"Key": "access_logs.s3.bucket", "Value": bucket},
+        {"Key": "access_logs.s3.prefix", "Value": "web"}])
+    tg = group(elb, vpc, "logged")
+    listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=7, Actions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/missing"]}}])
+    ports = targets(elb, tg, ["v1"], tmp_path, procs)
+    wait_states(elb, tg, {ports["v1"]: "healthy"})
+    url = elb.describe_tags(ResourceArns=[listener])["TagDescriptions"][0]["Tags"][0]["Value"]
+    assert [get(url + path, {"User-Agent": "lab"})[0] for path in ("/a", "/b?x=1", "/missing")] == [200, 200, 404]
+
+    deadline = time.monotonic() + 30     # 5 minutes of the clock at time scale 60: 5 s
+    keys: list = []
+    while not keys and time.monotonic() < deadline:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="web/AWSLogs/").get("Contents", [])]
+        time.sleep(0.5)
+    assert keys and keys[0].startswith(f"web/AWSLogs/{account}/elasticloadbalancing/us-east-1/")
+    assert f"{account}_elasticloadbalancing_us-east-1_app.logged." in keys[0] and keys[0].endswith(".log.gz")
+    lines = [shlex.split(line) for key in keys
+             for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode().splitlines()]
+    by_path = {fields[12].split()[1].split(url.split("//")[1])[-1]: fields for fields in lines}
+    assert set(by_path) == {"/a", "/b?x=1", "/missing"}
+    ok, missing = by_path["/b?x=1"], by_path["/missing"]
+    assert ok[0] == "http" and ok[2] == lb_arn.split(":loadbalancer/")[1]
+    assert ok[4] == f"127.0.0.1:{ports['v1']}" and ok[8:10] == ["200", "200"] and ok[13] == "lab"
+    assert ok[16] == tg and ok[20] == "0" and ok[22] == "forward" and len(ok) == 30
+    assert missing[4] == "-" and missing[8:10] == ["404", "-"] and missing[20] == "7"
+    assert missing[22] == "fixed-response"

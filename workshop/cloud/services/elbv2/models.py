@@ -16,8 +16,8 @@ from collections import OrderedDict
 from typing import Any
 
 from moto.elbv2 import models as moto_elbv2
-from moto.elbv2.exceptions import (DuplicateListenerError, InvalidTargetError, ListenerNotFoundError,
-                                   TargetGroupNotFoundError, ValidationError)
+from moto.elbv2.exceptions import (DuplicateListenerError, InvalidConfigurationRequest, InvalidTargetError,
+                                   ListenerNotFoundError, TargetGroupNotFoundError, ValidationError)
 
 from workshop.cloud import persistence
 from workshop.cloud import services
@@ -271,6 +271,23 @@ class WorkshopELBv2Backend(moto_elbv2.ELBv2Backend):
             else:
                 raise ListenerNotFoundError()
         return super().modify_listener(arn, port, *args, **kwargs)
+
+    def modify_load_balancer_attributes(self, arn: str, attrs: dict[str, Any]):
+        timeout = attrs.get("idle_timeout.timeout_seconds")
+        if timeout is not None and not (str(timeout).isdigit() and 1 <= int(timeout) <= 4000):
+            raise ValidationError(f"Idle timeout value '{timeout}' must be between 1 and 4000 seconds")
+        balancer = self.load_balancers.get(arn)
+        merged = {**(balancer.attrs if balancer is not None else {}), **attrs}
+        if balancer is not None and str(merged.get("access_logs.s3.enabled", "false")).lower() == "true":
+            from workshop.cloud.services.s3 import objects
+
+            bucket = merged.get("access_logs.s3.bucket") or ""
+            try:
+                objects.object_keys(self.account_id, bucket, "\0")
+            except objects.S3ObjectError:
+                raise InvalidConfigurationRequest(f"Access Denied for bucket: {bucket}. Please check S3bucket "
+                                                  "permission") from None
+        return super().modify_load_balancer_attributes(arn, attrs)
 
     def delete_load_balancer(self, arn: str) -> None:
         balancer = self.load_balancers.get(arn)

@@ -18,7 +18,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from workshop.cloud import services
-from workshop.cloud.services.elbv2 import metrics, rules
+from workshop.cloud.services.elbv2 import access_logs, metrics, rules
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._answered = False
+        # What the access log says of this request (access_logs.entry reads these).
+        self.received_at, self.started = time.time(), time.monotonic()
+        self.balancer = self.rule = self.action = self.group_arn = self.target = self.target_status = None
+        self.target_seconds = self.redirect_url = self.error_reason = None
+        self.received_bytes = 0
+        self.scheme = "http"
         try:
             self._serve()
         except (ConnectionError, socket.timeout):
@@ -215,23 +221,26 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         server: ListenerServer = self.server
-        started = time.monotonic()
+        started = self.started
         body = self._body()
         if body is None:
             return
+        self.received_bytes = len(body)
         found = _listener(server)
         if found is None:
             self._answer(503, record=(server, None, None))
             return
         backend, balancer, listener = found
+        self.balancer = balancer
         path, _, query = self.path.partition("?")
         if not path.startswith("/"):        # an absolute-form target: keep its path
             path = "/" + path.split("://", 1)[-1].partition("/")[2]
         request = rules.Request(self.command, path, query, self.headers.get("Host", ""),
                                 {k.lower(): v for k, v in self.headers.items()}, self.client_address[0],
                                 int(listener.port), "https" if listener.protocol == "HTTPS" else "http")
-        rule = rules.matching_rule(listener, request)
-        action = rules.final_action(rule.actions) if rule is not None else None
+        self.scheme = request.protocol
+        rule = self.rule = rules.matching_rule(listener, request)
+        action = self.action = rules.final_action(rule.actions) if rule is not None else None
         record = (server, backend, None)
         if action is None:
             self._answer(503, record=record)
@@ -243,6 +252,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             local = {int(l.port): l.local_port for l in balancer.listeners.values()
                      if getattr(l, "local_port", None) and l.port}
             status, location = rules.redirect(action.get("RedirectConfig") or {}, request, local)
+            self.redirect_url = location
             self._answer(status, b"", "text/html", extra=[("Location", location)], record=record)
         else:
             self._forward(backend, balancer, action, request, body, started)
@@ -268,7 +278,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _forward(self, backend, balancer, action: dict, request: rules.Request, body: bytes,
                  started: float) -> None:
         server: ListenerServer = self.server
-        group_arn = rules.forward_group(action)
+        group_arn = self.group_arn = rules.forward_group(action)
         group = backend.target_groups.get(group_arn or "")
         if group is None:
             self._answer(503, record=(server, backend, group_arn))
@@ -278,26 +288,30 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._answer(503, record=(server, backend, group_arn))
             return
         key, host, port = chosen
+        self.target = f"{host}:{port}"
         timeout = _idle_timeout(balancer)
         headers = self._forward_headers(request)
         try:
             sent = time.monotonic()
             outcome = _exchange(host, port, timeout, self.command, self.path, headers, body)
         except socket.timeout:
+            self.error_reason = "TargetResponseTimeout"
             self._answer(504, record=(server, backend, group_arn))
             return
-        except OSError as exc:
-            log.debug("target %s:%s: %s", host, port, exc)
+        except ConnectionRefusedError:
+            self.error_reason = "TargetConnectionErrorCode"
             self._answer(502, record=(server, backend, group_arn))
             return
-        except http.client.HTTPException as exc:
+        except (OSError, http.client.HTTPException) as exc:
             log.debug("target %s:%s: %s", host, port, exc)
+            self.error_reason = "TargetResponseError"
             self._answer(502, record=(server, backend, group_arn))
             return
         finally:
             _done(group.arn, key)
         status, reason, response_headers, data = outcome
-        target_seconds = time.monotonic() - sent
+        target_seconds = self.target_seconds = time.monotonic() - sent
+        self.target_status = status
         self._answered = True
         try:
             self.send_response_only(status, reason)
@@ -314,6 +328,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         finally:
             metrics.record(server.account_id, server.region, server.load_balancer_arn, group.arn,
                            status, elb=False, target_seconds=target_seconds)
+            access_logs.record(self, status, len(data))
 
     def _forward_headers(self, request: rules.Request) -> list[tuple[str, str]]:
         headers = [(k, v) for k, v in self.headers.items()
@@ -346,6 +361,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             server, _backend, group_arn = record
             metrics.record(server.account_id, server.region, server.load_balancer_arn, group_arn,
                            status, elb=True)
+            access_logs.record(self, status, len(body))
 
 
 def _exchange(host: str, port: int, timeout: float, method: str, path: str,
