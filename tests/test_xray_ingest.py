@@ -155,3 +155,33 @@ def test_segment_destination_cloudwatch_logs_writes_spans(cloud, account):
     assert span["spanId"] == doc["id"] and span["traceId"] == trace_id.replace("-", "")[1:]
     assert span["status"]["code"] == "ERROR"
     assert xray.batch_get_traces(TraceIds=[trace_id])["Traces"]    # still in X-Ray too
+
+
+def test_lambda_active_tracing_emits_the_service_and_function_segments(cloud, account):
+    from tests.test_lambda_invoke import invoke, make_function
+
+    source = """
+        def handler(event, context):
+            if event.get("fail"):
+                raise RuntimeError("out of stock")
+            return {"ok": True}
+    """
+    make_function(cloud, account, "traced", source, TracingConfig={"Mode": "Active"})
+    make_function(cloud, account, "untraced", source)
+    client = cloud.client("lambda", account)
+    invoke(client, "traced", {})
+    invoke(client, "traced", {"fail": True})
+    invoke(client, "untraced", {})
+    xray = cloud.client("xray", account)
+    now = time.time()
+    summaries = xray.get_trace_summaries(StartTime=now - 300, EndTime=now + 60)["TraceSummaries"]
+    assert len(summaries) == 2                                   # one trace per traced invocation
+    assert sorted(s["HasFault"] for s in summaries) == [False, True]
+    for summary in summaries:
+        assert {(s["Name"], s["Type"]) for s in summary["ServiceIds"]} == {
+            ("traced", "AWS::Lambda"), ("traced", "AWS::Lambda::Function")}
+        assert summary["EntryPoint"]["Type"] == "AWS::Lambda"
+    (trace,) = xray.batch_get_traces(TraceIds=[summaries[0]["Id"]])["Traces"]
+    docs = {json.loads(s["Document"])["origin"]: json.loads(s["Document"]) for s in trace["Segments"]}
+    assert docs["AWS::Lambda::Function"]["parent_id"] == docs["AWS::Lambda"]["id"]
+    assert [s["name"] for s in docs["AWS::Lambda::Function"]["subsegments"]] == ["Invocation"]

@@ -51,6 +51,9 @@ MAX_WORKERS = 32                     # all functions together; idle ones are evi
 IDLE_SECONDS = 600.0                 # a warm worker unused this long (real time) is stopped
 MAX_EVENT_CHARS = 256 * 1024         # CloudWatch Logs' limit on one event
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024   # what one invocation's output may cost the cloud
+# Announced after each invocation of a function with active tracing (spec, invocation,
+# outcome, end: when it ended, epoch seconds); X-Ray subscribes and keeps its segments.
+INVOCATION_TRACED = "lambda.invocation-traced"
 
 
 class _WorkerGone(Exception):
@@ -520,6 +523,12 @@ class FunctionRunner:
             })
         except Exception:
             log.exception("could not publish the metrics of %s", spec.function_name)
+        if spec.tracing_mode == "Active":   # X-Ray keeps the invocation's segments
+            try:
+                services.announce(INVOCATION_TRACED, spec=spec, invocation=inv, outcome=outcome,
+                                  end=get_clock().timestamp())
+            except Exception:
+                log.exception("could not trace the invocation of %s", spec.function_name)
 
     def record_throttle(self, spec: FunctionSpec, inv: Invocation) -> None:
         self._put_metrics(spec, inv, {"Throttles": (1.0, "Count")})

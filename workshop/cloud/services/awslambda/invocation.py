@@ -51,6 +51,7 @@ class FunctionSpec:
     timeout: float
     function_arn: str                 # unqualified
     code: bytes = field(compare=False, repr=False)
+    tracing_mode: str = field(default="PassThrough", compare=False)   # TracingConfig's Mode
 
     @property
     def key(self) -> tuple[str, str, str, str]:

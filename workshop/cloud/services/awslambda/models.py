@@ -414,7 +414,8 @@ class _LambdaBackend:
             environment=tuple(sorted((str(k), str(v)) for k, v in variables.items())),
             memory_size=int(fn.memory_size or 128), timeout=float(fn.timeout or 3),
             function_arn=make_function_arn(self.region_name, self.account_id, fn.function_name),
-            code=getattr(fn, "code_bytes", b"") or b"")
+            code=getattr(fn, "code_bytes", b"") or b"",
+            tracing_mode=str((getattr(fn, "tracing_config", None) or {}).get("Mode") or "PassThrough"))
 
 
 def _check_alias_name(name: Any) -> None:

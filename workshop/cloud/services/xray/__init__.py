@@ -23,6 +23,6 @@ Operations are routed by path to methods named after the operation in snake_case
 method (or gets the cloud's not-implemented error).
 """
 
-from workshop.cloud.services.xray import models, otlp, responses, spans_log  # noqa: F401  (register)
+from workshop.cloud.services.xray import lambda_tracing, models, otlp, responses, spans_log  # noqa: F401  (register)
 
 responses.add_routes()
