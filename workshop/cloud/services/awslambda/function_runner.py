@@ -543,7 +543,7 @@ class FunctionRunner:
         with self._telemetry_lock:
             backend.ensure_log_group(spec.log_group)
             backend.ensure_log_stream(spec.log_group, stream)
-            backend.put_log_events(spec.log_group, stream, events)
+            backend.put_log_events(spec.log_group, stream, events, emf=True)   # EMF lines become metrics
 
     def _put_metrics(self, spec: FunctionSpec, inv: Invocation, values: dict[str, tuple[float, str]]) -> None:
         from workshop.cloud.services.cloudwatch import aws_metrics

@@ -12,6 +12,7 @@ import json
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from moto.core.utils import unix_time_millis, utcnow
@@ -20,7 +21,7 @@ from moto.logs.models import LogGroup, LogsBackend, LogStream, logs_backends
 from moto.logs.utils import EventMessageFilter
 
 from workshop.cloud.services import extend, on_account_reset
-from workshop.cloud.services.logs import store
+from workshop.cloud.services.logs import metric_filters, store
 
 PAGE_EVENTS = 10_000                 # GetLogEvents / FilterLogEvents: at most 10,000 events...
 PAGE_BYTES = 1_048_576               # ...or 1 MB, whichever comes first (AWS)
@@ -107,7 +108,9 @@ class DiskLogStream(LogStream):
             })
         return described
 
-    def put_log_events(self, log_events: list[dict[str, Any]]) -> str:
+    def put_log_events(self, log_events: list[dict[str, Any]], emf: bool = False) -> str:
+        """Store a batch; the group's metric filters (and, with ``emf``, embedded metric
+        format lines) turn it into metrics as it arrives."""
         self.last_ingestion_time = utcnow()
         ingested = int(unix_time_millis(self.last_ingestion_time))
         first = self.files.count
@@ -121,6 +124,9 @@ class DiskLogStream(LogStream):
                 self._send_log_events(service=subscription.destination_arn.split(":")[2],
                                       destination_arn=subscription.destination_arn,
                                       filter_name=subscription.name, log_events=delivered)
+        if log_events and (emf or getattr(self.log_group, "metric_filters", None)):
+            metric_filters.on_events(self.log_group.account_id, self.log_group.region, self.log_group,
+                                     log_events, emf)
         return f"{self.upload_sequence_token:056d}"
 
     def get_log_events(self, start_time: int | None, end_time: int | None, limit: int | None,
@@ -244,13 +250,13 @@ class _LogGroup:
             raise ResourceNotFoundException()
         _remove_files(self.streams.pop(log_stream_name))
 
-    def put_log_events(self, log_stream_name: str, log_events: list[dict[str, Any]]) -> str:
+    def put_log_events(self, log_stream_name: str, log_events: list[dict[str, Any]], emf: bool = False) -> str:
         if log_stream_name not in self.streams:
             raise ResourceNotFoundException("The specified log stream does not exist.")
         stream = self.streams[log_stream_name]
         if not isinstance(stream, DiskLogStream):   # made before this extension loaded
             stream = self.streams[log_stream_name] = _to_disk(self, stream)
-        return stream.put_log_events(log_events)
+        return stream.put_log_events(log_events, emf)
 
     def filter_log_events(self, log_group_name: str, log_stream_names: list[str], start_time: int | None,
                           end_time: int | None, limit: int | None, next_token: str | None,
@@ -282,6 +288,42 @@ class _LogGroup:
 
 @extend(LogsBackend)
 class _LogsBackend:
+    def put_log_events(self, log_group_name: str, log_stream_name: str, log_events: list[dict[str, Any]],
+                       emf: bool = False) -> tuple[str, dict[str, Any]]:
+        """moto's, with ``emf``: the batch's embedded-metric-format lines become metrics
+        (Lambda's output always; PutLogEvents with ``x-amzn-logs-format: json/emf``)."""
+        if log_group_name not in self.groups:
+            raise ResourceNotFoundException()
+        rejected: dict[str, int] = {}
+        allowed = []
+        last = None
+        oldest = int(unix_time_millis(utcnow() - timedelta(days=14)))
+        newest = int(unix_time_millis(utcnow() + timedelta(hours=2)))
+        for index, event in enumerate(log_events):
+            if last is not None and last > event["timestamp"]:
+                raise InvalidParameterException(
+                    "Log events in a single PutLogEvents request must be in chronological order.")
+            if event["timestamp"] < oldest:
+                rejected["tooOldLogEventEndIndex"] = index
+            elif event["timestamp"] > newest:
+                rejected["tooNewLogEventStartIndex"] = index
+            else:
+                allowed.append(event)
+            last = event["timestamp"]
+        return self.groups[log_group_name].put_log_events(log_stream_name, allowed, emf=emf), rejected
+
+    def put_metric_filter(self, filter_name: str, filter_pattern: str, log_group_name: str,
+                          metric_transformations: list[dict[str, Any]]) -> None:
+        metric_filters.put_metric_filter(self, log_group_name, filter_name, filter_pattern, metric_transformations)
+
+    def describe_metric_filters(self, prefix: str | None = None, log_group_name: str | None = None,
+                                metric_name: str | None = None, metric_namespace: str | None = None
+                                ) -> list[dict[str, Any]]:
+        return metric_filters.describe_metric_filters(self, prefix, log_group_name, metric_name, metric_namespace)
+
+    def delete_metric_filter(self, filter_name: str | None = None, log_group_name: str | None = None) -> None:
+        metric_filters.delete_metric_filter(self, log_group_name, filter_name)
+
     def delete_log_group(self, log_group_name: str) -> None:
         if log_group_name not in self.groups:
             raise ResourceNotFoundException()
