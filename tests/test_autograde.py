@@ -30,6 +30,40 @@ def test_grading_kernel_gets_the_learners_aws_settings_and_no_grader_secret(monk
     assert "AWS_PROFILE" not in env and env["PATH"] == os.environ["PATH"]
 
 
+def test_a_grading_kernel_gets_the_graders_jsii_cache_read_only(tmp_path, monkeypatch):
+    """A lab that uses the AWS CDK: the borrowed user's new home starts with the grader's unpacked
+    jsii packages, linked: the folders and jsii's use markers are the user's, the files stay the
+    grader's and read-only to the user; jsii is told to use it. A lab without the CDK: nothing."""
+    from workshop.grading import JSII_CACHE, kernel_box
+
+    cache = tmp_path / "cache"
+    package = cache / "aws-cdk-lib" / "2.0.0" / "abc"
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("unpacked")
+    (package / "index.js").chmod(0o644)
+    (package / ".jsii-runtime-package-cache").write_text("")
+    monkeypatch.setenv("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(cache))
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "04-iac.ipynb").write_text('{"source": "import aws_cdk as cdk"}')
+    with kernel_box(lab) as box:
+        if box is None:
+            pytest.skip("not root: grading kernels run as the instructor, with the instructor's cache")
+        seeded = box.home / JSII_CACHE / "aws-cdk-lib" / "2.0.0" / "abc"
+        assert (seeded / "index.js").read_text() == "unpacked"
+        assert (seeded / "index.js").stat().st_ino == (package / "index.js").stat().st_ino
+        assert (seeded / "index.js").stat().st_uid == os.getuid() != box.user.uid
+        marker = ".jsii-runtime-package-cache"
+        assert (seeded / marker).stat().st_uid == box.user.uid
+        assert (seeded / marker).stat().st_ino != (package / marker).stat().st_ino
+        assert seeded.stat().st_uid == (box.home / ".cache").stat().st_uid == box.user.uid
+        assert box.env()["JSII_RUNTIME_PACKAGE_CACHE_ROOT"] == str(box.home / JSII_CACHE)
+    assert (package / "index.js").stat().st_uid == os.getuid() and (package / "index.js").read_text() == "unpacked"
+    (lab / "04-iac.ipynb").write_text('{"source": "import boto3"}')
+    with kernel_box(lab) as box:
+        assert not (box.home / ".cache").exists()
+
+
 def test_a_submission_has_a_timestamp_nbgrader_reads(tmp_path):
     from nbgrader.utils import parse_utc
 
