@@ -303,3 +303,36 @@ def test_tags_on_groups_and_rules(cloud, account):
     with pytest.raises(ClientError) as err:
         xray.list_tags_for_resource(ResourceARN=arn)
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+SDK_SAMPLING_APP = """
+import logging, sys, time
+from aws_xray_sdk.core.sampling.connector import ServiceConnector
+from aws_xray_sdk.core.daemon_config import DaemonConfig
+config = DaemonConfig()            # AWS_XRAY_DAEMON_ADDRESS, as the SDK's sampler reads it
+connector = ServiceConnector()
+connector.setup_xray_client(config.tcp_ip, config.tcp_port, None)   # the SDK's own: unsigned, to the daemon
+rules = {r.name: r for r in connector.fetch_sampling_rules()}
+targets, _ = connector.fetch_sampling_target([rules["sdk-tcp"]])
+print(sorted(rules), targets["sdk-tcp"]["quota"], targets["sdk-tcp"]["rate"])
+"""
+
+
+def test_aws_xray_sdk_sampling_through_the_daemon_port(tmp_path):
+    """aws-xray-sdk asks the daemon's TCP port for sampling rules and targets, unsigned, as
+    it asks the real daemon: they come from the account the daemon sends segments to."""
+    from tests.conftest import new_account, start_cloud, stop_cloud
+
+    account = new_account()
+    cloud = start_cloud(tmp_path, extra_env={"WORKSHOP_ACCOUNT": account})
+    try:
+        cloud.client("xray", account).create_sampling_rule(SamplingRule={
+            "RuleName": "sdk-tcp", "ResourceARN": "*", "Priority": 1, "FixedRate": 0.5, "ReservoirSize": 7,
+            "ServiceName": "*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "Version": 1})
+        env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{cloud.xray_daemon_port}"}
+        run = subprocess.run([sys.executable, "-c", SDK_SAMPLING_APP], env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == ["['Default',", "'sdk-tcp']", "7", "0.5"]
+    finally:
+        stop_cloud(cloud)

@@ -59,12 +59,15 @@ class Daemon:
         self.received = self.stored = 0
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="xray-daemon", daemon=True)
+        self.tcp = None      # daemon_proxy.Proxy: the SDKs' sampling calls on the same port
 
     def start(self) -> Daemon:
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        if self.tcp is not None:
+            self.tcp.stop()
         self._stopping = True
         try:   # wake the blocking receive
             with socket.socket(self.sock.family, socket.SOCK_DGRAM) as poke:
@@ -124,4 +127,7 @@ def start(host: str, port: int) -> tuple[Daemon | None, str]:
         daemon = Daemon(bind_host, port).start()
     except OSError as exc:
         return None, f"X-Ray daemon port off: cannot listen on UDP {bind_host}:{port} ({exc.strerror or exc})"
-    return daemon, f"X-Ray daemon on UDP {bind_host}:{port}"
+    from workshop.cloud.services.xray import daemon_proxy
+
+    daemon.tcp = daemon_proxy.start(bind_host, daemon.address[1], daemon.account, daemon.region)
+    return daemon, f"X-Ray daemon on UDP {bind_host}:{port}" + (" and TCP" if daemon.tcp else "")
