@@ -82,3 +82,46 @@ class WorkshopLogsResponse:
             raise _invalid("logEventMessages", messages, "Member must have length less than or equal to 50")
         matches = metric_filters.test_metric_filter(self._get_param("filterPattern") or "", messages)
         return json.dumps({"matches": matches})
+
+    # -- Logs Insights ----------------------------------------------------------------
+    def start_query(self) -> str:
+        given = [p for p in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if self._get_param(p)]
+        if len(given) != 1:
+            raise InvalidParameterException(
+                "Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers.")
+        identifiers = self._get_param(given[0])
+        if isinstance(identifiers, str):
+            identifiers = [identifiers]
+        limit = self._get_param("limit")
+        query_id = self.logs_backend.start_insights_query(
+            identifiers, self._get_int_param("startTime"), self._get_int_param("endTime"),
+            self._get_param("queryString") or "", int(limit) if limit is not None else None)
+        return json.dumps({"queryId": query_id})
+
+    def get_query_results(self) -> str:
+        query = self.logs_backend.insights_query(self._get_param("queryId"))
+        return json.dumps({"queryLanguage": "CWLI", "results": query.results, "statistics": query.statistics,
+                           "status": query.status})
+
+    def stop_query(self) -> str:
+        return json.dumps({"success": self.logs_backend.stop_insights_query(self._get_param("queryId"))})
+
+    def describe_queries(self) -> str:
+        status = self._get_param("status")
+        if status and status not in ("Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout",
+                                     "Unknown"):
+            raise _invalid("status", status, "Member must satisfy enum value set: [Scheduled, Running, "
+                           "Complete, Failed, Cancelled, Timeout, Unknown]")
+        found = self.logs_backend.describe_insights_queries(self._get_param("logGroupName"), status)
+        limit = int(self._get_param("maxResults") or 1000)
+        start = 0
+        token = self._get_param("nextToken")
+        if token:
+            try:
+                start = int(token)
+            except ValueError:
+                raise InvalidParameterException("The specified nextToken is invalid.") from None
+        body: dict = {"queries": [q.info() for q in found[start:start + limit]]}
+        if start + limit < len(found):
+            body["nextToken"] = str(start + limit)
+        return json.dumps(body)
