@@ -69,16 +69,29 @@ class Proxy:
         server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host else _Server
         self.server = server_class((host, port), _Handler)
         self.server.account, self.server.region = account, region
-        self._thread = threading.Thread(target=self.server.serve_forever, name="xray-daemon-tcp", daemon=True)
+        self.server.timeout = None      # block until a connection: no polling while idle
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, name="xray-daemon-tcp", daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stopping:
+            try:
+                self.server.handle_request()
+            except OSError:
+                return
 
     def start(self) -> Proxy:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._stopping = True
+        try:   # wake the blocking accept
+            socket.create_connection(self.server.server_address[:2], timeout=1).close()
+        except OSError:
+            pass
         self._thread.join(timeout=5)
+        self.server.server_close()
 
 
 def start(host: str, port: int, account: str, region: str) -> Proxy | None:
