@@ -125,7 +125,8 @@ def test_elb_answers_itself_when_targets_cannot(cloud, account, tmp_path, procs)
                     Actions=[{"Type": "redirect", "RedirectConfig": {"Path": "/new/#{path}",
                                                                        "StatusCode": "HTTP_302"}}])
     assert get(url + "/teapot/1")[0:3:2] == (418, b"short and stout")
-    request = __import__("urllib.request").request
+    import urllib.request as request
+
     opener = request.build_opener(type("NoRedirect", (request.HTTPRedirectHandler,),
                                        {"redirect_request": lambda *a, **k: None}))
     try:
@@ -221,3 +222,27 @@ def test_a_restarted_target_costs_no_failed_request(cloud, account, tmp_path, pr
     procs[0] = start(ports["before"], "after")
     answers = [get(url) for _ in range(10)]
     assert [(status, headers.get("X-App-Version")) for status, headers, _ in answers] == [(200, "after")] * 10
+
+
+def test_resetting_the_account_closes_its_listeners(cloud, account):
+    import urllib.request
+
+    elb, ec2 = cloud.client("elbv2", account), cloud.client("ec2", account)
+    lb_arn, _vpc = balancer(elb, ec2)
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "up"}}])
+    url = load_balancer_url("web", client=elb)
+    assert get(url)[2] == b"up"
+    reset = urllib.request.Request(f"{cloud.endpoint}/_workshop/accounts/{account}/reset", method="POST",
+                                   headers={"X-Workshop-Admin-Token": cloud.admin_token})
+    assert urllib.request.urlopen(reset, timeout=30).status == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1).close()
+            time.sleep(0.1)
+        except OSError:
+            break
+    else:
+        raise AssertionError(f"{url} still answers after the account was reset")
+    assert elb.describe_load_balancers()["LoadBalancers"] == []

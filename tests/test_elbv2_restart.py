@@ -56,3 +56,40 @@ def test_the_backend_pickles_with_target_states():
     assert [(s.id, s.port, s.state) for s in kept.states().values()] == \
         [("127.0.0.1", 8081, "initial"), ("127.0.0.1", 8082, "initial")]
     assert again.lock is not backend.lock
+
+
+def test_a_taken_port_gets_another_and_the_tag_follows():
+    """On restart the old local port is tried first; taken by something else, the listener
+    opens on another and its workshop:url tag names that one (never a dead URL)."""
+    import socket
+    import time
+
+    from workshop.cloud.services.elbv2 import proxy
+    from workshop.cloud.services.elbv2.models import URL_TAG, elbv2_backends
+
+    backend = elbv2_backends["864213579025"]["us-east-1"]
+    vpc = backend.ec2_backend.create_vpc("10.0.0.0/16")
+    subnet = backend.ec2_backend.create_subnet(vpc.id, "10.0.1.0/24", availability_zone="us-east-1a")
+    balancer = backend.create_load_balancer("moved", [], [subnet.id])
+    listener = backend.create_listener(balancer.arn, "HTTP", 80, None, None,
+                                       [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])
+    first = listener.local_port
+    proxy.close_listener(listener.arn)
+    squatter = socket.socket()
+    try:
+        deadline = time.monotonic() + 5
+        while True:     # the closed server lets go of its port in the background
+            try:
+                squatter.bind(("127.0.0.1", first))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+        squatter.listen()
+        backend.open_listener(listener, preferred_port=first)
+        assert listener.local_port != first
+        tags = backend.describe_tags([listener.arn])[listener.arn]
+        assert tags[URL_TAG] == f"http://127.0.0.1:{listener.local_port}"
+    finally:
+        squatter.close()
+        backend.delete_load_balancer(balancer.arn)
