@@ -244,3 +244,72 @@ def test_emf_lines_from_lambda_output_become_metrics(cloud, account):
     points = wait_for(lambda: _stats(cw, "LambdaShop", "ItemsPriced", start, 10,
                                            [{"Name": "Function", "Value": "pricer"}]))
     assert sum(p["Sum"] for p in points) == 7.0 and sum(p["SampleCount"] for p in points) == 2.0
+
+
+METRIC_FILTER_TEMPLATE = """
+Resources:
+  Group:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /cfn/orders}
+  Faults:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Ref Group
+      FilterPattern: '{ $.status >= 500 }'
+      MetricTransformations:
+        - {MetricName: Faults, MetricNamespace: CfnShop, MetricValue: "1", DefaultValue: 0, Unit: Count}
+Outputs:
+  FilterName: {Value: !Ref Faults}
+"""
+
+
+def test_cloudformation_metric_filter_with_drift(cloud, account):
+    from tests.test_cloudformation_drift import deploy, detect, drifts
+
+    cf, logs = cloud.client("cloudformation", account), cloud.client("logs", account)
+    stack = deploy(cf, METRIC_FILTER_TEMPLATE, "metric-filter-stack")
+    name = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["FilterName"]
+    listed = logs.describe_metric_filters(logGroupName="/cfn/orders")["metricFilters"]
+    assert [(f["filterName"], f["filterPattern"]) for f in listed] == [(name, "{ $.status >= 500 }")]
+    assert listed[0]["metricTransformations"] == [{"metricName": "Faults", "metricNamespace": "CfnShop",
+                                                  "metricValue": "1", "defaultValue": 0.0, "unit": "Count"}]
+    # It counts like one made with the API.
+    logs.create_log_stream(logGroupName="/cfn/orders", logStreamName="s")
+    start = _minute_start(10)
+    logs.put_log_events(logGroupName="/cfn/orders", logStreamName="s", logEvents=[
+        {"timestamp": start + i * 1000, "message": json.dumps({"status": s})} for i, s in enumerate((200, 502, 503))])
+    assert [p["Sum"] for p in _stats(cloud.client("cloudwatch", account), "CfnShop", "Faults", start, 2)] == [2.0]
+
+    assert detect(cf, "metric-filter-stack")["StackDriftStatus"] == "IN_SYNC"
+    logs.put_metric_filter(logGroupName="/cfn/orders", filterName=name, filterPattern="{ $.status >= 400 }",
+                           metricTransformations=[{"metricName": "Faults", "metricNamespace": "CfnShop",
+                                                   "metricValue": "1", "defaultValue": 0, "unit": "Count"}])
+    assert detect(cf, "metric-filter-stack")["StackDriftStatus"] == "DRIFTED"
+    drift = drifts(cf, "metric-filter-stack")["Faults"]
+    assert drift["StackResourceDriftStatus"] == "MODIFIED"
+    assert [(d["PropertyPath"], d["ExpectedValue"], d["ActualValue"]) for d in drift["PropertyDifferences"]] == [
+        ("/FilterPattern", "{ $.status >= 500 }", "{ $.status >= 400 }")]
+    logs.delete_metric_filter(logGroupName="/cfn/orders", filterName=name)
+    assert detect(cf, "metric-filter-stack")["StackDriftStatus"] == "DRIFTED"
+    assert drifts(cf, "metric-filter-stack")["Faults"]["StackResourceDriftStatus"] == "DELETED"
+
+    # An update puts it back as the template says; deleting the stack removes it.
+    cf.update_stack(StackName="metric-filter-stack",
+                    TemplateBody=METRIC_FILTER_TEMPLATE.replace("$.status >= 500", "$.status >= 501"))
+    cf.get_waiter("stack_update_complete").wait(StackName="metric-filter-stack",
+                                                WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert [f["filterPattern"] for f in logs.describe_metric_filters(logGroupName="/cfn/orders")["metricFilters"]] \
+        == ["{ $.status >= 501 }"]
+    assert detect(cf, "metric-filter-stack")["StackDriftStatus"] == "IN_SYNC"
+    cf.delete_stack(StackName="metric-filter-stack")
+    cf.get_waiter("stack_delete_complete").wait(StackName="metric-filter-stack",
+                                                WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert logs.describe_metric_filters(filterNamePrefix=name)["metricFilters"] == []
+
+    # A pattern AWS refuses fails the resource with AWS's message.
+    cf.create_stack(StackName="bad-filter", TemplateBody=METRIC_FILTER_TEMPLATE.replace(
+        "'{ $.status >= 500 }'", "'{ $.status >= }'").replace("/cfn/orders", "/cfn/bad"))
+    events = wait_for(lambda: [e for e in cf.describe_stack_events(StackName="bad-filter")["StackEvents"]
+                               if e["LogicalResourceId"] == "Faults" and e["ResourceStatus"] == "CREATE_FAILED"],
+                      timeout=30, what="the filter's failure")
+    assert "Invalid metric filter pattern" in events[0]["ResourceStatusReason"]

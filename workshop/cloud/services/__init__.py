@@ -28,6 +28,7 @@ from collections.abc import Callable
 EXTENSIONS: dict[str, list[str]] = {
     "cloudformation": ["workshop.cloud.services.cloudformation",
                        "workshop.cloud.services.cloudwatch.cfn_resources",
+                       "workshop.cloud.services.logs.cloudformation",
                        "workshop.cloud.services.awslambda.cloudformation",
                        "workshop.cloud.services.codecommit.cloudformation",
                        "workshop.cloud.services.codebuild.cloudformation",

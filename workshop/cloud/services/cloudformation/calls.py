@@ -34,6 +34,7 @@ _CALLS: dict[str, tuple[str | None, str | None, str | None, str]] = {
     "AWS::CodeBuild::Project": ("CreateProject", "UpdateProject", "DeleteProject", "name"),
     "AWS::CodePipeline::Pipeline": ("CreatePipeline", "UpdatePipeline", "DeletePipeline", "name"),
     "AWS::Logs::LogGroup": ("CreateLogGroup", "PutRetentionPolicy", "DeleteLogGroup", "logGroupName"),
+    "AWS::Logs::MetricFilter": ("PutMetricFilter", "PutMetricFilter", "DeleteMetricFilter", "filterName"),
 }
 # Creates that take a name where the resource is then known by its ARN or URL.
 _CREATED_BY_NAME = {"AWS::SNS::Topic": ("Name", ":"), "AWS::SQS::Queue": ("QueueName", "/")}
