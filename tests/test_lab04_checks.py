@@ -93,11 +93,11 @@ def comparison() -> dict:
     return ns["COMPARISON"]
 
 
-def deploy_cdk(cloud, account: str, template: dict, name: str = "cdk-deploy") -> None:
-    """Step 7: a CREATE change set of the synthesized template, executed."""
+def deploy_cdk(cloud, account: str, template: dict, name: str = "cdk-deploy", body: str | None = None) -> None:
+    """Step 7: a CREATE change set of the synthesized template (or of ``body``), executed."""
     cfn = cloud.client("cloudformation", account)
     cfn.create_change_set(StackName=CDK_STACK, ChangeSetName=name, ChangeSetType="CREATE",
-                          TemplateBody=json.dumps(template), Tags=LAB_TAGS)
+                          TemplateBody=body or json.dumps(template), Tags=LAB_TAGS)
     cfn.get_waiter("change_set_create_complete").wait(StackName=CDK_STACK, ChangeSetName=name, WaiterConfig=FAST)
     cfn.execute_change_set(StackName=CDK_STACK, ChangeSetName=name)
     cfn.get_waiter("stack_create_complete").wait(StackName=CDK_STACK, WaiterConfig=FAST)
@@ -227,6 +227,16 @@ def test_part1_alone_passes_part1_and_no_cdk_check(cloud, account):
     assert passing(found) == PART1
     assert f"no stack named {CDK_STACK}" in found["cdk-synthesized"].message
     assert f"no s3://{lab_bucket(account)}/{REDUCTION_KEY}" in found["cdk-reduction-measured"].message
+
+
+def test_the_cdk_clis_yaml_template_passes_too(cloud, account):
+    """`cdk deploy` sends the template as YAML; CloudFormation keeps it so, and the checks read it."""
+    import yaml
+
+    solve(cloud, account, upto="fix-drift")
+    deploy_cdk(cloud, account, {}, body=yaml.safe_dump(synthesize(app_source()), sort_keys=False))
+    found = checks(cloud, account)
+    assert {"cdk-synthesized", "cdk-stack-deployed", "cdk-construct-reused"} <= passing(found), found
 
 
 def test_cdk_deployed_not_yet_measured(cloud, account):

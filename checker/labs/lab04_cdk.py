@@ -12,7 +12,17 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.labs import LAB_TAG_KEY, by_learner, has_lab_tag, loads_json, missing, param, parse_time, tag_dict
+from checker.labs import (
+    LAB_TAG_KEY,
+    by_learner,
+    has_lab_tag,
+    loads_json,
+    missing,
+    param,
+    parse_template,
+    parse_time,
+    tag_dict,
+)
 from checker.labs.lab04_iac import LAB, LAB_ID, Iac, _denies_plain_http, _stack_unusable_named, lab_trail
 from checker.registry import Finding, failed, passed
 
@@ -149,10 +159,13 @@ def read_cdk(account, st: Iac) -> Cdk:
                      or {}).get("StackResources", [])
     tpl = account.call("cloudformation", "get_template", StackName=CDK_STACK, TemplateStage="Original")
     body = (tpl or {}).get("TemplateBody")
-    try:
+    try:  # the notebook sends JSON; the CDK CLI sends YAML
         cdk.template = dict(body) if isinstance(body, dict) else json.loads(body or "")
     except ValueError:
-        cdk.template_problem = "its template is not the JSON CDK synthesizes"
+        try:
+            cdk.template = parse_template(body or "")
+        except Exception as exc:  # a template CloudFormation accepted but we cannot read
+            cdk.template_problem = f"cannot read it ({exc})"
     if tpl is None:
         cdk.template_problem = account.errors.get("cloudformation.get_template", "no template")
     for logical in cdk.of_type("AWS::S3::Bucket"):
