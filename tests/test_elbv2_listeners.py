@@ -198,6 +198,17 @@ def test_bad_input_gets_aws_errors(cloud, account):
     assert err.value.response["Error"]["Code"] == "ValidationError"
     health = elb.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": 8080}])
     assert health["TargetHealthDescriptions"][0]["TargetHealth"]["Reason"] == "Target.NotRegistered"
+    for call, kwargs in ((elb.modify_target_group, {"TargetGroupArn": tg, "HealthCheckIntervalSeconds": 0}),
+                         (elb.modify_target_group, {"TargetGroupArn": tg, "HealthyThresholdCount": 11}),
+                         (elb.modify_target_group, {"TargetGroupArn": tg, "HealthCheckTimeoutSeconds": 60}),
+                         (elb.create_target_group, {"Name": "fast", "Protocol": "HTTP", "Port": 80, "VpcId": vpc,
+                                                    "HealthCheckIntervalSeconds": 1}),
+                         (elb.modify_load_balancer_attributes, {"LoadBalancerArn": lb_arn, "Attributes": [
+                             {"Key": "idle_timeout.timeout_seconds", "Value": "0"}]})):
+        with pytest.raises(ClientError) as err:
+            call(**kwargs)
+        assert err.value.response["Error"]["Code"] == "ValidationError", kwargs
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def test_a_restarted_target_costs_no_failed_request(cloud, account, tmp_path, procs):

@@ -83,6 +83,16 @@ def test_weighted_forward_splits_90_10(cloud, account, tmp_path, procs):
     # 200 draws at p = 0.1: green 20 expected, standard deviation 4.2; 6 to 40 is beyond 3.3 sigma.
     assert 6 <= seen["green"] <= 40 and seen["blue"] + seen["green"] == 200, seen
 
+    # A test listener (blue/green's) on 8080: a URL of its own, found by its AWS port.
+    lb_arn = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["LoadBalancerArn"]
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=8080, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": arns["green"]}])
+    test_url = load_balancer_url(lb_arn, port=8080, client=elb)
+    assert test_url != url and load_balancer_url(lb_arn, client=elb) == url
+    assert {get(test_url)[1]["X-App-Version"] for _ in range(5)} == {"green"}
+    with pytest.raises(LookupError, match="no listener on port 9090"):
+        load_balancer_url(lb_arn, port=9090, client=elb)
+
 
 def test_deregistration_drains_without_failed_requests(cloud, account, tmp_path, procs):
     elb, _lb, listener, arns, ports, url = _served(cloud, account, tmp_path, procs,

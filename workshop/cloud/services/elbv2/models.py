@@ -90,6 +90,28 @@ def _port(value: Any, what: str) -> int:
     return port
 
 
+def _in_range(value: Any, what: str, low: int, high: int) -> None:
+    """AWS's bounds on health-check settings (an interval of 0 would check without pause)."""
+    if value is None:
+        return
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"1 validation error detected: Value '{value}' at '{what}' failed to satisfy "
+                              "constraint: Member must be an integer") from None
+    if not low <= number <= high:
+        bound = f"greater than or equal to {low}" if number < low else f"less than or equal to {high}"
+        raise ValidationError(f"1 validation error detected: Value '{number}' at '{what}' failed to satisfy "
+                              f"constraint: Member must have value {bound}")
+
+
+def _health_settings(interval: Any, timeout: Any, healthy: Any, unhealthy: Any) -> None:
+    _in_range(interval, "healthCheckIntervalSeconds", 5, 300)
+    _in_range(timeout, "healthCheckTimeoutSeconds", 2, 120)
+    _in_range(healthy, "healthyThresholdCount", 2, 10)
+    _in_range(unhealthy, "unhealthyThresholdCount", 2, 10)
+
+
 # -- target groups: targets by id and port, health from our states -----------------------
 
 @services.extend(moto_elbv2.FakeTargetGroup)
@@ -220,12 +242,34 @@ class WorkshopELBv2Backend(moto_elbv2.ELBv2Backend):
         super().modify_target_group_attributes(target_group_arn, attributes)
 
     def create_target_group(self, name: str, **kwargs: Any):
+        _health_settings(kwargs.get("healthcheck_interval_seconds"), kwargs.get("healthcheck_timeout_seconds"),
+                         kwargs.get("healthy_threshold_count"), kwargs.get("unhealthy_threshold_count"))
         if kwargs.get("port") is not None:
             kwargs["port"] = _port(kwargs["port"], "port")
         hc_port = kwargs.get("healthcheck_port")
         if hc_port not in (None, "traffic-port"):
             _port(hc_port, "healthCheckPort")
         return super().create_target_group(name, **kwargs)
+
+    def modify_target_group(self, arn: str, health_check_proto: str | None = None,
+                            health_check_port: str | None = None, health_check_path: str | None = None,
+                            health_check_interval: int | None = None, health_check_timeout: int | None = None,
+                            healthy_threshold_count: str | None = None, unhealthy_threshold_count: str | None = None,
+                            *args: Any, **kwargs: Any):
+        _health_settings(health_check_interval, health_check_timeout, healthy_threshold_count,
+                         unhealthy_threshold_count)
+        if health_check_port not in (None, "traffic-port"):
+            _port(health_check_port, "healthCheckPort")
+        group = self.target_groups.get(arn)
+        if group is not None and (health_check_interval is not None or health_check_timeout is not None):
+            interval = int(health_check_interval or group.health_check_interval_seconds or 30)
+            timeout = int(health_check_timeout or group.health_check_timeout_seconds or 5)
+            if timeout >= interval:
+                raise ValidationError(f"Health check timeout '{timeout}' must be smaller than the interval "
+                                      f"'{interval}'")
+        return super().modify_target_group(arn, health_check_proto, health_check_port, health_check_path,
+                                           health_check_interval, health_check_timeout, healthy_threshold_count,
+                                           unhealthy_threshold_count, *args, **kwargs)
 
     # -- listeners: served on a local port -------------------------------------------------
     def create_listener(self, load_balancer_arn: str, protocol: str, port: str, ssl_policy: str,
