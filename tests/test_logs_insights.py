@@ -142,3 +142,41 @@ def test_a_malformed_query_gets_aws_error_with_its_location(cloud, account, quer
     with pytest.raises(ClientError) as missing:
         logs.start_query(logGroupName="/no/such", startTime=0, endTime=10, queryString="fields @message")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_metric_filters_and_query_results_survive_a_restart(tmp_path):
+    from tests.conftest import new_account, start_cloud, stop_cloud
+
+    cloud = start_cloud(tmp_path)
+    try:
+        account = new_account()
+        logs = cloud.client("logs", account)
+        base = _base_ms()
+        _fill(logs, base)
+        logs.put_metric_filter(logGroupName="/shop/orders", filterName="faults", filterPattern="{ $.status >= 500 }",
+                               metricTransformations=[{"metricName": "Faults", "metricNamespace": "Kept",
+                                                       "metricValue": "1", "unit": "Count"}])
+        filters = logs.describe_metric_filters(logGroupName="/shop/orders")["metricFilters"]
+        done = _run(logs, "stats count(*) as n, max(latency) by service", base)
+        stop_cloud(cloud, keep_data=True)
+        assert cloud.process.returncode == 0
+        cloud = start_cloud(tmp_path, data_dir=cloud.data_dir, port=cloud.port)
+        logs = cloud.client("logs", account)
+        assert logs.describe_metric_filters(logGroupName="/shop/orders")["metricFilters"] == filters
+        kept = logs.get_query_results(queryId=done["queryId"])
+        assert (kept["status"], kept["results"], kept["statistics"]) == \
+            ("Complete", done["results"], done["statistics"])
+        assert _rows(kept) == [{"service": "orders", "n": "10", "max(latency)": "190"},
+                               {"service": "pricing", "n": "4", "max(latency)": "160"},
+                               {"n": "2"}]     # the plain lines: no service, no latency
+        assert [q["queryId"] for q in logs.describe_queries()["queries"]] == [done["queryId"]]
+        # The restored filter still turns new events into metrics.
+        now = int(time.time() * 1000)
+        logs.put_log_events(logGroupName="/shop/orders", logStreamName="web-1", logEvents=[
+            {"timestamp": now, "message": json.dumps({"status": 504})}])
+        cw = cloud.client("cloudwatch", account)
+        got = cw.get_metric_statistics(Namespace="Kept", MetricName="Faults", StartTime=now / 1000 - 120,
+                                       EndTime=now / 1000 + 60, Period=60, Statistics=["Sum"])
+        assert [p["Sum"] for p in got["Datapoints"]] == [1.0]
+    finally:
+        stop_cloud(cloud)

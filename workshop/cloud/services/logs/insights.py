@@ -694,9 +694,7 @@ def _aggregate(records: Iterator[Record], aggregates: list[Aggregate],
                groups: list[tuple[str, Callable]]) -> list[dict[str, Any]]:
     table: dict[tuple, list[Any]] = {}
     for record in records:
-        key = tuple(expr(record) for _, expr in groups)
-        if any(k is None for k in key) and groups:
-            continue
+        key = tuple(expr(record) for _, expr in groups)    # an absent field groups as null
         state = table.get(key)
         if state is None:
             state = table[key] = [_start(a) for a in aggregates]
@@ -704,7 +702,7 @@ def _aggregate(records: Iterator[Record], aggregates: list[Aggregate],
             _add(a, state, i, record)
     rows = []
     for key in sorted(table, key=lambda k: [_sort_key(v) for v in k]):
-        row = {label: value for (label, _), value in zip(groups, key)}
+        row = {label: value for (label, _), value in zip(groups, key) if value is not None}
         for a, state in zip(aggregates, table[key]):
             value = _finish(a, state)
             if value is not None:
