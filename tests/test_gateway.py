@@ -66,7 +66,7 @@ def test_bucket_names_are_global_across_accounts(cloud):
     ("apprunner", "list_services", {}),                         # a service moto lacks (rest-json)
     ("xray", "get_indexing_rules", {}),                         # rest-json operation nobody implements
     ("ec2", "describe_capacity_reservation_fleets", {}),        # ec2 query protocol
-    ("ecs", "list_service_deployments", {"cluster": "c", "service": "s"}),  # json protocol
+    ("ecs", "get_task_protection", {"cluster": "c"}),          # json protocol
 ])
 def test_unimplemented_operation_is_501_without_retries(cloud, account, service, operation, params):
     client = cloud.client(service, account)
