@@ -185,3 +185,22 @@ def test_lambda_active_tracing_emits_the_service_and_function_segments(cloud, ac
     docs = {json.loads(s["Document"])["origin"]: json.loads(s["Document"]) for s in trace["Segments"]}
     assert docs["AWS::Lambda::Function"]["parent_id"] == docs["AWS::Lambda"]["id"]
     assert [s["name"] for s in docs["AWS::Lambda::Function"]["subsegments"]] == ["Invocation"]
+
+
+def test_account_reset_forgets_the_traces_and_their_files(cloud, account):
+    import urllib.request
+
+    xray = cloud.client("xray", account)
+    trace_id = _trace_id()
+    xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(_segment(trace_id))])
+    folder = cloud.data_dir / "state" / "xray" / account
+    assert any(folder.rglob("*.jsonl"))
+    request = urllib.request.Request(f"{cloud.endpoint}/_workshop/accounts/{account}/reset", data=b"",
+                                     method="POST", headers={"X-Workshop-Admin-Token": cloud.admin_token})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    assert xray.batch_get_traces(TraceIds=[trace_id])["Traces"] == []
+    assert not any(folder.rglob("*.jsonl"))
+    again = _trace_id()                                    # and the account takes traces again
+    xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(_segment(again))])
+    assert xray.batch_get_traces(TraceIds=[again])["Traces"]
