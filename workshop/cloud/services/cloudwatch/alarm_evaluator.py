@@ -67,6 +67,7 @@ from typing import Any
 from workshop.cloud import services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.cloudwatch.metric_math import BAND_TRAINING_PERIODS, Band, MathError, MathEvaluator  # noqa: F401
+from workshop.cloud.services.cloudwatch.period_stats import aggregate, parse_extended_statistic  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -438,8 +439,6 @@ def breaches(alarm, slot: Slot) -> bool:
 def _low_sample_count(alarm, series: Series, n: int) -> bool:
     if (alarm.evaluate_low_sample_count_percentile or "evaluate") != "ignore":
         return False
-    from workshop.cloud.services.cloudwatch.models import parse_extended_statistic
-
     parsed = parse_extended_statistic(alarm.extended_statistic or "")
     if parsed is None or parsed[0] != "p":
         return False
@@ -587,50 +586,6 @@ def _date(ts: float) -> str:
 def _iso(ts: float) -> str:
     value = datetime.fromtimestamp(ts, timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
-
-
-# -- statistics -----------------------------------------------------------------
-def aggregate(datums: list, stat: str | None) -> tuple[float | None, float]:
-    """(the statistic of one period's data points or None, their sample count)."""
-    if not datums:
-        return None, 0.0
-    singles = [float(d.value) for d in datums if hasattr(d, "value")]
-    sets = [d for d in datums if not hasattr(d, "value")]
-    count = len(singles) + sum(float(s.sample_count) for s in sets)
-    total = sum(singles) + sum(float(s.sum) for s in sets)
-    if stat == "SampleCount":
-        return count, count
-    if stat == "Sum":
-        return total, count
-    if stat == "Average":
-        return (total / count if count else None), count
-    if stat == "Minimum":
-        return min(singles + [float(s.min) for s in sets]), count
-    if stat == "Maximum":
-        return max(singles + [float(s.max) for s in sets]), count
-    from workshop.cloud.services.cloudwatch.models import parse_extended_statistic
-
-    parsed = parse_extended_statistic(stat or "")
-    if parsed is None or not singles:
-        return None, count  # percentiles need the values themselves, not statistic sets
-    kind, q = parsed
-    values = sorted(singles)
-    if kind == "p":
-        return values[max(0, math.ceil(q * len(values)) - 1)], count
-    if kind == "iqm":
-        low, high = math.floor(0.25 * len(values)), math.ceil(0.75 * len(values))
-        kept = values[low:high] or values
-        return sum(kept) / len(kept), count
-    cut = math.ceil(q * len(values))
-    if kind == "wm":
-        edge = values[max(0, cut - 1)]
-        return sum(min(v, edge) for v in values) / len(values), count
-    kept = values[:cut]
-    if kind == "tc":
-        return float(len(kept)), count
-    if not kept:
-        return None, count
-    return (sum(kept) if kind == "ts" else sum(kept) / len(kept)), count
 
 
 # -- the metric store, indexed ---------------------------------------------------------

@@ -1,12 +1,13 @@
-"""CloudWatch metric math: the expressions of an alarm's Metrics list evaluated
-over per-period values (``MathEvaluator``), and ``check_expressions``, which
-put_metric_alarm uses to refuse a list that cannot drive an alarm."""
+"""CloudWatch metric math: the expressions of an alarm's Metrics list, of GetMetricData
+and of dashboard widgets evaluated over per-period values (``MathEvaluator``), and
+``check_expressions``, which put_metric_alarm uses to refuse a list that cannot drive an alarm."""
 
 from __future__ import annotations
 
 import ast
 import functools
 import math
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +26,19 @@ class MathError(ValueError):
 
 
 class MathEvaluator:
-    """CloudWatch metric math over per-period values: arithmetic, ABS, CEIL, FLOOR,
-    FILL, AVG, MIN, MAX, SUM, STDDEV, METRICS() and ANOMALY_DETECTION_BAND."""
+    """CloudWatch metric math over per-period values: arithmetic, comparisons and
+    AND/OR/NOT (1 or 0), IF, ABS, CEIL, FLOOR, SQRT, LOG, LOG10, EXP, FILL (a value,
+    REPEAT, LINEAR), AVG, MIN, MAX, SUM, STDDEV, RATE, DIFF, DIFF_TIME, PERIOD,
+    RUNNING_SUM, METRICS() and ANOMALY_DETECTION_BAND. ``times``: each period's
+    start in seconds (RATE and DIFF_TIME divide by them), else ``period`` apart."""
 
-    def __init__(self, values: dict[str, Any], metric_series: dict[str, list], length: int):
+    def __init__(self, values: dict[str, Any], metric_series: dict[str, list], length: int,
+                 period: float = 60.0, times: list[float] | None = None):
         self.values = values
         self.metric_series = metric_series
         self.length = length
+        self.period = float(period)
+        self.times = times if times is not None else [i * self.period for i in range(length)]
 
     def evaluate(self, expression: str):
         return self._eval(_parse(expression.strip()))
@@ -42,6 +49,8 @@ class MathEvaluator:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, ast.Name):
+            if node.id not in self.values and node.id.upper() in ("REPEAT", "LINEAR"):
+                return node.id.upper()   # FILL's keywords
             if node.id not in self.values:
                 raise MathError(f"unknown id {node.id}")
             return self.values[node.id]
@@ -49,6 +58,26 @@ class MathEvaluator:
             return tuple(self._eval(e) for e in node.elts)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return self._map(self._eval(node.operand), lambda v: -v)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            return self._eval(node.operand)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return self._map(self._eval(node.operand), lambda v: 0.0 if v else 1.0)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            compare = {ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b, ast.Lt: lambda a, b: a < b,
+                       ast.LtE: lambda a, b: a <= b, ast.Eq: lambda a, b: a == b,
+                       ast.NotEq: lambda a, b: a != b}.get(type(node.ops[0]))
+            if compare is None:
+                raise MathError("unsupported comparison")
+            return self._combine(self._eval(node.left), self._eval(node.comparators[0]),
+                                 lambda a, b: 1.0 if compare(a, b) else 0.0)
+        if isinstance(node, ast.BoolOp):
+            both = isinstance(node.op, ast.And)
+            result = self._eval(node.values[0])
+            for operand in node.values[1:]:
+                result = self._combine(result, self._eval(operand),
+                                       (lambda a, b: 1.0 if a and b else 0.0) if both
+                                       else (lambda a, b: 1.0 if a or b else 0.0))
+            return result
         if isinstance(node, ast.BinOp):
             ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
                    ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b if b else None,
@@ -66,10 +95,25 @@ class MathEvaluator:
         if name == "METRICS":
             text = args[0] if args else ""
             return tuple(series for qid, series in self.metric_series.items() if text in qid)
-        if name in ("ABS", "CEIL", "FLOOR"):
-            fn = {"ABS": abs, "CEIL": math.ceil, "FLOOR": math.floor}[name]
-            return self._map(args[0], lambda v: float(fn(v)))
+        if name in _UNARY:
+            self._arity(name, args, 1)
+            fn = _UNARY[name]
+            return self._map(args[0], lambda v: _safe(fn, v))
+        if name == "IF":
+            if len(args) not in (2, 3):
+                raise MathError("IF takes a condition, a value if true and optionally a value if false")
+            condition, yes = args[0], args[1]
+            no = args[2] if len(args) == 3 else None
+            return self._select(condition, yes, no)
+        if name in ("RATE", "DIFF", "DIFF_TIME", "RUNNING_SUM"):
+            self._arity(name, args, 1)
+            return self._over_time(name, args[0])
+        if name == "PERIOD":
+            self._arity(name, args, 1)
+            return self._map(args[0], lambda v: self.period)
         if name == "FILL":
+            if len(args) != 2:
+                raise MathError("FILL takes a metric and a value, REPEAT or LINEAR")
             fill = args[1]
             if isinstance(args[0], tuple):
                 return tuple(self._fill(s, fill) for s in args[0])
@@ -97,6 +141,13 @@ class MathEvaluator:
     def _fill(self, series, fill):
         if not isinstance(series, list):
             return series
+        if isinstance(fill, str) and fill.upper() == "LINEAR":
+            known = [i for i, v in enumerate(series) if v is not None]
+            out = list(series)
+            for a, b in zip(known, known[1:]):
+                for i in range(a + 1, b):
+                    out[i] = series[a] + (series[b] - series[a]) * (i - a) / (b - a)
+            return out
         if isinstance(fill, str) and fill.upper() == "REPEAT":
             out, last = [], None
             for v in series:
@@ -104,6 +155,47 @@ class MathEvaluator:
                 out.append(last)
             return out
         return [v if v is not None else fill for v in series]
+
+    @staticmethod
+    def _arity(name: str, args: list, n: int) -> None:
+        if len(args) != n:
+            raise MathError(f"{name} takes {n} argument{'s' if n != 1 else ''}")
+
+    def _select(self, condition, yes, no):
+        if isinstance(condition, tuple) or isinstance(yes, tuple) or isinstance(no, tuple):
+            raise MathError("IF works on single time series")
+        if not isinstance(condition, list):
+            return (yes if condition else no)
+        rows = [v if isinstance(v, list) else [v] * self.length for v in (yes, no)]
+        return [None if c is None else (rows[0][i] if c else rows[1][i]) for i, c in enumerate(condition)]
+
+    def _over_time(self, name: str, value):
+        if isinstance(value, tuple):
+            return tuple(self._over_time(name, v) for v in value)
+        if not isinstance(value, list):
+            raise MathError(f"{name} needs a time series")
+        out: list = []
+        previous: int | None = None
+        total = 0.0
+        for i, v in enumerate(value):
+            if v is None:
+                out.append(None)
+                continue
+            if name == "RUNNING_SUM":
+                total += v
+                out.append(total)
+            elif previous is None:
+                out.append(None)
+            else:
+                gap = self.times[i] - self.times[previous]
+                if name == "DIFF":
+                    out.append(v - value[previous])
+                elif name == "DIFF_TIME":
+                    out.append(gap)
+                else:   # RATE: change per second
+                    out.append((v - value[previous]) / gap if gap else None)
+            previous = i
+        return out
 
     def _map(self, value, fn):
         if isinstance(value, tuple):
@@ -127,13 +219,33 @@ class MathEvaluator:
 _parse_lock = threading.Lock()
 
 
+_UNARY = {"ABS": abs, "CEIL": math.ceil, "FLOOR": math.floor, "SQRT": math.sqrt, "LOG": math.log,
+          "LOG10": math.log10, "EXP": math.exp}
+
+
+def _safe(fn, v):
+    try:
+        return float(fn(v))
+    except (ValueError, OverflowError):
+        return None   # CloudWatch leaves a point it cannot compute out
+
+
+# CloudWatch's logical operators in Python's words (the expression is parsed by ast).
+_WORDS = [(re.compile(r"&&"), " and "), (re.compile(r"\|\|"), " or "),
+          (re.compile(r"!(?!=)"), " not "), (re.compile(r"\bAND\b"), " and "),
+          (re.compile(r"\bOR\b"), " or "), (re.compile(r"\bNOT\b"), " not ")]
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse(expression: str) -> ast.expr:
     # Once per expression, and one at a time: CPython 3.11 before 3.11.9 can fail
     # ast.parse in two threads at once ("AST constructor recursion depth mismatch").
     with _parse_lock:
+        text = expression
+        for pattern, word in _WORDS:
+            text = pattern.sub(word, text)
         try:
-            return ast.parse(expression, mode="eval").body
+            return ast.parse(text.strip(), mode="eval").body
         except SyntaxError as exc:
             raise MathError(f"cannot parse expression {expression!r}") from exc
 

@@ -30,6 +30,7 @@ from workshop.cloud.clock import get_clock
 from workshop.cloud.services import extend
 from workshop.cloud.services.cloudwatch import alarm_rule
 from workshop.cloud.services.cloudwatch.metric_math import check_expressions
+from workshop.cloud.services.cloudwatch.period_stats import parse_extended_statistic  # noqa: F401  (others read it here)
 
 log = logging.getLogger(__name__)
 
@@ -463,26 +464,6 @@ def _validate_metrics(metrics: list[dict], threshold_metric_id: str | None, eval
     if threshold_metric_id and threshold_metric_id not in ids:
         raise ValidationError("Metrics list must contain exactly one metric matching the "
                               "ThresholdMetricId parameter")
-
-
-def parse_extended_statistic(name: str) -> tuple[str, float] | None:
-    """``p99`` / ``p99.9``, ``tm90``, ``tc90``, ``ts90``, ``wm90`` -> (kind, fraction); else None."""
-    if not isinstance(name, str):
-        return None
-    lowered = name.lower()
-    for kind in ("tm", "tc", "ts", "wm", "p"):
-        if lowered.startswith(kind):
-            number = name[len(kind):]
-            try:
-                value = float(number)
-            except ValueError:
-                return None
-            if not number or not 0 <= value <= 100:
-                return None
-            return kind, value / 100.0
-    if name == "IQM":
-        return "iqm", 0.0
-    return None
 
 
 # -- state changes --------------------------------------------------------------

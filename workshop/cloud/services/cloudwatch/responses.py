@@ -5,6 +5,7 @@ DescribeAlarmsForMetric and DescribeAlarmHistory."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.cloudwatch.exceptions import (
@@ -16,7 +17,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.cloudwatch import aws_metrics, composite, models
+from workshop.cloud.services.cloudwatch import aws_metrics, composite, metric_data, models  # noqa: F401
 from workshop.cloud.services.cloudwatch import statistics  # noqa: F401  (exact dimensions, as AWS)
 from workshop.cloud.services import paging
 
@@ -30,6 +31,19 @@ class AlarmResponses:
             raise InvalidParameterValue(refused)
         self.cloudwatch_backend.put_metric_data(namespace, self._get_param("MetricData", []))
         return EmptyResult()
+
+    def get_metric_data(self) -> ActionResult:
+        get = self._get_param
+        if get("StartTime") is None or get("EndTime") is None:
+            raise ValidationError("The parameters StartTime and EndTime are required.")
+        results = self.cloudwatch_backend.get_metric_data(
+            queries=get("MetricDataQueries", []) or [], start_time=get("StartTime"),
+            end_time=get("EndTime"), scan_by=get("ScanBy") or "TimestampDescending",
+            max_datapoints=_int(get("MaxDatapoints")))
+        return ActionResult({"MetricDataResults": [{
+            "Id": r.id, "Label": r.label, "StatusCode": "InternalError" if r.messages else "Complete",
+            "Timestamps": [datetime.fromtimestamp(t, timezone.utc) for t in r.timestamps],
+            "Values": r.values, "Messages": r.messages} for r in results], "Messages": []})
 
     def put_metric_alarm(self) -> ActionResult:
         get = self._get_param
