@@ -1,6 +1,7 @@
 """CloudWatch wire format for the operations the workshop adds or fixes:
 PutMetricData (refused in AWS/ namespaces), PutMetricAlarm (stores everything,
 validates), PutCompositeAlarm, DescribeAlarms (every filter, paging, AlarmTypes),
+GetMetricData with metric math, dashboards (validated) and GetMetricWidgetImage,
 DescribeAlarmsForMetric and DescribeAlarmHistory."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from workshop.cloud.services import extend
-from workshop.cloud.services.cloudwatch import aws_metrics, composite, metric_data, models  # noqa: F401
+from workshop.cloud.services.cloudwatch import aws_metrics, composite, dashboards, metric_data, models  # noqa: F401
 from workshop.cloud.services.cloudwatch import statistics  # noqa: F401  (exact dimensions, as AWS)
 from workshop.cloud.services import paging
 
@@ -44,6 +45,34 @@ class AlarmResponses:
             "Id": r.id, "Label": r.label, "StatusCode": "InternalError" if r.messages else "Complete",
             "Timestamps": [datetime.fromtimestamp(t, timezone.utc) for t in r.timestamps],
             "Values": r.values, "Messages": r.messages} for r in results], "Messages": []})
+
+    def put_dashboard(self) -> ActionResult:
+        self.cloudwatch_backend.put_dashboard(self._get_param("DashboardName"), self._get_param("DashboardBody"))
+        return ActionResult({"DashboardValidationMessages": []})
+
+    def get_dashboard(self) -> ActionResult:
+        dashboard = self.cloudwatch_backend.get_dashboard(self._get_param("DashboardName"))
+        return ActionResult({"DashboardArn": dashboard.arn, "DashboardBody": dashboard.body,
+                             "DashboardName": dashboard.name})
+
+    def list_dashboards(self) -> ActionResult:
+        prefix = self._get_param("DashboardNamePrefix") or ""
+        entries = sorted(self.cloudwatch_backend.list_dashboards(prefix), key=lambda d: d.name)
+        page, token = paging.page(entries, self._get_param("NextToken"), 1000,
+                                  lambda: InvalidParameterValue("The value for parameter NextToken is not valid."))
+        result: dict[str, Any] = {"DashboardEntries": [
+            {"DashboardName": d.name, "DashboardArn": d.arn, "LastModified": d.last_modified,
+             "Size": len(d.body.encode())} for d in page]}
+        if token:
+            result["NextToken"] = token
+        return ActionResult(result)
+
+    def get_metric_widget_image(self) -> ActionResult:
+        from workshop.cloud.services.cloudwatch import widget_image
+
+        image = widget_image.metric_widget_image(self.cloudwatch_backend, self._get_param("MetricWidget"),
+                                                 self._get_param("OutputFormat"))
+        return ActionResult({"MetricWidgetImage": image})
 
     def put_metric_alarm(self) -> ActionResult:
         get = self._get_param
