@@ -384,3 +384,22 @@ def test_class_mode_refuses_unsigned_spans_and_closes_the_daemon(tmp_path):
         stop_cloud(started)
     log = (tmp_path / "cloud.log").read_text()
     assert "X-Ray daemon port off in class mode" in log
+
+
+def test_daemon_port_zero_is_off_and_a_taken_port_does_not_stop_the_cloud(tmp_path):
+    off = start_cloud(tmp_path, xray_daemon_port=0)
+    stop_cloud(off)
+    assert "X-Ray daemon port off (--xray-daemon-port 0)" in (tmp_path / "cloud.log").read_text()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        started = start_cloud(tmp_path, xray_daemon_port=port)
+        try:
+            trace_id = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+            doc = {"id": secrets.token_hex(8), "trace_id": trace_id, "name": "api", "start_time": time.time(),
+                   "end_time": time.time()}
+            xray = started.client("xray", DEFAULT)
+            assert xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(doc)])["UnprocessedTraceSegments"] == []
+        finally:
+            stop_cloud(started)
+    assert f"X-Ray daemon port off: cannot listen on UDP 127.0.0.1:{port}" in (tmp_path / "cloud.log").read_text()

@@ -171,7 +171,8 @@ class TraceStore:
             return [trace_id for trace_id, entry in self._entries.items()
                     if (start is None or entry.end >= start) and (end is None or entry.start <= end)]
 
-    def get(self, trace_id: str) -> Trace | None:
+    def get(self, trace_id: str, _open: dict | None = None) -> Trace | None:
+        """The trace, or None. ``_open``: chunk descriptors kept open across calls (traces())."""
         with self.lock:
             entry = self._entries.get(trace_id)
             if entry is None:
@@ -182,10 +183,14 @@ class TraceStore:
         for chunk, offset, length in where:
             by_chunk.setdefault(chunk, []).append((offset, length))
         for chunk, places in by_chunk.items():
-            try:
-                fd = os.open(self._path(chunk), os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
+            fd = None if _open is None else _open.get(chunk)
+            if fd is None:
+                try:
+                    fd = os.open(self._path(chunk), os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue
+                if _open is not None:
+                    _open[chunk] = fd
             try:
                 for offset, length in places:
                     try:
@@ -193,16 +198,22 @@ class TraceStore:
                     except ValueError:   # a write cut short by a kill: that document is lost
                         continue
             finally:
-                os.close(fd)
+                if _open is None:
+                    os.close(fd)
         if not docs:
             return None
         return assemble(trace_id, docs)
 
     def traces(self, start: float | None = None, end: float | None = None) -> Iterator[Trace]:
-        for trace_id in self.ids(start, end):
-            trace = self.get(trace_id)
-            if trace is not None:
-                yield trace
+        opened: dict[str, int] = {}   # a chunk file opened once for the whole walk
+        try:
+            for trace_id in self.ids(start, end):
+                trace = self.get(trace_id, opened)
+                if trace is not None:
+                    yield trace
+        finally:
+            for fd in opened.values():
+                os.close(fd)
 
     def remove(self) -> None:
         import shutil
