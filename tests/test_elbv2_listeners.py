@@ -87,6 +87,7 @@ def test_unhealthy_target_leaves_rotation_and_comes_back(cloud, account, tmp_pat
     health = elb.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": ports["bad"]}])
     assert health["TargetHealthDescriptions"][0]["TargetHealth"]["Description"] == \
         "Health checks failed with these codes: [500]"
+    assert health["TargetHealthDescriptions"][0]["HealthCheckPort"] == str(ports["bad"])
     url = load_balancer_url("web", client=elb)
     assert {get(url)[1]["X-App-Version"] for _ in range(6)} == {"good"}
 

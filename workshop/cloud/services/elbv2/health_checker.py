@@ -87,6 +87,8 @@ def _look_at_group(account: str, backend, group, now: float, wall: float) -> Non
                 with backend.lock:
                     if states.get(key) is state and state.state == "draining":
                         group.finish_draining(key)
+                        with _lock:
+                            _due.pop((group.arn, key), None)
                         if not any(s.id == state.id and s.port == state.port for s in states.values()):
                             proxy.forget_target(proxy.target_host(state.id), state.port)
                 persistence.changed(account)

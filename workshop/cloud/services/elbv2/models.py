@@ -170,6 +170,8 @@ class _TargetGroup:
         if state is None:
             return moto_elbv2.FakeHealthStatus(target.get("Id"), port, health_port, "unused",
                                                "Target.NotRegistered", REASONS["Target.NotRegistered"])
+        if health_port in (None, "traffic-port"):
+            health_port = str(state.port)       # AWS names the port it checks
         status = moto_elbv2.FakeHealthStatus(state.id, state.port, health_port, state.state,
                                              state.reason, state.description)
         if state.state == "healthy":
