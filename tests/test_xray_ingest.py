@@ -204,3 +204,27 @@ def test_account_reset_forgets_the_traces_and_their_files(cloud, account):
     again = _trace_id()                                    # and the account takes traces again
     xray.put_trace_segments(TraceSegmentDocuments=[json.dumps(_segment(again))])
     assert xray.batch_get_traces(TraceIds=[again])["Traces"]
+
+
+def test_a_callers_trace_header_puts_the_lambda_segments_in_its_trace(cloud, account):
+    from tests.test_lambda_invoke import make_function
+
+    make_function(cloud, account, "joined", "def handler(event, context):\n    return 1\n",
+                  TracingConfig={"Mode": "Active"})
+    client = cloud.client("lambda", account)
+    trace_id, parent = _trace_id(), secrets.token_hex(8)
+    headers = iter([f"Root={trace_id};Parent={parent};Sampled=1", f"Root={_trace_id()};Sampled=0"])
+
+    def add_header(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = next(headers)
+
+    client.meta.events.register("before-sign.lambda.Invoke", add_header)
+    client.invoke(FunctionName="joined", Payload=b"{}")
+    client.invoke(FunctionName="joined", Payload=b"{}")    # not sampled: no segments
+    xray = cloud.client("xray", account)
+    (trace,) = xray.batch_get_traces(TraceIds=[trace_id])["Traces"]
+    docs = {json.loads(s["Document"])["origin"]: json.loads(s["Document"]) for s in trace["Segments"]}
+    assert docs["AWS::Lambda"]["parent_id"] == parent
+    assert docs["AWS::Lambda::Function"]["parent_id"] == docs["AWS::Lambda"]["id"]
+    now = time.time()
+    assert len(xray.get_trace_summaries(StartTime=now - 300, EndTime=now + 60)["TraceSummaries"]) == 1

@@ -71,6 +71,7 @@ class Invocation:
     resource: str | None = None       # the Resource dimension: name:alias or name:version
     via_alias: bool = False
     client_context: dict | None = None
+    trace_header: str | None = None   # the caller's X-Amzn-Trace-Id (Root=...;Parent=...;Sampled=...)
     # When the request arrived (wall clock): AWS stamps an invocation's metrics so.
     received: float = field(default_factory=lambda: get_clock().timestamp())
 

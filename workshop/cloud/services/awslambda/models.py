@@ -322,7 +322,7 @@ class _LambdaBackend:
 
     def invoke_function(self, function_name: str, qualifier: str | None, payload: bytes,
                         invocation_type: str = "RequestResponse", client_context: str | None = None,
-                        log_tail: bool = False) -> InvokeResult:
+                        log_tail: bool = False, trace_header: str | None = None) -> InvokeResult:
         """Invoke a function (name, name:qualifier or ARN; qualifier = version or alias)."""
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise ValidationException(invocation_type, "invocationType",
@@ -345,7 +345,8 @@ class _LambdaBackend:
             return InvokeResult(204, b"", request_id, target.executed_version)
         invocation = Invocation(request_id=request_id, payload=payload, invoked_arn=target.invoked_arn,
                                 executed_version=target.executed_version, resource=target.resource,
-                                via_alias=target.via_alias, client_context=context)
+                                via_alias=target.via_alias, client_context=context,
+                                trace_header=trace_header)
         if invocation_type == "Event":
             services.announce("lambda.invocation-queued", spec=spec, invocation=invocation)
             return InvokeResult(202, b"", request_id)

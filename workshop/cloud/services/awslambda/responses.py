@@ -46,7 +46,8 @@ class _LambdaResponses:
             function_name, _query(self, "Qualifier"), self.raw_body or b"",
             invocation_type=self.headers.get("X-Amz-Invocation-Type") or "RequestResponse",
             client_context=self.headers.get("X-Amz-Client-Context"),
-            log_tail=(self.headers.get("X-Amz-Log-Type") or "None") == "Tail")
+            log_tail=(self.headers.get("X-Amz-Log-Type") or "None") == "Tail",
+            trace_header=self.headers.get("X-Amzn-Trace-Id"))
         headers = {"content-type": "application/json", _REQUEST_ID: result.request_id,
                    "status": str(result.status)}
         if result.executed_version and result.status == 200:
