@@ -362,7 +362,10 @@ class JsonPattern(Pattern):
         return any(_compare(op, v, value) for v in found)
 
     def match(self, message: str) -> dict[str, Any] | None:
-        document = parse_json(message)
+        return self.match_document(parse_json(message))
+
+    def match_document(self, document: dict | None) -> dict[str, Any] | None:
+        """``match`` on a message parsed already (several JSON filters share one parse)."""
         if document is None or not self._test(self.tree, document):
             return None
         extracted = {}

@@ -514,22 +514,34 @@ class Record:
     """One event's fields: the @ fields, the JSON fields discovered in its message (dotted
     paths, ``a.0`` for arrays), and what parse and fields add; JSON is parsed on first need."""
 
-    __slots__ = ("timestamp", "message", "stream", "log", "ingestion", "ptr", "extra", "_json")
+    __slots__ = ("timestamp", "message", "stream", "log", "ingestion", "_ptr", "extra", "_json")
 
-    def __init__(self, timestamp: int, message: str, stream: str, log: str, ingestion: int, ptr: str):
+    def __init__(self, timestamp: int, message: str, stream: str, log: str, ingestion: int, ptr: Any):
+        """``ptr``: the @ptr text, or the (group ARN, stream, position) it is made of when needed."""
         self.timestamp, self.message, self.stream, self.log = timestamp, message, stream, log
-        self.ingestion, self.ptr = ingestion, ptr
+        self.ingestion, self._ptr = ingestion, ptr
         self.extra: dict[str, Any] = {}
         self._json: dict[str, Any] | None = None
+
+    @property
+    def ptr(self) -> str:
+        if isinstance(self._ptr, tuple):
+            self._ptr = pointer(*self._ptr)
+        return self._ptr
 
     def get(self, name: str) -> Any:
         if name in self.extra:
             return self.extra[name]
         if name.startswith("@"):
-            builtin = {"@timestamp": self.timestamp, "@message": self.message, "@logStream": self.stream,
-                       "@log": self.log, "@ingestionTime": self.ingestion, "@ptr": self.ptr}
+            if name == "@timestamp":
+                return self.timestamp
+            if name == "@message":
+                return self.message
+            builtin = {"@logStream": self.stream, "@log": self.log, "@ingestionTime": self.ingestion}
             if name in builtin:
                 return builtin[name]
+            if name == "@ptr":
+                return self.ptr
         return self.discovered().get(name)
 
     def discovered(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from moto.logs.exceptions import InvalidParameterException, LimitExceededExcepti
 from workshop.cloud import persistence
 from workshop.cloud.services.logs.filter_pattern import (
     MISSING,
+    JsonPattern,
     Pattern,
     PatternError,
     compile_pattern,
@@ -198,8 +199,9 @@ def on_events(account_id: str, region: str, group: Any, events: list[dict[str, A
     """Turn a stored batch into metric data (never raises: the events are stored already)."""
     try:
         data: dict[str, list[dict[str, Any]]] = {}
+        documents: dict[int, Any] = {}      # each event's JSON, parsed once for all the filters
         for f in list(filters_of(group).values()):
-            _apply(f, events, data)
+            _apply(f, events, data, documents)
         if emf:
             for event in events:
                 for namespace, datum in emf_data(event["message"]):
@@ -210,13 +212,21 @@ def on_events(account_id: str, region: str, group: Any, events: list[dict[str, A
         log.exception("could not turn the logs of %s into metrics", getattr(group, "name", "?"))
 
 
-def _apply(f: MetricFilter, events: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]]) -> None:
+def _apply(f: MetricFilter, events: list[dict[str, Any]], data: dict[str, list[dict[str, Any]]],
+           documents: dict[int, Any]) -> None:
     pattern = compile_pattern(f.pattern)
     minutes: dict[int, int] = {}     # minute -> timestamp of its first event, for those with no match
     matched: set[int] = set()
-    for event in events:
+    as_json = isinstance(pattern, JsonPattern)
+    for i, event in enumerate(events):
         minute = event["timestamp"] // 60_000
-        found = pattern.match(event["message"])
+        if as_json:
+            document = documents.get(i, MISSING)
+            if document is MISSING:
+                document = documents[i] = parse_json(event["message"])
+            found = pattern.match_document(document)
+        else:
+            found = pattern.match(event["message"])
         if found is None:
             minutes.setdefault(minute, event["timestamp"])
             continue

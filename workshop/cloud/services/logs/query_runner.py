@@ -53,7 +53,7 @@ def _group_records(account_id: str, group: Any, start_ms: int, end_ms: int, scan
     log_field = f"{account_id}:{group.name}"
     for stream, event in scan(group, start_ms, end_ms):
         yield insights.Record(event.timestamp, event.message, stream, log_field, event.ingestion_time,
-                              insights.pointer(group.arn, stream, event.position))
+                              (group.arn, stream, event.position))
 
 
 def run(query: queries.InsightsQuery) -> None:
