@@ -222,10 +222,13 @@ def _read_trail(account, cdk: Cdk) -> None:
         cdk.trail_problem = f"CloudTrail cannot be read ({account.errors.get('cloudtrail.lookup_events', '')})"
         return
     cdk.executions = [e for e in executions if ours(e) and since(e)]
-    made = [e for e in lab_trail(account, "CreateStack") or [] if ours(e)]
-    made += [e for e in lab_trail(account, "CreateChangeSet") or [] if ours(e)
-             and str(param(e, "ChangeSetType") or "").upper() == "CREATE"
-             and param(e, "StackId", "responseElements") in (None, stack_id)]
+    def this_stack(e: dict) -> bool:  # not the call that made an earlier stack of the same name
+        made = param(e, "StackId", "responseElements")
+        return made == stack_id if made else since(e)
+
+    made = [e for e in lab_trail(account, "CreateStack") or [] if ours(e) and this_stack(e)]
+    made += [e for e in lab_trail(account, "CreateChangeSet") or [] if ours(e) and this_stack(e)
+             and str(param(e, "ChangeSetType") or "").upper() == "CREATE"]
     cdk.creations = made
 
 
