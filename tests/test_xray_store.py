@@ -78,3 +78,17 @@ def test_the_index_pickles_without_files_or_locks(traces):
     traces.put([_doc(trace_id, 100)], now=200)
     copy = pickle.loads(pickle.dumps(traces))
     assert copy.get(trace_id).segments[0]["trace_id"] == trace_id
+
+
+def test_documents_are_bounded_per_store_and_per_trace(traces, monkeypatch):
+    monkeypatch.setattr(store, "MAX_DOCUMENTS", 6)
+    monkeypatch.setattr(store, "MAX_DOCUMENTS_PER_TRACE", 3)
+    big, small, last = _tid(), _tid(), _tid()
+    traces.put([_doc(big, 100 + i) for i in range(5)], now=200)          # 3 kept, then LimitExceeded
+    trace = traces.get(big)
+    assert len(trace.segments) == 3 and trace.limit_exceeded
+    traces.put([_doc(small, 110), _doc(small, 111)], now=200)
+    assert traces.ids() == [big, small] and traces.documents == 5
+    traces.put([_doc(last, 120), _doc(last, 121)], now=200)              # 7 > 6: the oldest trace goes
+    assert traces.ids() == [small, last] and traces.documents == 4
+    assert not traces.get(small).limit_exceeded

@@ -14,7 +14,8 @@ The trace store, for the query side (service graph, filter expressions, statisti
 A ``Trace`` has ``trace_id`` (``1-XXXXXXXX-YYYYYYYYYYYYYYYYYYYYYYYY``), ``segments`` (the
 X-Ray segment documents as dicts, in start order, subsegments sent on their own nested
 into their parent's ``subsegments``), ``start``, ``end``, ``duration``, ``in_progress``
-and ``orphans`` (subsegments whose parent never came). ``get_trace_summaries`` with a
+``orphans`` (subsegments whose parent never came) and ``limit_exceeded``; it iterates as its
+segments. ``get_trace_summaries`` with a
 FilterExpression calls ``filters.matches(expression, trace) -> bool`` (a ValueError's
 message becomes the InvalidRequestException) when ``xray/filters.py`` exists.
 

@@ -4,7 +4,8 @@ picklable ``TraceStore`` (kept in the account's X-Ray backend, so in its snapsho
 only an index: per trace its time span and where each of its documents lies.
 
 Bounded as AWS bounds it: a trace is kept 30 days (``RETENTION_SECONDS``) and an account
-keeps at most ``MAX_TRACES`` traces per region (the oldest go first); a chunk file is
+keeps at most ``MAX_TRACES`` traces and ``MAX_DOCUMENTS`` documents per region (the
+oldest traces go first), a trace at most ``MAX_DOCUMENTS_PER_TRACE``; a chunk file is
 deleted once no kept trace points into it."""
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from workshop.cloud import runtime
 
 RETENTION_SECONDS = 30 * 24 * 3600    # X-Ray keeps trace data 30 days
 MAX_TRACES = 20_000                   # per account and region: ~10 MiB of index, a few hundred MiB on disk
+MAX_DOCUMENTS = 200_000               # segment documents per account and region (the index's real size)
+MAX_DOCUMENTS_PER_TRACE = 1_000       # past this a trace keeps what it had (batch_get_traces: LimitExceeded)
 CHUNK_BYTES = 8 * 1024 * 1024         # a chunk file is closed for appends past this size
 
 _locks: dict[str, threading.RLock] = {}
@@ -47,6 +50,7 @@ class Trace:
     end: float
     # Subsegments sent on their own whose parent never arrived (AWS calls such a trace partial).
     orphans: list[dict] = field(default_factory=list)
+    limit_exceeded: bool = False   # more documents came than a trace keeps
 
     @property
     def duration(self) -> float:
@@ -68,10 +72,11 @@ class _Entry:
     """The index of one trace: where each of its documents lies, by document id (a later
     document with the same id replaces the earlier, as an in-progress segment is completed)."""
 
-    __slots__ = ("start", "end", "docs")
+    __slots__ = ("start", "end", "docs", "limited")
 
     def __init__(self, start: float, end: float):
         self.start, self.end = start, end
+        self.limited = False    # documents came past MAX_DOCUMENTS_PER_TRACE and were not kept
         self.docs: dict[str, tuple[str, int, int]] = {}   # document id -> (chunk, offset, length)
 
 
@@ -87,6 +92,7 @@ class TraceStore:
         self._chunk_size = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()   # oldest first
         self._refs: dict[str, int] = {}                           # chunk -> documents pointing into it
+        self._documents = 0
 
     @property
     def lock(self) -> threading.RLock:
@@ -139,8 +145,21 @@ class TraceStore:
         replaced = entry.docs.get(doc["id"])
         if replaced is not None:
             self._release(replaced[0])
+        elif len(entry.docs) >= MAX_DOCUMENTS_PER_TRACE:
+            entry.limited = True
+            return
+        else:
+            self._documents = self.documents + 1
         entry.docs[doc["id"]] = where
         self._refs[where[0]] = self._refs.get(where[0], 0) + 1
+
+    @property
+    def documents(self) -> int:
+        """Documents indexed (counted again for an index pickled before the count was kept)."""
+        count = getattr(self, "_documents", None)
+        if count is None:
+            count = self._documents = sum(len(e.docs) for e in self._entries.values())
+        return count
 
     def _release(self, chunk: str) -> None:
         left = self._refs.get(chunk, 0) - 1
@@ -158,9 +177,11 @@ class TraceStore:
         oldest_kept = now - RETENTION_SECONDS
         while self._entries:
             trace_id, entry = next(iter(self._entries.items()))
-            if len(self._entries) <= MAX_TRACES and entry.end >= oldest_kept:
+            if (len(self._entries) <= MAX_TRACES and self.documents <= MAX_DOCUMENTS
+                    and entry.end >= oldest_kept):
                 break
             del self._entries[trace_id]
+            self._documents = self.documents - len(entry.docs)
             for chunk, _, _ in entry.docs.values():
                 self._release(chunk)
 
@@ -202,7 +223,9 @@ class TraceStore:
                     os.close(fd)
         if not docs:
             return None
-        return assemble(trace_id, docs)
+        trace = assemble(trace_id, docs)
+        trace.limit_exceeded = getattr(entry, "limited", False)
+        return trace
 
     def traces(self, start: float | None = None, end: float | None = None) -> Iterator[Trace]:
         opened: dict[str, int] = {}   # a chunk file opened once for the whole walk
@@ -221,6 +244,7 @@ class TraceStore:
         shutil.rmtree(runtime.state_dir() / self.relative, ignore_errors=True)
         self._entries.clear()
         self._refs.clear()
+        self._documents = 0
 
 
 def assemble(trace_id: str, docs: list[dict]) -> Trace:

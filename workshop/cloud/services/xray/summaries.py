@@ -123,6 +123,6 @@ def summarize(trace: Trace, account_id: str) -> dict:
 
 def batch_entry(trace: Trace) -> dict:
     """A trace as batch_get_traces returns it: each segment a document of its own."""
-    return {"Id": trace.trace_id, "Duration": round(trace.duration, 6), "LimitExceeded": False,
+    return {"Id": trace.trace_id, "Duration": round(trace.duration, 6), "LimitExceeded": trace.limit_exceeded,
             "Segments": [{"Id": seg.get("id"), "Document": json.dumps(seg, separators=(",", ":"))}
                          for seg in trace.segments]}
