@@ -23,6 +23,8 @@ class Target(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        received = self.rfile.read(length) if length else b""   # read, or it poisons the kept connection
         url = urlsplit(self.path)
         status = 200
         if url.path == "/health":
@@ -30,7 +32,7 @@ class Target(BaseHTTPRequestHandler):
             status = int(state.read_text().strip()) if state and state.exists() else 200
         elif url.path == "/slow":
             time.sleep(float(parse_qs(url.query).get("s", ["1"])[0]))
-        body = json.dumps({"version": self.server.name, "path": self.path,
+        body = json.dumps({"version": self.server.name, "path": self.path, "received": len(received),
                            "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -258,3 +258,31 @@ def test_resetting_the_account_closes_its_listeners(cloud, account):
     else:
         raise AssertionError(f"{url} still answers after the account was reset")
     assert elb.describe_load_balancers()["LoadBalancers"] == []
+
+
+def test_expect_100_continue_is_answered_before_the_body(cloud, account, tmp_path, procs):
+    """curl sends large bodies after ``Expect: 100-continue``: the listener answers 100 before
+    the body is sent, then forwards the body whole."""
+    elb, ec2 = cloud.client("elbv2", account), cloud.client("ec2", account)
+    lb_arn, vpc = balancer(elb, ec2)
+    tg = group(elb, vpc, "web")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    ports = targets(elb, tg, ["v1"], tmp_path, procs)
+    wait_states(elb, tg, {ports["v1"]: "healthy"})
+    port = int(load_balancer_url("web", client=elb).rsplit(":", 1)[1])
+    body = b"x" * 5000
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"POST /orders HTTP/1.1\r\nHost: shop\r\nContent-Length: 5000\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        reader = conn.makefile("rb")
+        assert reader.readline().startswith(b"HTTP/1.1 100")    # before any byte of the body
+        assert reader.readline() == b"\r\n"
+        conn.sendall(body)
+        assert reader.readline().startswith(b"HTTP/1.1 200")
+        headers = {}
+        while (line := reader.readline()) != b"\r\n":
+            name, _, value = line.decode().partition(":")
+            headers[name.lower()] = value.strip()
+        echoed = json.loads(reader.read(int(headers["content-length"])))
+    assert echoed["received"] == 5000 and "expect" not in echoed["headers"]

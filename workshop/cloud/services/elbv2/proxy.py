@@ -199,6 +199,14 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:   # noqa: A002  (the base class's name)
         pass
 
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue`` (curl's large POSTs): the interim answer leaves at once, not
+        in the buffer with the final one (curl would wait a second for it)."""
+        self.send_response_only(100)
+        self.end_headers()
+        self.wfile.flush()
+        return True
+
     def do_GET(self) -> None:
         self._answered = False
         # What the access log says of this request (access_logs.entry reads these).
@@ -331,8 +339,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             access_logs.record(self, status, len(data))
 
     def _forward_headers(self, request: rules.Request) -> list[tuple[str, str]]:
+        # Expect: 100-continue was answered here (the whole body is read before forwarding).
         headers = [(k, v) for k, v in self.headers.items()
-                   if k.lower() not in HOP_BY_HOP and not k.lower().startswith("x-forwarded-")]
+                   if k.lower() not in HOP_BY_HOP and k.lower() != "expect" and not k.lower().startswith("x-forwarded-")]
         forwarded = self.headers.get("X-Forwarded-For")
         client = self.client_address[0]
         headers.append(("X-Forwarded-For", f"{forwarded}, {client}" if forwarded else client))
