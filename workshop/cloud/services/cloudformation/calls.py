@@ -30,6 +30,7 @@ _CALLS: dict[str, tuple[str | None, str | None, str | None, str]] = {
     "AWS::Lambda::Permission": ("AddPermission", None, "RemovePermission", "FunctionName"),
     "AWS::CloudWatch::Alarm": ("PutMetricAlarm", "PutMetricAlarm", "DeleteAlarms", "AlarmName"),
     "AWS::CloudWatch::CompositeAlarm": ("PutCompositeAlarm", "PutCompositeAlarm", "DeleteAlarms", "AlarmName"),
+    "AWS::CloudWatch::Dashboard": ("PutDashboard", "PutDashboard", "DeleteDashboards", "DashboardName"),
     "AWS::IAM::Policy": ("PutRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "PolicyName"),
     "AWS::CodeBuild::Project": ("CreateProject", "UpdateProject", "DeleteProject", "name"),
     "AWS::CodePipeline::Pipeline": ("CreatePipeline", "UpdatePipeline", "DeletePipeline", "name"),

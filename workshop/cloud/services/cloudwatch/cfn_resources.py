@@ -1,17 +1,21 @@
-"""``AWS::CloudWatch::Alarm`` for CloudFormation (moto lacks it): a stack's
-alarm is put through the same ``put_metric_alarm`` as the API's, so it is
-validated, evaluated and reported the same way. Ref is the name; GetAtt Arn."""
+"""CloudWatch's CloudFormation types: ``AWS::CloudWatch::Alarm`` (moto lacks it),
+``AWS::CloudWatch::CompositeAlarm`` and ``AWS::CloudWatch::Dashboard`` (in place of
+moto's, which replaced on every update and checked nothing). Each goes through the same
+backend call as the API's (put_metric_alarm, put_composite_alarm, put_dashboard), so it
+is validated, evaluated and reported the same way, and drift reads each back. Ref is
+the name; GetAtt Arn for alarms."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
-from workshop.cloud.services.cfn_model import CfnResource, flag, integer, number
+from workshop.cloud.services.cfn_model import CfnResource, PropertyError, flag, integer, number
 from workshop.cloud.services.cloudformation.resource_types import TypeRules, register
-from workshop.cloud.services.cloudwatch import models  # noqa: F401  (our put_metric_alarm on moto's backend)
+from workshop.cloud.services.cloudwatch import composite, dashboards, models  # noqa: F401  (our backend methods)
 
 
 def _backend(account_id: str, region: str):
@@ -129,3 +133,115 @@ class AlarmRules(TypeRules):
 
 
 register(AlarmRules())
+
+
+# -- composite alarms ---------------------------------------------------------------------
+class CloudWatchCompositeAlarmResource(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::CloudWatch::CompositeAlarm"
+    cfn_name_property = "AlarmName"
+    cfn_attributes = {"Arn": "arn"}
+    backend = staticmethod(_backend)
+
+    @classmethod
+    def _create(cls, backend, name: str, props: dict[str, Any]) -> CloudWatchCompositeAlarmResource:
+        alarm = backend.put_composite_alarm(**composite_arguments(name, props))
+        return cls(alarm.name, arn=alarm.alarm_arn)
+
+    def _update(self, backend, name: str, props: dict[str, Any]) -> CloudWatchCompositeAlarmResource:
+        name = props.get("AlarmName") or self.name
+        if name != self.name:
+            return self._replace(backend, name, props)
+        backend.put_composite_alarm(**composite_arguments(name, props))   # in place: its state stays
+        return self
+
+    def _delete(self, backend) -> None:
+        if self.name in backend.alarms:
+            backend.delete_alarms([self.name])
+
+
+def composite_arguments(name: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "rule": props.get("AlarmRule"),
+        "description": props.get("AlarmDescription"),
+        "actions_enabled": flag(props.get("ActionsEnabled"), True),
+        "alarm_actions": list(props.get("AlarmActions") or []),
+        "ok_actions": list(props.get("OKActions") or []),
+        "insufficient_data_actions": list(props.get("InsufficientDataActions") or []),
+        "tags": list(props.get("Tags") or []),
+        "actions_suppressor": props.get("ActionsSuppressor"),
+        "actions_suppressor_wait_period": _int(props.get("ActionsSuppressorWaitPeriod"),
+                                               "ActionsSuppressorWaitPeriod"),
+        "actions_suppressor_extension_period": _int(props.get("ActionsSuppressorExtensionPeriod"),
+                                                    "ActionsSuppressorExtensionPeriod"),
+    }
+
+
+_COMPOSITE_FIELDS = {"AlarmName": "name", "AlarmRule": "rule", "AlarmDescription": "description",
+                     "ActionsEnabled": "actions_enabled", "AlarmActions": "alarm_actions",
+                     "OKActions": "ok_actions", "InsufficientDataActions": "insufficient_data_actions",
+                     "ActionsSuppressor": "actions_suppressor",
+                     "ActionsSuppressorWaitPeriod": "actions_suppressor_wait_period",
+                     "ActionsSuppressorExtensionPeriod": "actions_suppressor_extension_period"}
+
+
+class CompositeAlarmRules(TypeRules):
+    type_name = "AWS::CloudWatch::CompositeAlarm"
+    drift_properties = frozenset(_COMPOSITE_FIELDS)
+
+    def live(self, physical_id, props, account, region):
+        alarm = _backend(account, region).alarms.get(physical_id)
+        if alarm is None or getattr(alarm, "rule", None) is None:
+            return None
+        return {prop: getattr(alarm, field) for prop, field in _COMPOSITE_FIELDS.items()
+                if getattr(alarm, field, None) is not None}
+
+
+register(CompositeAlarmRules())
+
+
+# -- dashboards -----------------------------------------------------------------------------
+class CloudWatchDashboardResource(CfnResource, CloudFormationModel):
+    cfn_type = "AWS::CloudWatch::Dashboard"
+    cfn_name_property = "DashboardName"
+    cfn_attributes = {}
+    backend = staticmethod(_backend)
+
+    @classmethod
+    def _create(cls, backend, name: str, props: dict[str, Any]) -> CloudWatchDashboardResource:
+        body = props.get("DashboardBody")
+        if body is None:
+            raise PropertyError("", "required key [DashboardBody] not found")
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        dashboard = backend.put_dashboard(name, body)
+        return cls(dashboard.name)
+
+    def _update(self, backend, name: str, props: dict[str, Any]) -> CloudWatchDashboardResource:
+        name = props.get("DashboardName") or self.name
+        if name != self.name:
+            return self._replace(backend, name, props)
+        type(self)._create(backend, name, props)
+        return self
+
+    def _delete(self, backend) -> None:
+        backend.dashboards.pop(self.name, None)
+
+
+class DashboardRules(TypeRules):
+    type_name = "AWS::CloudWatch::Dashboard"
+    replace_on = frozenset({"DashboardName"})
+    drift_properties = frozenset({"DashboardName", "DashboardBody"})
+
+    def live(self, physical_id, props, account, region):
+        dashboard = _backend(account, region).dashboards.get(physical_id)
+        if dashboard is None:
+            return None
+        try:
+            body: Any = json.loads(dashboard.body)   # compared as JSON: a change shows its path
+        except ValueError:
+            body = dashboard.body
+        return {"DashboardName": dashboard.name, "DashboardBody": body}
+
+
+register(DashboardRules())
