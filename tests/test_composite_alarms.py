@@ -278,3 +278,39 @@ def test_the_wait_period_holds_actions_then_lets_them_go(cloud, account):
     wait_for(lambda: "ActionsSuppressedBy" not in composite(cw, "paging"), what="the suppression to end")
     time.sleep(1)
     assert queued(cloud, account, queue) == []
+
+
+def test_composites_their_suppression_and_dashboards_survive_a_restart(tmp_path):
+    """A composite's state, its held actions and a dashboard are in the snapshot: after a
+    restart on the same data dir the suppressor's end still lets the held notification go."""
+    from tests.conftest import start_cloud, stop_cloud
+
+    cloud = start_cloud(tmp_path)
+    account = "135792468013"
+    try:
+        cw = cloud.client("cloudwatch", account)
+        topic, queue = subscribed_queue(cloud, account, "kept")
+        child(cw, "errors")
+        child(cw, "deploying")
+        cw.put_composite_alarm(AlarmName="paging", AlarmRule="ALARM(errors)", AlarmActions=[topic],
+                               ActionsSuppressor="deploying", ActionsSuppressorWaitPeriod=60,
+                               ActionsSuppressorExtensionPeriod=60)
+        set_state(cw, "deploying", "ALARM")
+        set_state(cw, "errors", "ALARM")
+        body = json.dumps({"widgets": [{"type": "text", "properties": {"markdown": "# kept"}}]})
+        cw.put_dashboard(DashboardName="kept", DashboardBody=body)
+        stop_cloud(cloud, keep_data=True)
+        cloud = start_cloud(tmp_path, data_dir=cloud.data_dir, port=cloud.port)
+        cw = cloud.client("cloudwatch", account)
+        view = composite(cw, "paging")
+        assert (view["StateValue"], view["ActionsSuppressedBy"], view["ActionsSuppressor"]) == (
+            "ALARM", "Alarm", "deploying")
+        assert cw.get_dashboard(DashboardName="kept")["DashboardBody"] == body
+        assert queued(cloud, account, queue) == []
+        set_state(cw, "deploying", "OK")
+        [message] = notifications(cloud, account, queue)
+        assert (message["AlarmName"], message["NewStateValue"]) == ("paging", "ALARM")
+        set_state(cw, "errors", "OK")           # still settled from its children after the restart
+        assert composite(cw, "paging")["StateValue"] == "OK"
+    finally:
+        stop_cloud(cloud)
