@@ -232,3 +232,17 @@ def test_the_cloud_does_not_import_matplotlib_until_a_picture_is_asked_for():
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_a_right_axis_and_a_timezone(cloud, account):
+    cw = cloud.client("cloudwatch", account)
+    put_minutes(cw, hours=1)
+    widget = {"metrics": [[NS, "Latency", "Service", "orders"],
+                          [".", "Requests", ".", ".", {"yAxis": "right", "stat": "Sum", "color": "#ff7f0e"}]],
+              "yAxis": {"left": {"label": "ms", "min": 0}, "right": {"label": "requests"}},
+              "annotations": {"horizontal": [{"value": 25, "yAxis": "right", "label": "capacity", "fill": "above"}]},
+              "timezone": "+0530", "period": 60, "start": "-PT1H", "width": 500, "height": 300}
+    image = decode(cw.get_metric_widget_image(MetricWidget=json.dumps(widget))["MetricWidgetImage"])
+    assert image.size == (500, 300)
+    assert colored(image, (255, 127, 14)) > 300      # the right axis's metric
+    assert colored(image, (31, 119, 180)) > 300

@@ -168,60 +168,88 @@ def _title(figure, widget: dict) -> None:
 
 
 def _time_series(figure, widget, results, options, thresholds, start: float, end: float) -> None:
-    axes = figure.add_subplot(1, 1, 1)
+    left = figure.add_subplot(1, 1, 1)
     _title(figure, widget)
     drawn = [r for r in results if r.values]
-    if widget.get("stacked") and drawn:
-        grid = sorted({t for r in drawn for t in r.timestamps})
-        rows = [[dict(zip(r.timestamps, r.values)).get(t, 0.0) for t in grid] for r in drawn]
-        axes.stackplot([_dt(t) for t in grid], rows, labels=[r.label for r in drawn],
-                       colors=[_color(i, options.get(r.id, {})) for i, r in enumerate(drawn)], alpha=0.8)
-    else:
-        for i, result in enumerate(drawn):
-            axes.plot([_dt(t) for t in result.timestamps], result.values, label=result.label,
-                      color=_color(i, options.get(result.id, {})), linewidth=1.5,
-                      marker="o" if len(result.values) < 3 else None, markersize=3)
+    on_right = [r for r in drawn if options.get(r.id, {}).get("yAxis") == "right"]
+    right = left.twinx() if on_right else None
+    colors = {r.id + r.label: _color(i, options.get(r.id, {})) for i, r in enumerate(drawn)}
+    for axes, series in ((left, [r for r in drawn if r not in on_right]), (right, on_right)):
+        if axes is None or not series:
+            continue
+        if widget.get("stacked"):
+            grid = sorted({t for r in series for t in r.timestamps})
+            rows = [[dict(zip(r.timestamps, r.values)).get(t, 0.0) for t in grid] for r in series]
+            axes.stackplot([_dt(t) for t in grid], rows, labels=[r.label for r in series],
+                           colors=[colors[r.id + r.label] for r in series], alpha=0.8)
+        else:
+            for result in series:
+                axes.plot([_dt(t) for t in result.timestamps], result.values, label=result.label,
+                          color=colors[result.id + result.label], linewidth=1.5,
+                          marker="o" if len(result.values) < 3 else None, markersize=3)
     annotations = widget.get("annotations") if isinstance(widget.get("annotations"), dict) else {}
-    for line in annotations.get("horizontal") or []:
+    lines = annotations.get("horizontal") or []
+    for line in lines:
+        axes = right if line.get("yAxis") == "right" and right is not None else left
         color = line.get("color") or "#d62728"
         value = float(line["value"])
         axes.axhline(value, color=color, linestyle="--", linewidth=1, label=line.get("label"))
         if line.get("fill") in ("above", "below"):
-            low, high = (value, None) if line["fill"] == "above" else (None, value)
             bottom, top = axes.get_ylim()
-            axes.axhspan(low if low is not None else min(bottom, value),
-                         high if high is not None else max(top, value), color=color, alpha=0.1)
+            low, high = (value, max(top, value)) if line["fill"] == "above" else (min(bottom, value), value)
+            axes.axhspan(low, high, color=color, alpha=0.1)
     for line in thresholds:
-        axes.axhline(line["value"], color="#d62728" if line["state"] == "ALARM" else "#7f7f7f",
+        left.axhline(line["value"], color="#d62728" if line["state"] == "ALARM" else "#7f7f7f",
                      linestyle="-", linewidth=2, label=f"{line['label']} threshold")
     if not drawn:
-        axes.text(0.5, 0.5, "No data available.", transform=axes.transAxes, ha="center", va="center",
+        left.text(0.5, 0.5, "No data available.", transform=left.transAxes, ha="center", va="center",
                   color="#7f7f7f")
-    axes.set_xlim(_dt(start), _dt(end))
-    y_axis = (widget.get("yAxis") or {}).get("left") or {}
-    low, high = y_axis.get("min"), y_axis.get("max")
-    if low is not None or high is not None:
-        axes.set_ylim(bottom=low, top=high)
-    elif drawn and min([min(r.values) for r in drawn] + [t["value"] for t in thresholds]
-                       + [float(h["value"]) for h in annotations.get("horizontal") or []]) >= 0:
-        axes.set_ylim(bottom=0)   # CloudWatch starts a graph of positive values at zero
-    if y_axis.get("label"):
-        axes.set_ylabel(y_axis["label"])
+    left.set_xlim(_dt(start), _dt(end))
+    for side, axes, series in (("left", left, [r for r in drawn if r not in on_right]), ("right", right, on_right)):
+        if axes is None:
+            continue
+        settings = (widget.get("yAxis") or {}).get(side) or {}
+        marks = [float(h["value"]) for h in lines if (h.get("yAxis") or "left") == side]
+        if side == "left":
+            marks += [t["value"] for t in thresholds]
+        low, high = settings.get("min"), settings.get("max")
+        if low is not None or high is not None:
+            axes.set_ylim(bottom=low, top=high)
+        elif series and min([min(r.values) for r in series] + marks) >= 0:
+            axes.set_ylim(bottom=0)   # CloudWatch starts a graph of positive values at zero
+        if settings.get("label"):
+            axes.set_ylabel(settings["label"])
     from matplotlib.dates import DateFormatter
 
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=timezone.utc))
-    axes.grid(True, color="#e5e5e5", linewidth=0.8)
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
+    left.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=_zone(widget.get("timezone"))))
+    left.grid(True, color="#e5e5e5", linewidth=0.8)
+    for axes in (left, right):
+        if axes is not None:
+            axes.spines["top"].set_visible(False)
+    if right is None:
+        left.spines["right"].set_visible(False)
     position = (widget.get("legend") or {}).get("position", "bottom")
-    handles, _ = axes.get_legend_handles_labels()
+    handles, labels = left.get_legend_handles_labels()
+    if right is not None:
+        more = right.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
     if handles and position != "hidden":
         if position == "right":
-            axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-        else:
-            axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(handles), 4),
+            left.legend(handles, labels, loc="center left", bbox_to_anchor=(1.08 if right else 1.0, 0.5),
                         fontsize=8, frameon=False)
+        else:
+            left.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12),
+                        ncol=min(len(handles), 4), fontsize=8, frameon=False)
     figure.tight_layout()
+
+
+def _zone(text: str | None) -> timezone:
+    """A widget's timezone, "+HHMM" or "-HHMM" (UTC otherwise), as CloudWatch takes it."""
+    match = re.match(r"^([+-])(\d{2}):?(\d{2})$", text or "")
+    if not match:
+        return timezone.utc
+    offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+    return timezone(-offset if match.group(1) == "-" else offset)
 
 
 def _numbers(figure, widget, results, options) -> None:
