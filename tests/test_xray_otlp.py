@@ -271,7 +271,7 @@ def test_bad_otlp_bodies_get_400_not_500(cloud, body, content_type, headers, exp
 
 XRAY_SDK_APP = """
 from aws_xray_sdk.core import xray_recorder
-xray_recorder.configure(service="legacy", sampling=False)
+xray_recorder.configure(service="legacy")   # default sampling: rules asked of the daemon port
 segment = xray_recorder.begin_segment("legacy")
 segment.put_annotation("order", "B-2")
 segment.put_http_meta("url", "http://legacy/checkout")
