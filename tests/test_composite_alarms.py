@@ -314,3 +314,39 @@ def test_composites_their_suppression_and_dashboards_survive_a_restart(tmp_path)
         assert composite(cw, "paging")["StateValue"] == "OK"
     finally:
         stop_cloud(cloud)
+
+
+def test_state_changes_and_configuration_reach_eventbridge_and_history(cloud, account):
+    cw, events, sqs = (cloud.client(s, account) for s in ("cloudwatch", "events", "sqs"))
+    queue = sqs.create_queue(QueueName="composite-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="composite-changes", EventPattern=json.dumps(
+        {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+         "resources": [f"arn:aws:cloudwatch:us-east-1:{account}:alarm:paging"]}))
+    events.put_targets(Rule="composite-changes", Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    child(cw, "errors")
+    child(cw, "deploying")
+    set_state(cw, "deploying", "ALARM")
+    cw.put_composite_alarm(AlarmName="paging", AlarmRule="ALARM(errors)", AlarmActions=[
+        f"arn:aws:sns:us-east-1:{account}:nobody"], ActionsSuppressor="deploying",
+        ActionsSuppressorWaitPeriod=60, ActionsSuppressorExtensionPeriod=60)
+    set_state(cw, "errors", "ALARM")
+    got: list[dict] = []
+
+    def received():
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            got.append(json.loads(message["Body"])["detail"])
+        return len(got) >= 2 and got
+
+    details = wait_for(received, what="the composite's two state change events")
+    assert [(d["previousState"]["value"], d["state"]["value"]) for d in details] == [
+        ("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM")]
+    last = details[-1]
+    assert last["configuration"]["alarmRule"] == "ALARM(errors)"
+    assert last["configuration"]["actionsSuppressor"] == "deploying"
+    assert last["state"]["actionsSuppressedBy"] == "Alarm"
+    assert json.loads(last["state"]["reasonData"])["triggeringAlarms"][0]["arn"].endswith(":alarm:errors")
+    [created] = cw.describe_alarm_history(AlarmName="paging", HistoryItemType="ConfigurationUpdate")["AlarmHistoryItems"]
+    config = json.loads(created["HistoryData"])["createdAlarm"]
+    assert (created["AlarmType"], config["alarmRule"], config["actionsSuppressorWaitPeriod"]) == (
+        "CompositeAlarm", "ALARM(errors)", 60)
