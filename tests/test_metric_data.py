@@ -147,3 +147,23 @@ def test_an_error_rate_alarm_with_fill_and_if_evaluates(cloud, account):
         except AssertionError:
             continue
     assert cw.describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+
+def test_max_datapoints_pages_with_a_token(cw):
+    queries = [{"Id": "e", **stat("Errors")}, {"Id": "r", **stat("Requests")}]
+    pages, token = [], None
+    while True:
+        kwargs = {"NextToken": token} if token else {}
+        answer = cw.get_metric_data(MetricDataQueries=queries, StartTime=BASE, EndTime=BASE + timedelta(minutes=5),
+                                    ScanBy="TimestampAscending", MaxDatapoints=3, **kwargs)
+        pages.append([(r["Id"], r["Values"], r["StatusCode"]) for r in answer["MetricDataResults"]])
+        token = answer.get("NextToken")
+        if not token:
+            break
+    assert pages == [[("e", [2.0, 0.0, 5.0], "PartialData")],
+                     [("e", [1.0], "PartialData"), ("r", [10.0, 10.0], "PartialData")],
+                     [("r", [20.0, 50.0, 10.0], "Complete")]]
+    with pytest.raises(ClientError) as caught:
+        cw.get_metric_data(MetricDataQueries=queries, StartTime=BASE, EndTime=BASE + timedelta(minutes=5),
+                           NextToken="garbage")
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"

@@ -15,11 +15,12 @@ from typing import Any
 from moto.cloudwatch.exceptions import InvalidParameterValue, ValidationError
 from moto.cloudwatch.models import CloudWatchBackend
 
-from workshop.cloud.services import extend
+from workshop.cloud.services import extend, paging
 from workshop.cloud.services.cloudwatch.metric_math import MathError, MathEvaluator
 from workshop.cloud.services.cloudwatch.period_stats import aggregate, parse_extended_statistic
 
 MAX_QUERIES = 500
+MAX_DATAPOINTS = 100_800
 STANDARD_STATS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _ID = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 
@@ -37,7 +38,10 @@ class Result:
 @extend(CloudWatchBackend)
 class MetricDataQueries:
     def get_metric_data(self, queries: list[dict[str, Any]], start_time: datetime, end_time: datetime,
-                        scan_by: str = "TimestampDescending", max_datapoints: int | None = None) -> list[Result]:
+                        scan_by: str = "TimestampDescending", max_datapoints: int | None = None,
+                        next_token: str | None = None) -> tuple[list[Result], str | None]:
+        """The returned results, at most MaxDatapoints points a page (AWS's default 100,800),
+        and the token of the next page."""
         start, end = _epoch(start_time), _epoch(end_time)
         if start > end:
             raise ValidationError("The parameter EndTime must be greater than StartTime.")
@@ -48,15 +52,33 @@ class MetricDataQueries:
                                   "constraint: Member must satisfy enum value set: "
                                   "[TimestampDescending, TimestampAscending]")
         check_queries(queries)
+        if max_datapoints is not None and max_datapoints < 1:
+            raise InvalidParameterValue(f"The value {max_datapoints} for parameter MaxDatapoints is not valid.")
         results = [r for r in run_queries(self, queries, start, end) if r.return_data]
-        if max_datapoints is not None and sum(len(r.values) for r in results) > max_datapoints:
-            raise InvalidParameterValue(f"The value {max_datapoints} for parameter MaxDatapoints is too small "
-                                        "for the data points asked for.")
         if scan_by == "TimestampDescending":
             for result in results:
                 result.timestamps.reverse()
                 result.values.reverse()
-        return results
+        return _page(results, next_token, max_datapoints or MAX_DATAPOINTS)
+
+
+def _page(results: list[Result], token: str | None, size: int) -> tuple[list[Result], str | None]:
+    """Points counted across the results in order; a page ends after ``size`` of them."""
+    total = sum(len(r.values) for r in results)
+    offset = 0
+    if token:
+        offset = paging.decode_token(token)
+        if offset is None or offset > total:
+            raise InvalidParameterValue("The value for parameter NextToken is not valid.")
+    stop, seen, out = offset + size, 0, []
+    for result in results:
+        first, last = max(offset - seen, 0), min(stop - seen, len(result.values))
+        seen += len(result.values)
+        if first >= last and (result.values or token):
+            continue   # wholly on another page
+        out.append(Result(result.id, result.label, result.timestamps[first:last], result.values[first:last],
+                          True, result.messages))
+    return out, (paging.encode_token(stop) if stop < total else None)
 
 
 def check_queries(queries: list[dict]) -> None:

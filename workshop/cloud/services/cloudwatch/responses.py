@@ -37,14 +37,18 @@ class AlarmResponses:
         get = self._get_param
         if get("StartTime") is None or get("EndTime") is None:
             raise ValidationError("The parameters StartTime and EndTime are required.")
-        results = self.cloudwatch_backend.get_metric_data(
+        results, token = self.cloudwatch_backend.get_metric_data(
             queries=get("MetricDataQueries", []) or [], start_time=get("StartTime"),
             end_time=get("EndTime"), scan_by=get("ScanBy") or "TimestampDescending",
-            max_datapoints=_int(get("MaxDatapoints")))
-        return ActionResult({"MetricDataResults": [{
-            "Id": r.id, "Label": r.label, "StatusCode": "InternalError" if r.messages else "Complete",
+            max_datapoints=_int(get("MaxDatapoints")), next_token=get("NextToken"))
+        status = "PartialData" if token else "Complete"
+        answer: dict[str, Any] = {"MetricDataResults": [{
+            "Id": r.id, "Label": r.label, "StatusCode": "InternalError" if r.messages else status,
             "Timestamps": [datetime.fromtimestamp(t, timezone.utc) for t in r.timestamps],
-            "Values": r.values, "Messages": r.messages} for r in results], "Messages": []})
+            "Values": r.values, "Messages": r.messages} for r in results], "Messages": []}
+        if token:
+            answer["NextToken"] = token
+        return ActionResult(answer)
 
     def put_dashboard(self) -> ActionResult:
         self.cloudwatch_backend.put_dashboard(self._get_param("DashboardName"), self._get_param("DashboardBody"))
