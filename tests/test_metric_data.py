@@ -167,3 +167,11 @@ def test_max_datapoints_pages_with_a_token(cw):
         cw.get_metric_data(MetricDataQueries=queries, StartTime=BASE, EndTime=BASE + timedelta(minutes=5),
                            NextToken="garbage")
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_dynamic_labels(cw):
+    got = query(cw, [{"Id": "e", **stat("Errors"),
+                      "Label": "${PROP('Dim.Service')} ${PROP('MetricName')} last ${LAST} max ${MAX} sum ${SUM}"},
+                     {"Id": "rate", "Expression": "e / 2", "Label": "${LABEL}: avg ${AVG} over ${DATAPOINT_COUNT}"}])
+    assert got["e"]["Label"] == "orders Errors last 1 max 5 sum 8"
+    assert got["rate"]["Label"] == "rate: avg 1 over 4"

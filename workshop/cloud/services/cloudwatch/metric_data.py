@@ -208,7 +208,53 @@ def run_queries(backend, queries: list[dict], start: float, end: float) -> list[
         if not isinstance(value, list):
             value = [value] * len(grid) if value is not None else [None] * len(grid)
         results.append(_from_row(qid, query.get("Label") or qid, grid, value, returns))
+    dynamic_labels(results, queries)
     return results
+
+
+_DYNAMIC = re.compile(r"\$\{(LAST|FIRST|MIN|MAX|AVG|SUM|DATAPOINT_COUNT|LABEL|PROP\('([A-Za-z.:_-]+)'\))\}")
+
+
+def dynamic_labels(results: list[Result], queries: list[dict]) -> None:
+    """CloudWatch's dynamic labels: ${LAST}, ${FIRST}, ${MIN}, ${MAX}, ${AVG}, ${SUM},
+    ${DATAPOINT_COUNT}, ${LABEL} and ${PROP('MetricName'|'Namespace'|'Period'|'Stat'|'Dim.NAME')}
+    in a label become the result's own values (over the whole time range)."""
+    by_id = {q["Id"]: q for q in queries}
+    for result in results:
+        if "${" not in result.label:
+            continue
+        query = by_id.get(result.id, {})
+        values = result.values
+
+        def value(match: re.Match) -> str:
+            word, prop = match.group(1), match.group(2)
+            if prop is not None:
+                return _prop(query, prop)
+            if word == "LABEL":
+                return query.get("Id", result.id)
+            if word == "DATAPOINT_COUNT":
+                return str(len(values))
+            if not values:
+                return ""
+            ordered = [v for _, v in sorted(zip(result.timestamps, values))]
+            number = {"LAST": ordered[-1], "FIRST": ordered[0], "MIN": min(values), "MAX": max(values),
+                      "AVG": sum(values) / len(values), "SUM": sum(values)}[word]
+            return _figure(number)
+
+        result.label = _DYNAMIC.sub(value, result.label)
+
+
+def _prop(query: dict, prop: str) -> str:
+    stat = query.get("MetricStat") or {}
+    metric = stat.get("Metric") or {}
+    if prop.startswith("Dim."):
+        return next((d["Value"] for d in metric.get("Dimensions") or [] if d["Name"] == prop[4:]), "")
+    return str({"MetricName": metric.get("MetricName"), "Namespace": metric.get("Namespace"),
+                "Period": stat.get("Period"), "Stat": stat.get("Stat")}.get(prop) or "")
+
+
+def _figure(number: float) -> str:
+    return f"{number:.0f}" if float(number).is_integer() else f"{number:.4g}"
 
 
 def _from_row(qid: str, label: str, grid: list[float], row: list, returns: bool) -> Result:
