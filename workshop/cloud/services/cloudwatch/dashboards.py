@@ -22,7 +22,7 @@ MAX_BODY = 1_048_576
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # Widget metric options CloudWatch knows (anything else is an additional property).
 METRIC_OPTIONS = {"accountId", "color", "expression", "id", "label", "period", "region", "stat", "visible",
-                  "yAxis", "label"}
+                  "yAxis"}
 
 
 @extend(CloudWatchBackend)
