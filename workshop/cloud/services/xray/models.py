@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import types
 
-from moto.xray.models import XRayBackend, xray_backends
+if "moto.xray" not in sys.modules:
+    # moto.xray's package imports its in-process mock client, which imports aws_xray_sdk, whose
+    # recorder builds a botocore client at import: with an AWS_PROFILE that names no profile in
+    # the cloud's environment, that failed the cloud's start. The cloud never uses the mock client.
+    _stub = types.ModuleType("moto.xray.mock_client")
+    _stub.MockXrayClient = _stub.XRaySegment = type("Unused", (), {})   # moto.xray makes one at import
+    sys.modules.setdefault("moto.xray.mock_client", _stub)
+
+from moto.xray.models import XRayBackend, xray_backends  # noqa: E402
 
 from workshop.cloud import persistence, runtime, services
 from workshop.cloud.clock import get_clock

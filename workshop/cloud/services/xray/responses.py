@@ -31,9 +31,11 @@ ID_TIME_SLACK = 86400.0            # a trace id's time this close to its segment
 
 @lru_cache(maxsize=1)
 def _operations_by_path() -> dict[str, str]:
-    import botocore.session
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
 
-    model = botocore.session.get_session().get_service_model("xray")
+    # From botocore's data files, not a session: a session reads the environment's AWS_PROFILE.
+    model = ServiceModel(create_loader().load_service_model("xray", "service-2"), "xray")
     return {model.operation_model(op).http["requestUri"].rstrip("/"): op for op in model.operation_names}
 
 
