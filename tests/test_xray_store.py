@@ -92,3 +92,17 @@ def test_documents_are_bounded_per_store_and_per_trace(traces, monkeypatch):
     traces.put([_doc(last, 120), _doc(last, 121)], now=200)              # 7 > 6: the oldest trace goes
     assert traces.ids() == [small, last] and traces.documents == 4
     assert not traces.get(small).limit_exceeded
+
+
+def test_a_restored_moto_backend_is_upgraded(tmp_path, monkeypatch):
+    """A snapshot written before this extension holds moto's own X-Ray backend."""
+    monkeypatch.setattr(runtime, "_state_dir", tmp_path)
+    from moto.xray.models import XRayBackend, xray_backends
+
+    from workshop.cloud.services.xray import models
+
+    account = "123456789099"
+    per_region = xray_backends[account]
+    dict.__setitem__(per_region, "eu-west-1", XRayBackend("eu-west-1", account))
+    upgraded = models.backend(account, "eu-west-1")
+    assert isinstance(upgraded, models.WorkshopXRayBackend) and models.backend(account, "eu-west-1") is upgraded

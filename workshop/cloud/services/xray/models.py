@@ -145,7 +145,13 @@ class WorkshopXRayBackend(XRayBackend):
 
 
 def backend(account_id: str, region: str) -> WorkshopXRayBackend:
-    return xray_backends[account_id][region]
+    found = xray_backends[account_id][region]
+    if not isinstance(found, WorkshopXRayBackend):
+        # Restored from a snapshot written before this extension (moto's own backend):
+        # moto kept its segments in memory only, so nothing of them is lost here.
+        found = WorkshopXRayBackend(region, account_id)
+        dict.__setitem__(xray_backends[account_id], region, found)
+    return found
 
 
 services.replace_backend(xray_backends, WorkshopXRayBackend)
