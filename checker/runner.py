@@ -57,14 +57,18 @@ class Account:
 
 
 def identify(sess: Session) -> str:
+    """The account the session's keys act as: asked once per session (STS), then known."""
     from botocore.exceptions import (
         ClientError,
         EndpointConnectionError,
         NoCredentialsError,
     )
 
+    if sess.account_id is not None:
+        return sess.account_id
     try:
-        return sess.client("sts").get_caller_identity()["Account"]
+        sess.account_id = sess.client("sts").get_caller_identity()["Account"]
+        return sess.account_id
     except EndpointConnectionError:
         where = sess.target.endpoint or "AWS"
         raise CannotRun(

@@ -11,6 +11,7 @@ the access key id, the way a learner's notebook does.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -59,10 +60,12 @@ def target(endpoint: str | None = None, account: str | None = None,
 
 @dataclass
 class Session:
-    """Clients for one target, made once each (client creation is the costly part)."""
+    """Clients for one target, made once each (client creation is the costly part), and
+    the account the target's keys act as, once known (``checker.runner.identify``)."""
 
     target: Target
     _clients: dict = field(default_factory=dict)
+    account_id: str | None = None
 
     def client(self, service: str):
         if service not in self._clients:
@@ -86,7 +89,19 @@ def _config():
     return Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"})
 
 
+# Clients are made one at a time in a process: making one is CPU (botocore loads and
+# caches the service's model and endpoint rules in its loader), and threads of a class
+# report that made their first clients at once each loaded every model again (measured:
+# 9 learners' threads, 42 clients, 3 s of stat/listdir in botocore's loader).
+_making = threading.Lock()
+
+
 def _make_client(where: Target, service: str):
+    with _making:
+        return _new_client(where, service)
+
+
+def _new_client(where: Target, service: str):
     if where.endpoint is None:
         import boto3
 

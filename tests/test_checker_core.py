@@ -74,6 +74,31 @@ def test_broken_state_and_broken_checks_become_findings(cloud, account, monkeypa
     assert again.to_dict() == result.to_dict()
 
 
+def test_one_session_asks_sts_once_for_every_lab(cloud, account, monkeypatch):
+    """A class report runs every lab with one session per learner: the account its keys act
+    as is asked once (STS), and each lab's result still names it."""
+    from botocore.client import BaseClient
+
+    from checker.session import session
+
+    toy = _toy_lab()
+    monkeypatch.setattr(runner, "get_lab", lambda lab_id: toy)
+    asked = []
+    real = BaseClient._make_api_call
+
+    def counted(self, operation, params):
+        asked.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    sess = session(Target(cloud.endpoint, account, "test", "us-east-1"))
+    results = [runner.run_lab("99-toy", sess=sess) for _ in range(3)]
+    assert [r.account for r in results] == [account] * 3
+    assert asked.count("GetCallerIdentity") == 1 and asked.count("ListBuckets") == 3
+    other = session(Target(cloud.endpoint, "123456789012", "test", "us-east-1"))
+    assert runner.run_lab("99-toy", sess=other).account == "123456789012"
+
+
 def test_cannot_run_when_the_cloud_is_down():
     from tests.conftest import free_port
 

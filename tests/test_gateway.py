@@ -184,3 +184,71 @@ def test_clock_needs_admin_and_validates(cloud):
         assert _control(cloud, "GET", "/_workshop/health")[1]["time_scale"] == 120
     finally:
         _control(cloud, "PUT", "/_workshop/clock", headers=admin, body={"time_scale": 60})
+
+
+def _environ(service: str, method: str = "POST", path: str = "/", target: str | None = None,
+             query: str = "") -> dict:
+    import io
+
+    env = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "localhost",
+           "SERVER_PORT": "4566", "HTTP_HOST": "localhost:4566", "wsgi.input": io.BytesIO(b""),
+           "CONTENT_LENGTH": "0", "CONTENT_TYPE": "application/x-amz-json-1.1",
+           "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=123456789012/20261205/us-east-1/{service}/"
+                                 "aws4_request, SignedHeaders=host, Signature=0"}
+    if target:
+        env["HTTP_X_AMZ_TARGET"] = target
+    return env
+
+
+def test_dispatcher_serves_what_moto_serves_without_listing_its_package_per_request(monkeypatch):
+    """The gateway's dispatcher picks the app moto's own would for each protocol, and
+    lists moto's package folder once, not for every request (the cost it saves)."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from workshop.cloud.gateway import _dispatcher
+
+    requests = [
+        _environ("codecommit", target="CodeCommit_20150413.GetRepository"),
+        _environ("cloudtrail", target="com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"),
+        _environ("sts", query="Action=GetCallerIdentity"),
+        _environ("s3", "GET", "/some-bucket"),
+        _environ("lambda", "GET", "/2015-03-31/functions/f/configuration"),
+        _environ("codebuild", target="CodeBuild_20161006.BatchGetBuilds"),
+    ]
+    ours, theirs = _dispatcher(), DomainDispatcherApplication(create_backend_app)
+    listed = []
+    real = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listed.append(1) or real())
+    for _ in range(5):
+        for environ in requests:
+            assert ours.get_application(dict(environ)).service == theirs.get_application(dict(environ)).service
+    assert len(listed) >= 5 * len(requests)  # moto's own: at least once a request
+    listed.clear()
+    for _ in range(5):
+        for environ in requests:
+            ours.get_application(dict(environ))
+    assert listed == []
+
+
+def test_method_names_answer_as_moto_list_does():
+    """moto's call_action asks `action in method_names_from_class(cls)`; the gateway's
+    lookup answers the same for every attribute of a response class, and for methods
+    the project adds later."""
+    from moto.codecommit.responses import CodeCommitResponse
+    from moto.core.utils import method_names_from_class
+
+    from workshop.cloud.gateway import _MethodNames
+
+    listed = set(method_names_from_class(CodeCommitResponse))
+    names = _MethodNames(CodeCommitResponse)
+    for name in [*dir(CodeCommitResponse), "no_such_operation", "get_repository"]:
+        assert (name in names) == (name in listed), name
+
+    class Extended(CodeCommitResponse):
+        pass
+
+    names = _MethodNames(Extended)
+    assert "added_later" not in names
+    Extended.added_later = lambda self: None
+    assert "added_later" in names
