@@ -63,7 +63,7 @@ def crashing_app(tmp: Path) -> Path:
 HEALTH_CHECK = {"command": ["CMD", "python3", "-c",
                             "import os, urllib.request; urllib.request.urlopen("
                             "'http://127.0.0.1:%s/health' % os.environ['PORT'], timeout=2)"],
-                "interval": 10, "timeout": 5, "retries": 3, "startPeriod": 10}
+                "interval": 10, "timeout": 20, "retries": 5, "startPeriod": 10}
 
 
 def register(ecs, family: str, image: str, log_group: str | None = None, health: bool = False) -> str:

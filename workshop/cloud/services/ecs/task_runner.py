@@ -20,7 +20,7 @@ from pathlib import Path
 
 from workshop.cloud import containment, persistence, runtime, sandbox
 from workshop.cloud.clock import get_clock
-from workshop.cloud.services.ecs import rootfs
+from workshop.cloud.services.ecs import podman_runner, rootfs
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,23 @@ class Run:
 
 
 _runs: dict[str, Run] = {}
+_runtime: str | None = None
+
+
+def runtime_name() -> str:
+    """'podman' or 'chroot' (workshop.images.podman.ecs_runtime, for this cloud), chosen once."""
+    global _runtime
+    if _runtime is None:
+        from workshop.images import podman
+
+        _runtime = podman.ecs_runtime(sandbox.enabled())
+        log.info("ecs: tasks' containers run with %s", _runtime)
+        import atexit
+
+        atexit.register(end_all)        # before containment's own exit hook (atexit runs last-in first)
+        if _runtime == "podman":
+            podman_runner.sweep()
+    return _runtime
 
 
 def elapsed(task) -> float:
@@ -95,8 +112,9 @@ def step(backend, task, definition, drained: bool = True) -> None:
         elif elapsed(task) >= PROVISIONING_SECONDS:
             move(task, "PENDING", account)
             task.pull_started_at = time.time()
+            puller = podman_runner.pull if runtime_name() == "podman" else rootfs.pull
             for container in task.containers:
-                run.pulls[container.name] = _pulls.submit(rootfs.pull, account, backend.region_name, container.image)
+                run.pulls[container.name] = _pulls.submit(puller, account, backend.region_name, container.image)
     elif status == "PENDING":
         if task.desired_status == "STOPPED":
             _finish(backend, task, run)
@@ -189,6 +207,9 @@ def _finish(backend, task, run: Run) -> None:
 def _end_processes(backend, task, run: Run) -> None:
     if run.job is not None:
         run.job.end()
+        if runtime_name() == "podman":
+            for name in run.processes:
+                podman_runner.remove(podman_runner.container_name(task.id, name))
         for name, process in run.processes.items():
             container = next(c for c in task.containers if c.name == name)
             if container.exitCode is None:
@@ -259,10 +280,16 @@ def _start_containers(backend, task, definition, run: Run):
                 host_port = free_port()
             bindings.append({"bindIP": "0.0.0.0", "containerPort": mapping.get("containerPort"),
                              "hostPort": host_port, "protocol": mapping.get("protocol", "tcp")})
-        if bindings:
+        podman = runtime_name() == "podman"
+        if podman:      # podman applies the image's own environment; the app listens in its network namespace
+            env = {e["name"]: str(e.get("value", "")) for e in container.ws_environment if e.get("name")}
+            if bindings:
+                env["PORT"] = str(bindings[0]["containerPort"])
+        elif bindings:
             env["PORT"] = str(bindings[0]["hostPort"])
-        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        env.setdefault("HOSTNAME", task.id[:12])
+        if not podman:
+            env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            env.setdefault("HOSTNAME", task.id[:12])
         container.network_bindings = bindings
         entry = spec.get("entryPoint") or image.get("Entrypoint") or []
         command = container.ws_command or image.get("Cmd") or []
@@ -275,9 +302,16 @@ def _start_containers(backend, task, definition, run: Run):
             return container, log_spec
         run.logs[container.name] = log_spec
         run.env[container.name] = env
+        if podman:
+            command_line = podman_runner.argv(podman_runner.container_name(task.id, container.name), pulled, spec,
+                                              env, bindings, _memory_limit(task, definition),
+                                              spec.get("entryPoint"), container.ws_command)
+            spawn_env, spawn_who = podman_env(), None
+        else:
+            command_line, spawn_env, spawn_who = chrooted(pulled.root, workdir, argv), env, who
         try:
-            process = run.job.spawn(chrooted(pulled.root, workdir, argv), cwd="/", env=env, who=who,
-                                    stdin=None, stdout=log_spec["file"], stderr=log_spec["file"])
+            process = run.job.spawn(command_line, cwd="/", env=spawn_env, who=spawn_who,
+                                    stdin=subprocess_devnull(), stdout=log_spec["file"], stderr=log_spec["file"])
         except OSError as exc:
             return container, f"CannotStartContainerError: {exc}"
         run.processes[container.name] = process
@@ -291,6 +325,7 @@ def _start_containers(backend, task, definition, run: Run):
             run.health[container.name] = Health(argv, check.get("interval", 30), check.get("timeout", 5),
                                                 check.get("retries", 3), check.get("startPeriod", 0),
                                                 last=time.time())
+    run.started = time.time()
     return None
 
 
@@ -405,7 +440,8 @@ def _health(task, run: Run) -> None:
             passed = code == 0
             health.job.end()
             health.job = health.running = None
-            in_start = clock.aws_seconds(now - run.started) < health.start_period
+            # The start period covers the app's boot, real work: real seconds, as the check's timeout.
+            in_start = now - run.started < health.start_period
             if passed:
                 health.failures = 0
                 container.health_status = "HEALTHY"
@@ -422,8 +458,13 @@ def _health(task, run: Run) -> None:
         health.job = containment.Job("health", containment.Limits(processes=64, memory=256 * 1024 * 1024,
                                                                   nice=10, address_space_room=None))
         try:
-            health.running = health.job.spawn(chrooted(pulled.root, "/", health.argv), cwd="/",
-                                              env=run.env[container.name], who=sandbox.identity(task._account_id),
+            if runtime_name() == "podman":
+                argv = podman_runner.health_argv(podman_runner.container_name(task.id, container.name), health.argv)
+                env, who = podman_env(), None
+            else:
+                argv, env = chrooted(pulled.root, "/", health.argv), run.env[container.name]
+                who = sandbox.identity(task._account_id)
+            health.running = health.job.spawn(argv, cwd="/", env=env, who=who,
                                               stdin=subprocess_devnull(), stdout=subprocess_devnull(),
                                               stderr=subprocess_devnull())
             health.started = now
@@ -445,6 +486,12 @@ def _health(task, run: Run) -> None:
         task.health_status = "UNKNOWN"
 
 
+def podman_env() -> dict:
+    from workshop.images import podman
+
+    return podman.env()
+
+
 def subprocess_devnull():
     import subprocess
 
@@ -464,6 +511,7 @@ def lose(task) -> None:
 
 
 def end_all() -> None:
+    """At the cloud's exit: every task's processes (and podman's containers) gone."""
     for run in list(_runs.values()):
         if run.job is not None:
             run.job.end()
@@ -471,3 +519,5 @@ def end_all() -> None:
             if health.job is not None:
                 health.job.end()
     _runs.clear()
+    if _runtime == "podman":
+        podman_runner.close()
