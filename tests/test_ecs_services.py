@@ -216,6 +216,39 @@ def test_metrics_and_a_deployment_alarm_that_rolls_back(cloud, images):
     assert record["status"] == "ROLLBACK_SUCCESSFUL"
 
 
+def test_maximum_percent_100_and_a_stopped_deployment_rolls_back(cloud, images):
+    account = new_account()
+    pushed = _push(cloud, account, images)
+    uri = pushed["uri"]
+    ecs = cloud.client("ecs", account)
+    ecs.create_cluster(clusterName="apps")
+    v1 = ei.register(ecs, "web", f"{uri}:v1", health=True)
+    ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=2, launchType="EC2",
+                       deploymentConfiguration={"maximumPercent": 100, "minimumHealthyPercent": 50})
+    _steady(ecs, 2)
+    # A deployment that never gets healthy (the image crashes), held within 2 tasks, stopped by the learner.
+    ei.build(cloud, account, pushed["data"], ei.crashing_app(pushed["tmp"]), f"{uri}:bad", cmd="python3 crash.py")
+    bad = ei.register(ecs, "web", f"{uri}:bad", health=True)
+    ecs.update_service(cluster="apps", service="web", taskDefinition=bad)
+    most = 0
+    for _ in range(30):
+        arns = ecs.list_tasks(cluster="apps", serviceName="web")["taskArns"]
+        most = max(most, len(arns))
+        healthy = [t for t in ecs.describe_tasks(cluster="apps", tasks=arns)["tasks"]
+                   if t["healthStatus"] == "HEALTHY"] if arns else []
+        assert len(healthy) >= 1          # minimumHealthyPercent 50 of 2
+        ei.time.sleep(0.2)
+    assert most <= 2                      # maximumPercent 100 of 2
+    arn = ecs.list_service_deployments(cluster="apps", service="web",
+                                       status=["IN_PROGRESS"])["serviceDeployments"][0]["serviceDeploymentArn"]
+    assert ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")["serviceDeploymentArn"] == arn
+    ei.wait_for(lambda: _service(ecs)["taskDefinition"] == v1, timeout=60)
+    _steady(ecs, 2)
+    record = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    assert record["status"] == "ROLLBACK_SUCCESSFUL"
+    assert _versions(ecs) == ["1.0.0"] * 2
+
+
 def test_after_a_restart_lost_tasks_are_stopped_and_replaced(tmp_path, images):
     cloud = start_cloud(tmp_path, time_scale=600)
     try:
