@@ -235,6 +235,11 @@ EMF_FUNCTION = """
 
 def test_emf_lines_from_lambda_output_become_metrics(cloud, account):
     make_function(cloud, account, "pricer", EMF_FUNCTION)
+    logs = cloud.client("logs", account)
+    logs.create_log_group(logGroupName="/aws/lambda/pricer")      # a metric filter on Lambda's group too
+    logs.put_metric_filter(logGroupName="/aws/lambda/pricer", filterName="big", filterPattern="{ $.ItemsPriced >= 4 }",
+                           metricTransformations=[{"metricName": "BigOrders", "metricNamespace": "LambdaShop",
+                                                   "metricValue": "$.ItemsPriced"}])
     client = cloud.client("lambda", account)
     for items in (3, 4):
         response, payload = invoke(client, "pricer", {"items": items})
@@ -244,6 +249,50 @@ def test_emf_lines_from_lambda_output_become_metrics(cloud, account):
     points = wait_for(lambda: _stats(cw, "LambdaShop", "ItemsPriced", start, 10,
                                            [{"Name": "Function", "Value": "pricer"}]))
     assert sum(p["Sum"] for p in points) == 7.0 and sum(p["SampleCount"] for p in points) == 2.0
+    big = _stats(cw, "LambdaShop", "BigOrders", start, 10)
+    assert [(p["Sum"], p["SampleCount"]) for p in big] == [(4.0, 1.0)]
+
+
+def test_codebuild_output_goes_through_metric_filters(cloud, account):
+    from tests.test_codebuild_builds import inline_project, wait_build
+
+    logs, cb = cloud.client("logs", account), cloud.client("codebuild", account)
+    logs.create_log_group(logGroupName="/aws/codebuild/counted")
+    logs.put_metric_filter(logGroupName="/aws/codebuild/counted", filterName="failures",
+                           filterPattern='"TEST FAILED"',
+                           metricTransformations=[{"metricName": "TestFailures", "metricNamespace": "Builds",
+                                                   "metricValue": "1"}])
+    inline_project(cb, account, "counted", "version: 0.2\nphases:\n  build:\n    commands:\n"
+                   "      - echo TEST FAILED one\n      - echo TEST FAILED two\n      - echo fine\n")
+    build = wait_build(cb, cb.start_build(projectName="counted")["build"]["id"])
+    assert build["buildStatus"] == "SUCCEEDED"
+    cw = cloud.client("cloudwatch", account)
+    start = _minute_start(5)
+    # "echo TEST FAILED one" as the command line, then its output: CodeBuild logs both.
+    counted = wait_for(lambda: _stats(cw, "Builds", "TestFailures", start, 10), timeout=30)
+    matching = [e for e in logs.filter_log_events(logGroupName="/aws/codebuild/counted",
+                                                  filterPattern='"TEST FAILED"')["events"]]
+    assert sum(p["Sum"] for p in counted) == len(matching) >= 2
+
+
+def test_filter_log_events_speaks_the_same_pattern_syntax(cloud, account):
+    logs = _group(cloud, account, "/app/search")
+    start = _minute_start(10)
+    lines = ["ERROR disk full", json.dumps({"level": "ERROR", "ms": 900}), json.dumps({"level": "INFO", "ms": 20}),
+             '10.0.0.1 - - [x] "GET /a" 503 12']
+    logs.put_log_events(logGroupName="/app/search", logStreamName="s",
+                        logEvents=[{"timestamp": start + i, "message": m} for i, m in enumerate(lines)])
+
+    def found(pattern):
+        return [e["message"] for e in logs.filter_log_events(logGroupName="/app/search",
+                                                              filterPattern=pattern)["events"]]
+
+    assert found("ERROR") == lines[:2]
+    assert found("{ $.ms > 100 }") == [lines[1]]
+    assert found("[ip, ..., status = 5*, size]") == [lines[3]]
+    with pytest.raises(ClientError) as bad:
+        found("{ $.ms > }")
+    assert bad.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
 METRIC_FILTER_TEMPLATE = """

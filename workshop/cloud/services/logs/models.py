@@ -18,10 +18,9 @@ from typing import Any
 from moto.core.utils import unix_time_millis, utcnow
 from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException
 from moto.logs.models import LogGroup, LogsBackend, LogStream, logs_backends
-from moto.logs.utils import EventMessageFilter
 
 from workshop.cloud.services import extend, on_account_reset
-from workshop.cloud.services.logs import metric_filters, store
+from workshop.cloud.services.logs import filter_pattern, metric_filters, store
 
 PAGE_EVENTS = 10_000                 # GetLogEvents / FilterLogEvents: at most 10,000 events...
 PAGE_BYTES = 1_048_576               # ...or 1 MB, whichever comes first (AWS)
@@ -231,9 +230,12 @@ def _keyed(name: str, events: Iterator[store.Event]) -> Iterator[tuple[int, str,
 
 
 def matcher(pattern: str | None):
-    """The function that says whether a message matches a filter pattern (moto's terms and phrases)."""
-    found = EventMessageFilter(pattern or "")
-    return found.matches
+    """The function that says whether a message matches a filter pattern: the same syntax
+    as metric filters (terms, JSON selectors, space-delimited fields)."""
+    try:
+        return filter_pattern.compile_pattern(pattern).matches
+    except filter_pattern.PatternError:
+        raise InvalidParameterException("Invalid filter pattern") from None
 
 
 @extend(LogGroup)
