@@ -28,10 +28,13 @@ def _issued_in(access_key_id: str | None) -> str | None:
     user's key), as LocalStack has it; None for keys the cloud never issued."""
     import sys
 
-    iam = sys.modules.get("moto.iam.models")
-    if not access_key_id or iam is None:  # nothing issued yet: don't load IAM for it
+    # Nothing issued yet: don't load IAM for it. The module may also be half-way through
+    # its import in another thread (sys.modules holds it from the import's start): no
+    # key can have been issued before it exists.
+    backends = getattr(sys.modules.get("moto.iam.models"), "iam_backends", None)
+    if not access_key_id or backends is None:
         return None
-    for account_id, per_account in list(iam.iam_backends.items()):
+    for account_id, per_account in list(backends.items()):
         if not _ACCOUNT_RE.match(account_id):
             continue
         for backend in list(dict.values(per_account)):
