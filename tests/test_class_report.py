@@ -51,6 +51,10 @@ def test_grade_a_class_of_30_accounts_reports_what_each_account_holds(cloud, lab
     for lab in labs:
         steps = notebooks.solution_steps(lab)
         half_steps[lab] = steps[:(len(steps) - 1) // 2 + 1]  # the steps a half-way learner did
+        if half_steps[lab][-1] == "drift":
+            # Lab 04's drift step breaks the bucket on purpose and the next one mends it: a
+            # learner half-way through is past the mend, where the earlier checks hold again.
+            half_steps[lab] = steps[:steps.index("fix-drift") + 1]
         notebooks.perform_solution(lab, cloud.endpoint, half, tmp_path / "work" / lab,
                                    through_step=half_steps[lab][-1], kernels=1)
 
