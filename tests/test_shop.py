@@ -91,7 +91,7 @@ def test_the_planted_bottleneck_is_one_inventory_call_per_item_and_the_fix_one_p
     fixed = copy_shop(tmp_path / "fixed")
     assert subprocess.run(
         [sys.executable, "tools/fix_bottleneck.py", "fix"], cwd=fixed,
-        capture_output=True, text=True).stdout.strip() == "fixed"
+        capture_output=True, text=True).stdout.strip() == "fix: done (fixed)"
     collector.spans.clear()
     with start_shop(fixed, fault_every=0, query_delay=0.0, env=shop_env(collector)) as shop:
         run = send_orders(shop, count=6, items_per_order=(3, 3))

@@ -11,60 +11,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by path too (labkit, tests)
+from source_edit import SourceEdit  # noqa: E402
+
 PRICING = Path("app") / "pricing.py"
 CORRECT = "if quantity >= threshold:"
 PLANTED = "if quantity > threshold:"
 FAILING_TEST = "test_bulk_discount_starts_at_ten"
-
-_HERE = Path(__file__).resolve().parent.parent
-
-
-def _pricing(app_dir: str | Path | None) -> Path:
-    path = Path(app_dir or _HERE) / PRICING
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {app_dir or _HERE} a copy of the sample app?")
-    return path
-
-
-def status(app_dir: str | Path | None = None) -> str:
-    text = _pricing(app_dir).read_text()
-    if PLANTED in text:
-        return "planted"
-    if CORRECT in text:
-        return "fixed"
-    return "unknown"
-
-
-def _replace(app_dir, old: str, new: str) -> bool:
-    path = _pricing(app_dir)
-    text = path.read_text()
-    if old not in text:
-        return False
-    path.write_text(text.replace(old, new, 1))
-    return True
-
-
-def plant(app_dir: str | Path | None = None) -> bool:
-    """Plant the bug; False when it was already there."""
-    return _replace(app_dir, CORRECT, PLANTED)
-
-
-def fix(app_dir: str | Path | None = None) -> bool:
-    """Fix the bug; False when it was not there."""
-    return _replace(app_dir, PLANTED, CORRECT)
+BUG = SourceEdit(PRICING, planted=PLANTED, fixed=CORRECT)
+status, plant, fix = BUG.status, BUG.plant, BUG.fix
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("plant", "fix", "status"):
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    target = argv[1] if len(argv) > 1 else None
-    if argv[0] == "status":
-        print(status(target))
-        return 0
-    changed = plant(target) if argv[0] == "plant" else fix(target)
-    print(f"{argv[0]}: {'done' if changed else 'nothing to do'} ({status(target)})")
-    return 0
+    return BUG.main(argv, __doc__)
 
 
 if __name__ == "__main__":
