@@ -47,3 +47,27 @@ def load_balancer_url(name_or_arn: str, port: int | None = None, client=None) ->
             raise NoListener(f"{name_or_arn!r} has no listener on port {port} (it has {sorted(urls)})")
         return urls[int(port)]
     return urls.get(80) or urls[min(urls)]
+
+
+def express_service_url(service_arn: str, client=None) -> str:
+    """The URL to send requests to an ECS Express Mode service: in the workshop cloud, the local
+    URL the cloud serves its endpoint on (the ``workshop:url`` tag on the ECS service: it
+    reaches the shared load balancer with the endpoint's host name); on AWS, its endpoint."""
+    from botocore.exceptions import ClientError
+
+    if client is None:
+        from checker.session import client as make_client
+
+        client = make_client("ecs")
+    try:
+        service = client.describe_express_gateway_service(serviceArn=service_arn)["service"]
+    except ClientError as exc:
+        raise NoListener(f"no Express service {service_arn!r} ({exc})") from None
+    tags = {t["key"]: t["value"] for t in client.list_tags_for_resource(resourceArn=service_arn).get("tags", [])}
+    if tags.get(URL_TAG):
+        return tags[URL_TAG]
+    for config in service.get("activeConfigurations") or []:
+        for path in config.get("ingressPaths") or []:
+            if path.get("endpoint"):
+                return path["endpoint"]
+    raise NoListener(f"Express service {service_arn!r} has no endpoint yet")

@@ -39,6 +39,7 @@ def doctor(args) -> int:
         _cloud(endpoint, report)
     if account is not None:
         _load_balancers(args, report)
+        _express_services(args, report)
     _admin_token(args, endpoint, report)
     _images(args, report)
     print(render(report))
@@ -175,6 +176,36 @@ def _load_balancers(args, report: Report) -> None:
             report.add(f"load balancer {name}", str(exc))
         except Exception as exc:
             report.add(f"load balancer {name}", f"unknown ({_short(exc)})")
+
+
+def _express_services(args, report: Report) -> None:
+    """Where each ECS Express Mode service answers: its endpoint is AWS's host name on the shared
+    load balancer; in the workshop cloud, the local URL the cloud serves it on (workshop:url)."""
+    from checker.session import client, target
+    from labkit.load_balancers import URL_TAG
+
+    try:
+        ecs = client("ecs", target(endpoint=args.endpoint, account=args.account))
+        found = []
+        for cluster in ecs.list_clusters().get("clusterArns", []):
+            arns = [a for page in ecs.get_paginator("list_services").paginate(cluster=cluster)
+                    for a in page["serviceArns"]]
+            for start in range(0, len(arns), 10):
+                for service in ecs.describe_services(cluster=cluster, services=arns[start:start + 10],
+                                                     include=["TAGS"])["services"]:
+                    url = {t["key"]: t["value"] for t in service.get("tags") or []}.get(URL_TAG)
+                    if url and service.get("status") == "ACTIVE":
+                        found.append((service["serviceName"], service["serviceArn"], url))
+    except Exception as exc:  # a doctor reports, it never raises
+        report.add("express services", f"unknown ({_short(exc)})")
+        return
+    for name, arn, url in found:
+        try:
+            config = ecs.describe_express_gateway_service(serviceArn=arn)["service"]["activeConfigurations"][0]
+            endpoint = config["ingressPaths"][0]["endpoint"]
+        except Exception:
+            continue
+        report.add(f"express service {name}", f"{endpoint} -> {url}")
 
 
 def _admin_token(args, endpoint: str | None, report: Report) -> None:

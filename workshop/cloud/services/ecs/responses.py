@@ -1,6 +1,6 @@
 """ECS's wire format where moto's falls short: create_service passes on
 ``deploymentConfiguration`` and ``healthCheckGracePeriodSeconds`` (moto dropped them),
-and the service deployment operations moto lacks."""
+the service deployment operations moto lacks, and Express Mode's (express.py)."""
 
 from __future__ import annotations
 
@@ -55,3 +55,37 @@ class _Responses:
         record = self.ecs_backend.stop_service_deployment(self._get_param("serviceDeploymentArn"),
                                                           self._get_param("stopType"))
         return ActionResult({"serviceDeploymentArn": record["serviceDeploymentArn"]})
+
+    # -- Express Mode (express.py) -------------------------------------------------------------
+    def create_express_gateway_service(self) -> ActionResult:
+        record = self.ecs_backend.create_express_gateway_service(self._get_params())
+        return ActionResult({"service": _clean(self.ecs_backend.express_view(record, tags=True))})
+
+    def describe_express_gateway_service(self) -> ActionResult:
+        record = self.ecs_backend.describe_express_gateway_service(self._get_param("serviceArn"))
+        tags = "TAGS" in (self._get_param("include") or [])
+        return ActionResult({"service": _clean(self.ecs_backend.express_view(record, tags=tags))})
+
+    def update_express_gateway_service(self) -> ActionResult:
+        record, target = self.ecs_backend.update_express_gateway_service(self._get_params())
+        view = self.ecs_backend.express_view(record)
+        return ActionResult({"service": _clean({
+            **{k: view[k] for k in ("serviceArn", "cluster", "serviceName", "status", "createdAt", "updatedAt")},
+            "targetConfiguration": {k: v for k, v in target.items() if not k.startswith("ws_")}})})
+
+    def delete_express_gateway_service(self) -> ActionResult:
+        record = self.ecs_backend.delete_express_gateway_service(self._get_param("serviceArn"))
+        return ActionResult({"service": _clean(self.ecs_backend.express_view(record))})
+
+    def describe_service_revisions(self) -> ActionResult:
+        found, failures = self.ecs_backend.describe_service_revisions(self._get_param("serviceRevisionArns") or [])
+        return ActionResult({"serviceRevisions": _clean(found), "failures": failures})
+
+
+def _clean(value):
+    """Without the null members (botocore's parser refuses null numbers)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value

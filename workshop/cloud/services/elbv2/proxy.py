@@ -243,7 +243,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if not path.startswith("/"):        # an absolute-form target: keep its path
             path = "/" + path.split("://", 1)[-1].partition("/")[2]
-        request = rules.Request(self.command, path, query, self.headers.get("Host", ""),
+        # An Express endpoint's server stands for one host name (its DNS name on AWS).
+        host = getattr(server, "host_header", None) or self.headers.get("Host", "")
+        request = rules.Request(self.command, path, query, host,
                                 {k.lower(): v for k, v in self.headers.items()}, self.client_address[0],
                                 int(listener.port), "https" if listener.protocol == "HTTPS" else "http")
         self.scheme = request.protocol
