@@ -18,8 +18,7 @@ from tests import ecs_images as ei
 from tests.conftest import ROOT, new_account, start_cloud, stop_cloud
 from workshop.images import podman
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not podman.user_namespaces(), reason="no user namespaces here")]
+pytestmark = pytest.mark.skipif(not podman.user_namespaces(), reason="no user namespaces here")
 
 TRUST = {"ecs.amazonaws.com": "infra", "ecs-tasks.amazonaws.com": "exec"}
 
