@@ -4,8 +4,9 @@ deployment records), ``express.py`` (Express Mode services and what they make),
 ``responses.py`` (the wire format moto lacks); the engines ``task_runner.py`` (containers
 from the registry's images, chrooted in a user namespace), ``rootfs.py`` (images unpacked
 once per digest), ``scheduler.py`` (lifecycle on the clock, desiredCount, rolling
-deployments, circuit breaker, alarms, AWS/ECS metrics) and ``express_endpoints.py``
-(Express endpoints served on local ports)."""
+deployments, circuit breaker, alarms, AWS/ECS metrics), ``bluegreen.py`` (BLUE_GREEN,
+CANARY and LINEAR deployments, lifecycle hooks) and ``express_endpoints.py`` (Express
+endpoints served on local ports)."""
 
 from workshop.cloud.services.ecs import deployments, express, models, responses  # noqa: F401  (registers)
 from workshop.cloud.services.ecs import express_endpoints  # noqa: F401  (serves Express endpoints)

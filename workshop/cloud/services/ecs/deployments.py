@@ -23,6 +23,9 @@ MAX_EVENTS = 100
 DEFAULT_CONFIGURATION = {"deploymentCircuitBreaker": {"enable": False, "rollback": False},
                          "maximumPercent": 200, "minimumHealthyPercent": 100}
 STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+TRAFFIC_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")    # bluegreen.py moves these
+HOOK_STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT",
+               "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT")
 
 
 def failure_threshold(desired: int) -> int:
@@ -53,7 +56,52 @@ def configuration(given: dict | None, old: dict | None = None) -> dict:
     strategy = config.get("strategy")
     if strategy is not None and strategy not in STRATEGIES:
         raise InvalidParameterException(f"Invalid deployment strategy: {strategy}")
+    _minutes(config.get("bakeTimeInMinutes"), "bakeTimeInMinutes")
+    canary, linear = config.get("canaryConfiguration"), config.get("linearConfiguration")
+    if canary is not None:
+        _percent(canary.get("canaryPercent"), "canaryPercent", 0.1)
+        _minutes(canary.get("canaryBakeTimeInMinutes"), "canaryBakeTimeInMinutes")
+    if linear is not None:
+        _percent(linear.get("stepPercent"), "stepPercent", 3.0)
+        _minutes(linear.get("stepBakeTimeInMinutes"), "stepBakeTimeInMinutes")
+    if strategy == "CANARY" and canary is None:
+        raise InvalidParameterException("canaryConfiguration must be specified for the CANARY deployment strategy.")
+    if strategy == "LINEAR" and linear is None:
+        raise InvalidParameterException("linearConfiguration must be specified for the LINEAR deployment strategy.")
+    for hook in config.get("lifecycleHooks") or []:
+        if not hook.get("hookTargetArn") and hook.get("targetType", "AWS_LAMBDA") == "AWS_LAMBDA":
+            raise InvalidParameterException("hookTargetArn must be specified for a lifecycle hook.")
+        stages = hook.get("lifecycleStages") or []
+        if not stages or any(stage not in HOOK_STAGES for stage in stages):
+            raise InvalidParameterException(f"lifecycleStages must be one or more of {', '.join(HOOK_STAGES)}.")
     return config
+
+
+def _minutes(value, name: str) -> None:
+    if value is not None and (not isinstance(value, int) or not 0 <= value <= 1440):
+        raise InvalidParameterException(f"{name} must be between 0 and 1440.")
+
+
+def _percent(value, name: str, low: float) -> None:
+    if not isinstance(value, (int, float)) or not low <= value <= 100:
+        raise InvalidParameterException(f"{name} must be between {low} and 100.0.")
+
+
+def check_load_balancers(load_balancers: list | None, config: dict) -> None:
+    """A blue/green, canary or linear service names where the green revision goes and which rules
+    ECS moves (AWS refuses such a service without them)."""
+    if config.get("strategy") not in TRAFFIC_STRATEGIES:
+        return
+    for lb in load_balancers or []:
+        advanced = lb.get("advancedConfiguration")
+        if not advanced:
+            raise InvalidParameterException(
+                f"advancedConfiguration must be specified for a load balancer of a {config['strategy']} deployment.")
+        for key in ("alternateTargetGroupArn", "productionListenerRule", "roleArn"):
+            if not advanced.get(key):
+                raise InvalidParameterException(f"advancedConfiguration.{key} must be specified.")
+        if advanced["alternateTargetGroupArn"] == lb.get("targetGroupArn"):
+            raise InvalidParameterException("alternateTargetGroupArn must differ from targetGroupArn.")
 
 
 def _deployment_id() -> str:
@@ -82,8 +130,18 @@ def start_deployment(backend, service: Service, task_definition: str, rollback_o
                   "ws_revision_arn": revision_arn}
     if service.launch_type == "FARGATE":
         deployment["platformVersion"] = "1.4.0"
-    service.deployments.insert(0, deployment)
     config = service.deployment_configuration
+    last = getattr(service, "ws_last_completed", None) or {}
+    production = last.get("ws_groups") or [lb.get("targetGroupArn") for lb in service.load_balancers or []]
+    deployment["ws_strategy"] = config.get("strategy") or "ROLLING"
+    deployment["ws_groups"] = list(production)
+    if deployment["ws_strategy"] in TRAFFIC_STRATEGIES and last and rollback_of is None:
+        # The green revision goes to the target group production does not use (AWS alternates them).
+        deployment["ws_blue"] = last["id"]
+        deployment["ws_blue_groups"] = list(production)
+        deployment["ws_groups"] = [_other_group(lb, group) for lb, group in
+                                   zip(service.load_balancers or [], production)]
+    service.deployments.insert(0, deployment)
     sources = [{"arn": d["ws_revision_arn"], "requestedTaskCount": d["desiredCount"],
                 "runningTaskCount": d["runningCount"], "pendingTaskCount": d["pendingCount"]}
                for d in service.deployments[1:] if d["status"] == "ACTIVE" and d.get("ws_revision_arn")]
@@ -109,10 +167,20 @@ def start_deployment(backend, service: Service, task_definition: str, rollback_o
         record["status"] = "ROLLBACK_IN_PROGRESS"
         record["rollback"] = {"reason": rollback_of["reason"], "startedAt": now,
                               "serviceRevisionArn": revision_arn}
+    if deployment.get("ws_blue"):
+        record["lifecycleStage"] = "RECONCILE_SERVICE"
+        record["ws_bg"] = {}
     service.ws_service_deployments.insert(0, record)
     deployment["ws_record"] = record["serviceDeploymentArn"]
     persistence.changed(backend.account_id)
     return deployment
+
+
+def _other_group(lb: dict, group: str | None) -> str | None:
+    advanced = lb.get("advancedConfiguration") or {}
+    if not advanced.get("alternateTargetGroupArn"):
+        return group
+    return advanced["alternateTargetGroupArn"] if group == lb.get("targetGroupArn") else lb.get("targetGroupArn")
 
 
 def record_of(service: Service, deployment: dict) -> dict | None:
@@ -139,6 +207,7 @@ class _Backend:
         if desired_count is not None and desired_count < 0:
             raise InvalidParameterException("desiredCount must be 0 or more.")
         config = configuration(deployment_configuration)
+        check_load_balancers(args[0] if args else kwargs.get("load_balancers"), config)
         with LOCK:
             service = _create_service(self, cluster_str, service_name, desired_count, task_definition_str,
                                       *args, **kwargs)
@@ -166,6 +235,8 @@ class _Backend:
             raise InvalidParameterException("desiredCount must be 0 or more.")
         config = (configuration(service_properties.pop("deployment_configuration"), service.deployment_configuration)
                   if service_properties.get("deployment_configuration") is not None else None)
+        check_load_balancers(service_properties.get("load_balancers") or service.load_balancers,
+                             config or service.deployment_configuration)
         with LOCK:
             before = service.task_definition
             # moto sets running_count to the desired count: the scheduler counts them instead.

@@ -14,7 +14,7 @@ import time
 
 from workshop.cloud import persistence, services
 from workshop.cloud.clock import get_clock
-from workshop.cloud.services.ecs import task_runner
+from workshop.cloud.services.ecs import bluegreen, task_runner
 from workshop.cloud.services.ecs.deployments import add_event, failure_threshold, record_of, start_deployment
 from workshop.cloud.services.ecs.models import LOCK, STARTING, STOPPING
 
@@ -150,12 +150,15 @@ def _targets(backend, task, before: str, elb: list) -> None:
         return
     if task.last_status in ("ACTIVATING", "RUNNING") and task.task_arn not in _registered:
         found = []
-        for lb in service.load_balancers:
+        groups = getattr(task, "ws_groups", None) or []
+        for index, lb in enumerate(service.load_balancers):
+            # A blue/green deployment's tasks go to its own group (the alternate one, every other time).
+            group = groups[index] if index < len(groups) and groups[index] else lb.get("targetGroupArn")
             container = next((c for c in task.containers if c.name == lb.get("containerName")), None)
             binding = next((b for b in (container.network_bindings if container else [])
                             if b.get("containerPort") == lb.get("containerPort")), None)
-            if lb.get("targetGroupArn") and binding:
-                found.append((lb["targetGroupArn"], {"Id": "127.0.0.1", "Port": binding["hostPort"]}))
+            if group and binding:
+                found.append((group, {"Id": "127.0.0.1", "Port": binding["hostPort"]}))
         _registered[task.task_arn] = found
         elb += [("register", arn, task.task_arn, target) for arn, target in found]
     elif task.last_status not in ("ACTIVATING", "RUNNING") and task.task_arn in _registered:
@@ -248,10 +251,14 @@ def _reconcile(backend, service) -> None:
     tasks = _service_tasks(backend, service)
     live = [t for t in tasks if t.desired_status == "RUNNING"]
     if service.deployments and service.deployments[0].get("ws_rollback_of"):
-        # A rollback keeps the tasks that already run the definition it goes back to.
+        # A rollback keeps the tasks that already run the definition it goes back to (a blue/green
+        # one, the blue revision's tasks, which never stopped).
         primary = service.deployments[0]
         for task in live:
-            if (task.task_definition_arn == primary["taskDefinition"]
+            if primary.get("ws_adopt"):
+                if task.started_by == primary["ws_adopt"]:
+                    task.started_by = primary["id"]
+            elif (task.task_definition_arn == primary["taskDefinition"]
                     and task.started_by not in (primary["id"], primary["ws_rollback_of"])):
                 task.started_by = primary["id"]
     by_deployment = _count(backend, service, live)
@@ -273,6 +280,9 @@ def _reconcile(backend, service) -> None:
     primary["desiredCount"] = service.desired_count
     _check_alarms(backend, service, primary, record)
     if primary["rolloutState"] == "FAILED" and primary["status"] == "PRIMARY":
+        return
+    if primary.get("ws_blue") and record is not None and not primary.get("ws_rollback_of"):
+        bluegreen.advance(backend, service, primary, record, live)
         return
     desired = service.desired_count
     config = service.deployment_configuration
@@ -315,6 +325,7 @@ def _reconcile(backend, service) -> None:
                                          service.network_configuration or None, f"service:{service.name}")
         for task in tasks_started:
             task.ws_deployment = primary["id"]
+            task.ws_groups = list(primary.get("ws_groups") or [])
         add_event(service, f"(service {service.name}) has started {len(tasks_started)} tasks: "
                            + " ".join(f"(task {_short(t)})." for t in tasks_started))
         return
@@ -395,7 +406,7 @@ def _fail(backend, service, deployment, record, why: str, reason: str, rollback:
         record["updatedAt"] = now
         if monitor == "circuit":
             record["deploymentCircuitBreaker"]["status"] = "TRIGGERED"
-        else:
+        elif monitor == "alarms":
             record["alarms"]["status"] = "TRIGGERED"
         if not rollback:
             record["finishedAt"] = record["stoppedAt"] = now
@@ -413,9 +424,14 @@ def _roll_back(backend, service, deployment, record, reason: str) -> None:
             record["status"] = "ROLLBACK_FAILED"
             record["finishedAt"] = time.time()
         return
+    if deployment.get("ws_blue"):
+        bluegreen.restore(backend, service, deployment)    # production back on blue before green stops
     new = start_deployment(backend, service, target["taskDefinition"], rollback_of={"reason": reason})
     service.task_definition = target["taskDefinition"]
     new["ws_rollback_of"] = deployment["id"]
+    if deployment.get("ws_blue"):
+        new["ws_adopt"] = deployment["ws_blue"]
+        new["ws_groups"] = list(deployment.get("ws_blue_groups") or new["ws_groups"])
     add_event(service, f"(service {service.name}) rolling back to deployment {target['id']}.")
     if record is not None:
         record["status"] = "ROLLBACK_IN_PROGRESS"
@@ -445,7 +461,8 @@ def _progress(backend, service, primary, record, mine, olds) -> None:
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
             primary["updatedAt"] = now
-            service.ws_last_completed = {k: primary[k] for k in ("id", "taskDefinition", "ws_revision_arn")}
+            service.ws_last_completed = {k: primary.get(k) for k in ("id", "taskDefinition", "ws_revision_arn",
+                                                                     "ws_groups")}
             if record is not None:
                 record["status"] = "ROLLBACK_SUCCESSFUL" if record["status"].startswith("ROLLBACK") else "SUCCESSFUL"
                 record["finishedAt"] = record["updatedAt"] = now
