@@ -75,7 +75,8 @@ def test_one_call_gives_a_url_then_v2_then_delete(fast_cloud, images):
     cloud = fast_cloud
     setup = _setup(cloud, images, ("1.0.0", "2.0.0"))
     account = setup["account"]
-    ecs, elb, scaling, ec2 = (cloud.client(n, account) for n in ("ecs", "elbv2", "application-autoscaling", "ec2"))
+    ecs, elb, scaling, ec2, cw = (cloud.client(n, account) for n in ("ecs", "elbv2", "application-autoscaling",
+                                                                     "ec2", "cloudwatch"))
 
     service = _create(ecs, setup, serviceName="shop")
     arn = service["serviceArn"]
@@ -131,6 +132,24 @@ def test_one_call_gives_a_url_then_v2_then_delete(fast_cloud, images):
     assert ec2.describe_security_groups(GroupIds=[service_group])["SecurityGroups"][0]["IpPermissions"][0][
         "FromPort"] == 8080
     assert resources["logGroups"][0]["logGroupName"] == "/aws/ecs/default/shop"
+    # The alarm that detects a faulty deployment watches the group's 5XX and rolls a deployment back.
+    alarm_name = resources["metricAlarms"][0]["arn"].split(":alarm:")[-1]
+    alarm = cw.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")
+    assert {"Name": "TargetGroup", "Value": group_arn.split(":")[-1]} in alarm["Dimensions"]
+    assert ecs_service["deploymentConfiguration"]["alarms"] == {"alarmNames": [alarm_name], "enable": True,
+                                                                "rollback": True}
+
+    # CloudTrail: ECS made them (the learner's one call, the rest invoked by ecs.amazonaws.com).
+    trail = cloud.client("cloudtrail", account)
+
+    def events(name):
+        return [json.loads(e["CloudTrailEvent"]) for e in trail.lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": name}])["Events"]]
+    assert events("CreateExpressGatewayService")[0]["userIdentity"]["type"] != "AWSService"
+    made = events("CreateLoadBalancer")
+    assert [e["userIdentity"].get("invokedBy") for e in made] == ["ecs.amazonaws.com"]
+    assert {e["eventSource"] for e in events("CreateRule")} == {"elasticloadbalancing.amazonaws.com"}
 
     # A second express service shares the load balancer with its own rule.
     other = _create(ecs, setup, serviceName="admin")
@@ -163,6 +182,7 @@ def test_one_call_gives_a_url_then_v2_then_delete(fast_cloud, images):
         elb.describe_load_balancers(LoadBalancerArns=[path["loadBalancer"]["arn"]])
     assert scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/default/shop"]
                                              )["ScalableTargets"] == []
+    assert cw.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"] == []
     ei.wait_for(lambda: _version(url) is None, timeout=30)
     with pytest.raises(ClientError) as err:
         ecs.update_express_gateway_service(serviceArn=arn, cpu="512")

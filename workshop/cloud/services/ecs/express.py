@@ -53,7 +53,10 @@ def _suffix(n: int = 8) -> str:
 
 
 def _backends(account_id: str, region: str) -> dict:
+    for name in ("elbv2", "logs", "cloudwatch"):      # the workshop's backends, not moto's bare ones
+        services.ensure_loaded(name)
     from moto.applicationautoscaling.models import applicationautoscaling_backends
+    from moto.cloudwatch.models import cloudwatch_backends
     from moto.ec2.models import ec2_backends
     from moto.elbv2.models import elbv2_backends
     from moto.iam.models import iam_backends
@@ -61,7 +64,8 @@ def _backends(account_id: str, region: str) -> dict:
 
     return {"ec2": ec2_backends[account_id][region], "elbv2": elbv2_backends[account_id][region],
             "logs": logs_backends[account_id][region], "iam": iam_backends[account_id]["global"],
-            "scaling": applicationautoscaling_backends[account_id][region]}
+            "scaling": applicationautoscaling_backends[account_id][region],
+            "cloudwatch": cloudwatch_backends[account_id][region]}
 
 
 def _check_role(iam, arn: str | None, principal: str, what: str) -> None:
@@ -226,6 +230,8 @@ class _Express:
             made["logGroup"] = log_config["logGroup"]
             undo.append(lambda: others["logs"].delete_log_group(log_config["logGroup"]))
         config["primaryContainer"]["awsLogsConfiguration"] = log_config
+        alarm = self._express_alarm(others, name, made)
+        undo.append(lambda: others["cloudwatch"].delete_alarms([alarm]))
         definition = params.get("taskDefinitionArn")
         if not definition:
             definition = self._express_task_definition(name, config)
@@ -238,7 +244,9 @@ class _Express:
                             propagate_tags="SERVICE",
                             deployment_configuration={"maximumPercent": 200, "minimumHealthyPercent": 100,
                                                       "deploymentCircuitBreaker": {"enable": True,
-                                                                                   "rollback": True}},
+                                                                                   "rollback": True},
+                                                      "alarms": {"alarmNames": [alarm], "enable": True,
+                                                                 "rollback": True}},
                             health_check_grace_period_seconds=60)
         service = self.services[f"{cluster_name}:{name}"]
         undo.append(lambda: self.delete_service(cluster_name, name, True))
@@ -252,8 +260,42 @@ class _Express:
         self._express_revision(record, service, config)
         self._express()[service.arn] = record
         self._express_open(record)
+        self._express_trail(record, shared if not had_shared else None)
         persistence.changed(self.account_id)
         return record
+
+    def _express_trail(self, record: dict, shared: dict | None) -> None:
+        """CloudTrail's record of what ECS made with the infrastructure role (invokedBy ecs.amazonaws.com)."""
+        from workshop.cloud.services.cloudtrail import recorder
+
+        made, name = record["resources"], record["serviceName"]
+        calls = []
+        if shared is not None:
+            calls += [("ec2", "CreateSecurityGroup", {"GroupName": "ecs-express-gateway-alb"},
+                       {"GroupId": shared["securityGroup"]}),
+                      ("elbv2", "CreateLoadBalancer", {"Name": shared["loadBalancer"].split("/")[-2]},
+                       {"LoadBalancers": [{"LoadBalancerArn": shared["loadBalancer"]}]}),
+                      ("elbv2", "CreateListener", {"LoadBalancerArn": shared["loadBalancer"], "Port": 443},
+                       {"Listeners": [{"ListenerArn": shared["listener"]}]})]
+        if made.get("serviceSecurityGroup"):
+            calls.append(("ec2", "CreateSecurityGroup", {"GroupName": f"ecs-express-{name}"},
+                          {"GroupId": made["serviceSecurityGroup"]}))
+        calls += [("elbv2", "CreateTargetGroup", {"Name": made["targetGroup"].split("/")[-2]},
+                   {"TargetGroups": [{"TargetGroupArn": made["targetGroup"]}]}),
+                  ("elbv2", "CreateRule", {"ListenerArn": made["listener"]}, {"Rules": [{"RuleArn": made["rule"]}]}),
+                  ("cloudwatch", "PutMetricAlarm", {"AlarmName": made["metricAlarm"]}, None),
+                  ("ecs", "CreateService", {"cluster": record["cluster"], "serviceName": name},
+                   {"service": {"serviceArn": record["serviceArn"]}}),
+                  ("application-autoscaling", "RegisterScalableTarget",
+                   {"ServiceNamespace": "ecs", "ResourceId": f"service/{record['cluster']}/{name}"}, None),
+                  ("application-autoscaling", "PutScalingPolicy", {"PolicyName": f"{name}-scaling-policy"},
+                   {"PolicyARN": made["scalingPolicy"]})]
+        for service, operation, params, response in calls:
+            try:
+                recorder.on_behalf(self.account_id, self.region_name, "ecs.amazonaws.com", service, operation,
+                                   params, response)
+            except Exception:   # the trail never fails the call that made the resources
+                pass
 
     def _express_shared(self, others: dict, config: dict) -> dict:
         """The account's Express load balancer (one per region, shared by its express services),
@@ -286,6 +328,21 @@ class _Express:
                   "loadBalancer": balancer.arn, "listener": listener.arn, "createdAt": time.time()}
         self.__dict__["ws_express_shared"] = shared
         return shared
+
+    def _express_alarm(self, others: dict, name: str, made: dict) -> str:
+        """The metric alarm that detects a faulty deployment (the service's deployment alarm, with
+        rollback): the target group's 5XX answers through the shared load balancer."""
+        alarm = f"ecs-express-{name}-target-5xx"[:255]
+        others["cloudwatch"].put_metric_alarm(
+            name=alarm, namespace="AWS/ApplicationELB", metric_name="HTTPCode_Target_5XX_Count",
+            comparison_operator="GreaterThanOrEqualToThreshold", evaluation_periods=3, datapoints_to_alarm=3,
+            period=60, threshold=10.0, statistic="Sum",
+            description=f"ECS Express service {name}: its tasks answer 5XX (rolls a deployment back)",
+            dimensions=[{"Name": "LoadBalancer", "Value": made["loadBalancer"].split(":loadbalancer/")[-1]},
+                        {"Name": "TargetGroup", "Value": made["targetGroup"].split(":")[-1]}],
+            alarm_actions=[], treat_missing_data="notBreaching")
+        made["metricAlarm"] = alarm
+        return alarm
 
     def _express_task_definition(self, name: str, config: dict) -> str:
         container = config["primaryContainer"]
@@ -425,12 +482,13 @@ class _Express:
         others = _backends(self.account_id, self.region_name)
         elb, ec2, scaling, made = others["elbv2"], others["ec2"], others["scaling"], record["resources"]
         with _lock:
-            self.delete_service(record["cluster"], record["serviceName"], True)
             resource_id = f"service/{record['cluster']}/{record['serviceName']}"
-            steps = [lambda: scaling.delete_scaling_policy(f"{record['serviceName']}-scaling-policy", "ecs",
+            steps = [lambda: self.delete_service(record["cluster"], record["serviceName"], True),
+                     lambda: scaling.delete_scaling_policy(f"{record['serviceName']}-scaling-policy", "ecs",
                                                            resource_id, "ecs:service:DesiredCount"),
                      lambda: scaling.deregister_scalable_target("ecs", resource_id, "ecs:service:DesiredCount"),
-                     lambda: elb.delete_rule(made["rule"]), lambda: elb.delete_target_group(made["targetGroup"])]
+                     lambda: elb.delete_rule(made["rule"]), lambda: elb.delete_target_group(made["targetGroup"]),
+                     lambda: others["cloudwatch"].delete_alarms([made["metricAlarm"]])]
             if made.get("serviceSecurityGroup"):
                 steps.append(lambda: ec2.delete_security_group(group_id=made["serviceSecurityGroup"]))
             for revision in record["revisions"].values():
@@ -500,6 +558,8 @@ class _Express:
                                          "arn": made["scalingPolicy"], **state(), "policyType": "TargetTrackingScaling",
                                          "targetValue": made["scalingTargetValue"],
                                          "metric": made["scalingMetric"]}]},
+                     "metricAlarms": ([{"arn": f"arn:aws:cloudwatch:{self.region_name}:{self.account_id}:alarm:"
+                                              f"{made['metricAlarm']}", **state()}] if made.get("metricAlarm") else []),
                      "serviceSecurityGroups": ([{"arn": self._sg_arn(made["serviceSecurityGroup"]), **state()}]
                                                if made.get("serviceSecurityGroup") else []),
                      "logGroups": ([{"arn": f"arn:aws:logs:{self.region_name}:{self.account_id}:log-group:"
