@@ -41,6 +41,7 @@ def test_doctor_reports_a_healthy_cloud(cloud, account):
     assert fields["cloud"].startswith("healthy") and "time scale 60" in fields["cloud"]
     # The fixture's cloud takes its admin token from the environment; doctor is given the same.
     assert "accepted by the cloud" in fields["admin token"]
+    assert "no Kubernetes API" in fields["kubernetes"]      # EKS here is its control plane API only
     assert "All good." in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 

@@ -37,6 +37,7 @@ def doctor(args) -> int:
     _versions(report)
     if endpoint is not None:
         _cloud(endpoint, report)
+        _kubernetes(report)
     if account is not None:
         _load_balancers(args, report)
         _express_services(args, report)
@@ -150,6 +151,12 @@ def _cloud(endpoint: str, report: Report) -> None:
     report.add("cloud", "not answering")
     if not any("not running" in problem for problem in report.problems):
         report.problems.append(f"the cloud does not answer {endpoint}/_workshop/health; {START_HINT}")
+
+
+def _kubernetes(report: Report) -> None:
+    """What EKS is here: its API (clusters, node groups, updates on the clock), no Kubernetes."""
+    report.add("kubernetes", "none: EKS clusters here have no Kubernetes API (their API, node groups, updates, "
+                             "add-ons and kubeconfig work; kubectl and pods need a real EKS cluster)")
 
 
 def _load_balancers(args, report: Report) -> None:

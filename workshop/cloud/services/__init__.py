@@ -52,6 +52,7 @@ EXTENSIONS: dict[str, list[str]] = {
     # moto serves ELB and ELBv2 on one endpoint and its dispatcher names the app "elb".
     "elb": ["workshop.cloud.services.elbv2"],
     "elbv2": ["workshop.cloud.services.elbv2"],
+    "eks": ["workshop.cloud.services.eks"],
     "sns": ["workshop.cloud.services.sns"],
     "sqs": ["workshop.cloud.services.sqs"],
     "sts": ["workshop.cloud.services.sts"],
@@ -63,6 +64,8 @@ EXTENSIONS: dict[str, list[str]] = {
 EAGER: list[str] = ["workshop.cloud.services.cloudwatch.alarm_evaluator",
                     "workshop.cloud.services.codecommit.git_http",
                     "workshop.cloud.services.ecr.registry",
+                    # mounts clusters' /eks-api/; EKS's routes exist before moto builds its URL map
+                    "workshop.cloud.services.eks.endpoint",
                     # mounts /v1/traces; X-Ray's routes exist before moto builds its URL map
                     "workshop.cloud.services.xray"]
 

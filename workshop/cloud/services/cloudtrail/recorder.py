@@ -51,7 +51,8 @@ DATA_EVENTS = {
     "kinesis": {"PutRecord", "PutRecords", "GetRecords", "GetShardIterator", "SubscribeToShard"},
 }
 _KEPT_HEADERS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH", "REQUEST_METHOD", "PATH_INFO", "QUERY_STRING",
-                 "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "wsgi.url_scheme", "SCRIPT_NAME")
+                 "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "wsgi.url_scheme", "SCRIPT_NAME",
+                 "REQUEST_URI", "RAW_URI")     # the path as sent (services.routing: ARNs in a segment)
 
 
 # -- what engines call ---------------------------------------------------------------

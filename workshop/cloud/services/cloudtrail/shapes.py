@@ -33,6 +33,8 @@ RESOURCE_MEMBERS: dict[str, dict[str, str]] = {
     "logs": {"logGroupName": "AWS::Logs::LogGroup"},
     "ecr": {"repositoryName": "AWS::ECR::Repository"},
     "ecs": {"cluster": "AWS::ECS::Cluster", "service": "AWS::ECS::Service"},
+    "eks": {"name": "AWS::EKS::Cluster", "clusterName": "AWS::EKS::Cluster", "nodegroupName": "AWS::EKS::Nodegroup",
+            "addonName": "AWS::EKS::Addon", "fargateProfileName": "AWS::EKS::FargateProfile"},
 }
 # Members CloudTrail names otherwise than the API (S3's bucket is "bucketName").
 RENAMED = {"s3": {"Bucket": "bucketName"}}
@@ -76,7 +78,10 @@ def operation_of(environ: dict, service: str) -> tuple[str | None, dict]:
         from moto.core.request import Request
         from moto.core.routing import get_service_router
 
-        operation, uri_params = get_service_router(m.service_name).match(Request(dict(environ)))
+        from workshop.cloud.services import routing
+
+        found = routing.match(m.service_name, environ)   # an ARN in a path segment
+        operation, uri_params = found or get_service_router(m.service_name).match(Request(dict(environ)))
         return operation.name, dict(uri_params)
     except Exception:
         return None, {}
