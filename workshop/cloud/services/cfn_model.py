@@ -107,6 +107,9 @@ class CfnResource:
     cfn_name_property: ClassVar[str] = ""
     cfn_attributes: ClassVar[dict[str, str]] = {}
     ref_attribute: ClassVar[str] = "name"
+    # True when a create, update or delete waits on real work (an ECS service until it is
+    # stable): stacks with such a resource then run in the background, as every one does on AWS.
+    cfn_takes_time: ClassVar[bool] = False
 
     account_id: str
     region: str

@@ -139,12 +139,16 @@ def _json(value: Any) -> str:
 
 def takes_time(*templates_: dict | None, records: dict[str, ResourceRecord] | None = None) -> bool:
     """Whether a stack operation waits on something outside the cloud's control (a custom
-    resource's function): such an operation runs in the background, as every one does on AWS."""
+    resource's function, a service's tasks): such an operation runs in the background, as
+    every one does on AWS."""
+    def slow(resource_type: Any) -> bool:
+        return is_custom(resource_type) or bool(getattr(model_class(str(resource_type)), "cfn_takes_time", False))
+
     for template in templates_:
         for resource in ((template or {}).get("Resources") or {}).values():
-            if isinstance(resource, dict) and is_custom(resource.get("Type")):
+            if isinstance(resource, dict) and slow(resource.get("Type")):
                 return True
-    return any(r.exists and is_custom(r.resource_type) for r in list((records or {}).values()))
+    return any(r.exists and slow(r.resource_type) for r in list((records or {}).values()))
 
 
 def run(stack: Stack, work: Any, background: bool) -> None:

@@ -392,75 +392,6 @@ class ParameterRules(TypeRules):
         return live
 
 
-# -- ECR ---------------------------------------------------------------------
-
-def _ecr(account: str, region: str):
-    from moto.ecr.models import ecr_backends
-
-    return ecr_backends[account][region]
-
-
-def _scan_on_push(config: Any) -> bool:
-    config = config or {}
-    return as_bool(config.get("scanOnPush", config.get("ScanOnPush", False)))
-
-
-class RepositoryRules(TypeRules):
-    type_name = "AWS::ECR::Repository"
-    replace_on = frozenset({"RepositoryName", "EncryptionConfiguration"})
-    drift_properties = frozenset({"RepositoryName", "ImageTagMutability", "ImageScanningConfiguration",
-                                  "EncryptionConfiguration", "Tags"})
-    in_place = True
-
-    def physical_name(self, generated):
-        # Repository names are lower case; moto's generated name is not.
-        return generated.lower()
-
-    def create_properties(self, props):
-        # moto stores these as given; the ECR API (and boto3) speak camelCase.
-        props = dict(props)
-        if "ImageScanningConfiguration" in props:
-            props["ImageScanningConfiguration"] = {"scanOnPush": _scan_on_push(props["ImageScanningConfiguration"])}
-        if "EncryptionConfiguration" in props:
-            enc = props["EncryptionConfiguration"] or {}
-            api = {"encryptionType": enc.get("EncryptionType", "AES256")}
-            if enc.get("KmsKey"):
-                api["kmsKey"] = enc["KmsKey"]
-            props["EncryptionConfiguration"] = api
-        return props
-
-    def update(self, model, new, old, account, region):
-        backend = _ecr(account, region)
-        repo = backend.repositories.get(model.name, model)
-        if changed(new, old, "ImageTagMutability"):
-            repo.image_tag_mutability = new.get("ImageTagMutability", "MUTABLE")
-        if changed(new, old, "ImageScanningConfiguration"):
-            repo.image_scanning_configuration = {"scanOnPush": _scan_on_push(new.get("ImageScanningConfiguration"))}
-        if changed(new, old, "Tags"):
-            backend.tagger.delete_all_tags_for_resource(repo.arn)
-            if new.get("Tags"):
-                backend.tagger.tag_resource(repo.arn, tag_list(new["Tags"]))
-        return repo
-
-    def live(self, physical_id, props, account, region):
-        backend = _ecr(account, region)
-        repo = backend.repositories.get(physical_id)
-        if repo is None:
-            return None
-        enc = repo.encryption_configuration or {}
-        live: dict[str, Any] = {
-            "RepositoryName": repo.name,
-            "ImageTagMutability": getattr(repo.image_tag_mutability, "value", repo.image_tag_mutability),
-            "ImageScanningConfiguration": {"ScanOnPush": _scan_on_push(repo.image_scanning_configuration)},
-            "EncryptionConfiguration": {"EncryptionType": enc.get("encryptionType", "AES256"),
-                                        **({"KmsKey": enc["kmsKey"]} if enc.get("kmsKey") else {})},
-        }
-        tags = tag_list(backend.tagger.list_tags_for_resource(repo.arn).get("Tags"))
-        if tags:
-            live["Tags"] = tags
-        return live
-
-
 # -- IAM ---------------------------------------------------------------------
 
 def _iam(account: str):
@@ -537,6 +468,5 @@ class ManagedPolicyRules(TypeRules):
         return live
 
 
-for _rules in (BucketRules(), TopicRules(), QueueRules(), ParameterRules(), RepositoryRules(), RoleRules(),
-               ManagedPolicyRules()):
+for _rules in (BucketRules(), TopicRules(), QueueRules(), ParameterRules(), RoleRules(), ManagedPolicyRules()):
     register(_rules)

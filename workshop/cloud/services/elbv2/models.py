@@ -347,29 +347,6 @@ class WorkshopELBv2Backend(moto_elbv2.ELBv2Backend):
                 for listener in balancer.listeners.values() if getattr(listener, "local_port", None)]
 
 
-# CloudFormation's target groups: moto drops TargetGroupAttributes (CDK's deregistration
-# delay) and Targets; both go through the backend, as the API's calls do.
-_moto_group_from_template = moto_elbv2.FakeTargetGroup.create_from_cloudformation_json
-
-
-def _group_from_template(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-                         **kwargs: Any):
-    group = _moto_group_from_template(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-    properties = cloudformation_json.get("Properties") or {}
-    backend = elbv2_backends[account_id][region_name]
-    attributes = {a["Key"]: str(a["Value"]) for a in properties.get("TargetGroupAttributes") or []}
-    if attributes:
-        backend.modify_target_group_attributes(group.arn, attributes)
-    if properties.get("Targets"):
-        backend.register_targets(group.arn, [{"Id": t["Id"], **({"Port": t["Port"]} if t.get("Port") else {})}
-                                             for t in properties["Targets"]])
-    if properties.get("Tags"):
-        backend.add_tags([group.arn], properties["Tags"])
-    return group
-
-
-moto_elbv2.FakeTargetGroup.create_from_cloudformation_json = classmethod(_group_from_template)
-
 elbv2_backends = moto_elbv2.elbv2_backends
 # Backends moto made before this module loaded keep their load balancers: they become ours.
 for _per_region in list(dict.values(elbv2_backends)):
