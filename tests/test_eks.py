@@ -204,6 +204,11 @@ def test_node_group_scaling_and_the_errors_eks_answers(eks_cloud):
     group = eks.describe_nodegroup(clusterName="shop", nodegroupName="ng")["nodegroup"]
     assert group["scalingConfig"] == {"minSize": 1, "maxSize": 4, "desiredSize": 3}
     assert group["labels"] == {"tier": "web"}
+    eks.tag_resource(resourceArn=group["nodegroupArn"], tags={"team": "shop"})
+    assert eks.list_tags_for_resource(resourceArn=group["nodegroupArn"])["tags"] == {"team": "shop"}
+    code, status, _ = error_of(eks.list_tags_for_resource,
+                               resourceArn=group["nodegroupArn"].replace("nodegroup/shop", "nodegroup/gone"))
+    assert (code, status) == ("NotFoundException", 404)
     code, status, _ = error_of(eks.describe_update, name="shop", updateId=update["id"])
     assert (code, status) == ("ResourceNotFoundException", 404)   # a node group's update, asked of the cluster
 
@@ -379,3 +384,19 @@ def test_the_backend_pickles_with_its_work_under_way():
     assert again.clusters["pickled"].status == "CREATING"
     assert [w["kind"] for w in again.ws_work] == ["cluster-create"]
     assert again.advance(600) and again.clusters["pickled"].status == "ACTIVE"
+
+
+def test_a_backend_from_before_this_extension_is_adopted():
+    from moto.eks.models import EKSBackend
+
+    from workshop.cloud.services.eks.models import WorkshopEKSBackend, backend, eks_backends
+    from workshop.cloud.services.eks.responses import cluster_view
+
+    old = EKSBackend("us-east-1", "864297531024")       # moto's own, as an older snapshot holds it
+    EKSBackend.create_cluster(old, "legacy", ROLE.format("864297531024"), VPC)
+    dict.__setitem__(eks_backends["864297531024"], "us-east-1", old)
+    adopted = backend("864297531024", "us-east-1")
+    assert isinstance(adopted, WorkshopEKSBackend) and eks_backends["864297531024"]["us-east-1"] is adopted
+    view = cluster_view(adopted.describe_cluster("legacy"))
+    assert view["status"] == "ACTIVE" and "/eks-api/" in view["endpoint"]
+    assert adopted.list_updates("legacy") == []

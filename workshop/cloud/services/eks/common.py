@@ -7,6 +7,7 @@ import threading
 from datetime import datetime
 
 from moto.eks.exceptions import (
+    EKSError,
     InvalidParameterException,
     InvalidRequestException,
     ResourceInUseException,
@@ -37,3 +38,9 @@ def invalid(message: str) -> InvalidParameterException:
 
 def invalid_request(message: str) -> InvalidRequestException:
     return InvalidRequestException(message=message)
+
+
+class NotFoundException(EKSError):
+    """The tagging operations' answer for an ARN EKS does not hold."""
+    TYPE = "NotFoundException"
+    STATUS = 404

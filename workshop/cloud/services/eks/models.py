@@ -21,7 +21,7 @@ from workshop.cloud import services
 from workshop.cloud.services.eks import catalog
 from workshop.cloud.services.eks.addons import AddonsAndAccessMixin
 from workshop.cloud.services.eks.common import LOCK, in_use as _in_use, invalid as _invalid, now as _now
-from workshop.cloud.services.eks.common import not_found as _not_found
+from workshop.cloud.services.eks.common import NotFoundException, not_found as _not_found
 
 # AWS seconds each piece of work takes (the EKS user guide's typical times).
 CLUSTER_CREATE = 600
@@ -344,7 +344,8 @@ class WorkshopEKSBackend(AddonsAndAccessMixin, EKSBackend):
                 self, cluster_name=cluster_name, node_role=node_role, nodegroup_name=nodegroup_name,
                 subnets=subnets, scaling_config=scaling, disk_size=disk_size or (None if launch_template else 20),
                 instance_types=instance_types, ami_type=ami_type or "AL2023_x86_64_STANDARD",
-                remote_access=remote_access, labels=dict(labels or {}), taints=list(taints or []), tags=tags,
+                remote_access=remote_access, labels=dict(labels or {}), taints=list(taints or []),
+                tags=dict(tags or {}),
                 client_request_token=client_request_token, launch_template=launch_template,
                 capacity_type=capacity_type, version=version,
                 release_version=release_version or catalog.release_version(version))
@@ -460,6 +461,38 @@ class WorkshopEKSBackend(AddonsAndAccessMixin, EKSBackend):
             self._start("fargate-delete", cluster_name, FARGATE_PROFILE, name=fargate_profile_name)
         return profile
 
+    # -- tags: every EKS resource with an ARN (moto tagged clusters only) ------------------
+    def _tags_of(self, arn: str) -> dict:
+        for cluster in self.clusters.values():
+            if cluster.arn == arn:
+                return cluster.tags
+            for group in cluster.nodegroups.values():
+                if group.arn == arn:
+                    return group.tags
+            for profile in cluster.fargate_profiles.values():
+                if profile.fargate_profile_arn == arn:
+                    return profile.tags
+            for addon in getattr(cluster, "ws_addons", {}).values():
+                if addon["addonArn"] == arn:
+                    return addon["tags"]
+            for found in getattr(cluster, "ws_access_entries", {}).values():
+                if found["entry"]["accessEntryArn"] == arn:
+                    return found["entry"]["tags"]
+        raise NotFoundException(message=f"Resource {arn} was not found")
+
+    def tag_resource(self, resource_arn: str, tags: dict) -> None:
+        with LOCK:
+            self._tags_of(resource_arn).update(tags or {})
+
+    def untag_resource(self, resource_arn: str, tag_keys) -> None:
+        with LOCK:
+            found = self._tags_of(resource_arn)
+            for key in [tag_keys] if isinstance(tag_keys, str) else tag_keys or []:
+                found.pop(key, None)
+
+    def list_tags_for_resource(self, resource_arn: str) -> dict:
+        return dict(self._tags_of(resource_arn))
+
     def list_fargate_profiles(self, cluster_name, max_results, next_token):
         self._cluster(cluster_name)
         return EKSBackend.list_fargate_profiles(self, cluster_name, max_results, next_token)
@@ -486,6 +519,33 @@ def _vpc_of(account_id: str, region: str, subnet_ids: list[str]) -> str | None:
         return ec2_backends[account_id][region].describe_subnets(subnet_ids=subnet_ids[:1])[0].vpc_id
     except Exception:  # subnets EC2 does not know: EKS's answer just has no vpcId
         return None
+
+
+def adopt(cluster: Cluster) -> Cluster:
+    """A cluster moto made (a snapshot written before this extension): as this backend keeps one."""
+    if not hasattr(cluster, "ws_id"):
+        cluster.ws_id = uuid.uuid4().hex.upper()
+        cluster.platformVersion = catalog.platform_version(cluster.version)
+        cluster.certificate_authority = {"data": _certificate_authority(cluster.name)}
+        cluster.ws_access_config = {"authenticationMode": "CONFIG_MAP",
+                                    "bootstrapClusterCreatorAdminPermissions": True}
+        cluster.ws_upgrade_policy = {"supportType": "EXTENDED"}
+        cluster.ws_updates, cluster.ws_addons, cluster.ws_access_entries = {}, {}, {}
+        for group in cluster.nodegroups.values():
+            group.scaling_config = dict(group.scaling_config)    # moto shared one default dict
+    return cluster
+
+
+def backend(account_id: str, region: str) -> WorkshopEKSBackend:
+    found = eks_backends[account_id][region]
+    if not isinstance(found, WorkshopEKSBackend):
+        # Restored from a snapshot written before this extension (moto's own backend).
+        ours = WorkshopEKSBackend(region, account_id)
+        ours.clusters = {name: adopt(c) for name, c in found.clusters.items()}
+        ours.cluster_count = len(ours.clusters)
+        dict.__setitem__(eks_backends[account_id], region, ours)
+        found = ours
+    return found
 
 
 eks_backends = moto_eks.eks_backends

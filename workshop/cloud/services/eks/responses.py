@@ -15,7 +15,7 @@ from workshop.cloud import accounts, runtime
 from workshop.cloud.services import extend, paging, routing
 from workshop.cloud.services.eks import catalog
 from workshop.cloud.services.eks.common import now
-from workshop.cloud.services.eks.models import WorkshopEKSBackend, eks_backends
+from workshop.cloud.services.eks.models import WorkshopEKSBackend, backend
 
 API_PATH = "/eks-api/"          # a cluster's endpoint: the cloud answers it, never as Kubernetes
 
@@ -78,7 +78,7 @@ def _bad_token() -> Exception:
 class _Responses:
     @property
     def eks_backend(self) -> WorkshopEKSBackend:
-        return eks_backends[self.current_account][self.region]
+        return backend(self.current_account, self.region)
 
     def _get_action_from_method_and_request_uri(self, request) -> str:
         # An access entry's principal ARN holds slashes (a role's path, its name).
