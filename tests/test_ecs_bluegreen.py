@@ -1,9 +1,10 @@
-"""ECS's built-in BLUE_GREEN and CANARY deployments with real tasks behind real listeners:
-green tasks in the alternate target group, the test then the production listener rule moved
-to them, a bake on the clock, blue stopped; steady requests count which version answers. A
+"""ECS's built-in BLUE_GREEN, CANARY and LINEAR deployments with real tasks behind real
+listeners: green tasks in the alternate target group, the test then the production listener rule
+moved to them, a bake on the clock, blue stopped; steady requests count which version answers. A
 BLUE_GREEN update to v2 fails no request (its hook answers IN_PROGRESS, then SUCCEEDED); a hook
 answering FAILED at POST_TEST_TRAFFIC_SHIFT rolls back with production never on v2; a CANARY
-whose alarm goes off during the canary's bake rolls back with v2 never above its share."""
+whose alarm goes off during the canary's bake rolls back with v2 never above its share; LINEAR
+moves production in its steps; a bake goes on after a restart; AWS's errors for bad settings."""
 
 from __future__ import annotations
 
@@ -47,13 +48,6 @@ FAILING_HOOK = """
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    c = start_cloud(tmp_path_factory.mktemp("cloud"), time_scale=60)
-    yield c
-    stop_cloud(c)
-
-
-@pytest.fixture(scope="module")
 def images(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ecs-bluegreen")
     return {"tmp": tmp, "data": ei.data_dir_with_base(tmp)}
@@ -91,7 +85,7 @@ def _weights(elb, rule: str) -> dict[str, int]:
     return {g["TargetGroupArn"]: g.get("Weight", 1) for g in groups}
 
 
-def _setup(cloud, images, config: dict, hooks: list | None = None) -> dict:
+def _setup(cloud, images, config: dict, hooks: list | None = None, count: int = 2) -> dict:
     """A service of 2 tasks of v1 behind a production listener (a rule forwarding 100/0 to the
     blue and green groups) and a test listener, with the deployment configuration given."""
     from tests.elb_setup import balancer, group
@@ -121,9 +115,9 @@ def _setup(cloud, images, config: dict, hooks: list | None = None) -> dict:
     lbs = [{"targetGroupArn": blue, "containerName": "web", "containerPort": 8080, "advancedConfiguration": {
         "alternateTargetGroupArn": green, "productionListenerRule": prod_rule, "testListenerRule": test_rule,
         "roleArn": role}}]
-    ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=2, launchType="EC2",
+    ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=count, launchType="EC2",
                        loadBalancers=lbs, deploymentConfiguration={**config, "lifecycleHooks": hooks or []})
-    _steady(ecs, 2)
+    _steady(ecs, count)
     return {"account": account, "elb": elb, "ecs": ecs, "blue": blue, "green": green, "v1": v1, "v2": v2,
             "prod_rule": prod_rule, "test_rule": test_rule, "prod_url": _url(elb, production),
             "test_url": _url(elb, test)}
@@ -181,6 +175,13 @@ def test_blue_green_to_v2_fails_no_request(cloud, images):
         ei.host_port(t) for t in ecs.describe_tasks(cluster="apps", tasks=ecs.list_tasks(
             cluster="apps", serviceName="web")["taskArns"])["tasks"])
     ei.wait_for(lambda: not elb.describe_target_health(TargetGroupArn=s["blue"])["TargetHealthDescriptions"])
+    # ECS moved the rules on the learner's behalf: CloudTrail says so.
+    trail = cloud.client("cloudtrail", s["account"])
+    moves = ei.wait_for(lambda: trail.lookup_events(LookupAttributes=[
+        {"AttributeKey": "EventName", "AttributeValue": "ModifyRule"}])["Events"], timeout=30)
+    records = [json.loads(e["CloudTrailEvent"]) for e in moves]
+    assert {r["userIdentity"].get("invokedBy") for r in records} == {"ecs.amazonaws.com"}
+    assert {r["requestParameters"]["ruleArn"] for r in records} == {s["prod_rule"], s["test_rule"]}
     # The hook was invoked twice (IN_PROGRESS, then again with its hookDetails) with ECS's payload.
     logs = cloud.client("logs", s["account"])
     events = ei.wait_for(lambda: [json.loads(e["message"].split("EVENT ", 1)[1]) for e in logs.filter_log_events(
@@ -283,3 +284,96 @@ def test_a_canary_whose_alarm_goes_off_rolls_back_within_its_share(cloud, images
                                                                          "canaryBakeTimeInMinutes": 60}
     messages = [e["message"] for e in service["events"]]
     assert f"(service web) deployment {canary} deployment failed: alarm(s) web-errors in ALARM state." in messages
+
+
+def test_linear_moves_production_in_steps(cloud, images):
+    from labkit.traffic import start_http_traffic
+
+    config = {"strategy": "LINEAR", "bakeTimeInMinutes": 0,
+              "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 3}}
+    s = _setup(cloud, images, config)
+    ecs, elb = s["ecs"], s["elb"]
+    production = start_http_traffic(s["prod_url"] + "/health", count=100000, rate=25, concurrency=2)
+    green_weights = []
+    try:
+        ecs.update_service(cluster="apps", service="web", taskDefinition=s["v2"])
+
+        def completed():
+            green_weights.append(_weights(elb, s["prod_rule"])[s["green"]])
+            return _record(ecs)["status"] == "SUCCESSFUL"
+
+        ei.wait_for(completed, timeout=240, every=0.1)
+        service = _steady(ecs, 2)
+        time.sleep(1)
+    finally:
+        production.stop()
+    result = production.result(timeout=60)
+    assert result.failed == 0, result.error_samples[:3]
+    # 0, then 50 for its bake, then 100: the steps in order, none skipped.
+    assert [w for i, w in enumerate(green_weights) if i == 0 or w != green_weights[i - 1]] == [0, 50, 100]
+    assert service["taskDefinition"] == s["v2"] and _versions(ecs) == ["2.0.0", "2.0.0"]
+
+
+def test_a_bake_goes_on_after_a_restart(tmp_path, images):
+    cloud = start_cloud(tmp_path, time_scale=60)
+    try:
+        s = _setup(cloud, images, {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60}, count=1)
+        ecs = s["ecs"]
+        ecs.update_service(cluster="apps", service="web", taskDefinition=s["v2"])
+        ei.wait_for(lambda: _record(ecs)["lifecycleStage"] == "BAKE_TIME", timeout=180)
+        stop_cloud(cloud, keep_data=True)
+        cloud = start_cloud(tmp_path, time_scale=60, data_dir=cloud.data_dir, port=cloud.port)
+        ecs, elb = cloud.client("ecs", s["account"]), cloud.client("elbv2", s["account"])
+        record = _record(ecs)
+        assert (record["status"], record["lifecycleStage"]) == ("IN_PROGRESS", "BAKE_TIME")
+        assert _weights(elb, s["prod_rule"]) == {s["blue"]: 0, s["green"]: 100}
+        # The lost green task is replaced in green's group; the bake ends; blue is not started again.
+        record = ei.wait_for(lambda: (r := _record(ecs))["status"] == "SUCCESSFUL" and r, timeout=180)
+        assert record["lifecycleStage"] == "CLEAN_UP"
+        service = _steady(ecs, 1)
+        assert service["taskDefinition"] == s["v2"] and _versions(ecs) == ["2.0.0"]
+        assert ei.wait_for(lambda: ei.get(s["prod_url"] + "/health").get("version"), timeout=60) == "2.0.0"
+    finally:
+        stop_cloud(cloud)
+
+
+def test_bad_settings_get_aws_errors(cloud):
+    from botocore.exceptions import ClientError
+
+    account = new_account()
+    ecs = cloud.client("ecs", account)
+    ecs.create_cluster(clusterName="apps")
+    v1 = ei.register(ecs, "web", f"{account}.dkr.ecr.us-east-1.amazonaws.com/web:v1")
+    group = f"arn:aws:elasticloadbalancing:us-east-1:{account}:targetgroup/web/0123456789abcdef"
+    lb = [{"targetGroupArn": group, "containerName": "web", "containerPort": 8080}]
+    bad = [({"strategy": "CANARY"}, None, "canaryConfiguration must be specified"),
+           ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 1.0}}, None, "stepPercent"),
+           ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441}, None, "bakeTimeInMinutes"),
+           ({"strategy": "BLUE_GREEN", "lifecycleHooks": [{"hookTargetArn": "arn:aws:lambda:us-east-1:1:function:f",
+                                                           "lifecycleStages": ["BAKE_TIME"]}]}, None,
+            "lifecycleStages"),
+           ({"strategy": "BLUE_GREEN"}, lb, "advancedConfiguration must be specified"),
+           ({"strategy": "BLUE_GREEN"}, [{**lb[0], "advancedConfiguration": {"alternateTargetGroupArn": group}}],
+            "advancedConfiguration.productionListenerRule")]
+    for config, lbs, message in bad:
+        with pytest.raises(ClientError) as caught:
+            ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=0,
+                               deploymentConfiguration=config, **({"loadBalancers": lbs} if lbs else {}))
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterException", config
+        assert message in caught.value.response["Error"]["Message"], config
+    assert ecs.list_services(cluster="apps")["serviceArns"] == []
+    # A valid one is kept as given, advancedConfiguration included.
+    advanced = {"alternateTargetGroupArn": group.replace("/web/", "/web-green/"), "roleArn": "arn:aws:iam::1:role/r",
+                "productionListenerRule": f"arn:aws:elasticloadbalancing:us-east-1:{account}:listener-rule/app/w/1/2/3"}
+    config = {"strategy": "CANARY", "bakeTimeInMinutes": 10,
+              "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5}}
+    service = ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=0,
+                                 loadBalancers=[{**lb[0], "advancedConfiguration": advanced}],
+                                 deploymentConfiguration=config)["service"]
+    assert service["loadBalancers"][0]["advancedConfiguration"] == advanced
+    assert {k: service["deploymentConfiguration"][k] for k in config} == config
+    with pytest.raises(ClientError) as caught:
+        ecs.update_service(cluster="apps", service="web", deploymentConfiguration={"strategy": "LINEAR"})
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert ecs.describe_services(cluster="apps", services=["web"])["services"][0][
+        "deploymentConfiguration"]["strategy"] == "CANARY"
