@@ -4,7 +4,8 @@ moved to them, a bake on the clock, blue stopped; steady requests count which ve
 BLUE_GREEN update to v2 fails no request (its hook answers IN_PROGRESS, then SUCCEEDED); a hook
 answering FAILED at POST_TEST_TRAFFIC_SHIFT rolls back with production never on v2; a CANARY
 whose alarm goes off during the canary's bake rolls back with v2 never above its share; LINEAR
-moves production in its steps; a bake goes on after a restart; AWS's errors for bad settings."""
+moves production in its steps; a bake goes on after a restart; the circuit breaker of a
+BLUE_GREEN deployment rolls back before production moves; AWS's errors for bad settings."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def _setup(cloud, images, config: dict, hooks: list | None = None, count: int = 
     ecs.create_service(cluster="apps", serviceName="web", taskDefinition=v1, desiredCount=count, launchType="EC2",
                        loadBalancers=lbs, deploymentConfiguration={**config, "lifecycleHooks": hooks or []})
     _steady(ecs, count)
-    return {"account": account, "elb": elb, "ecs": ecs, "blue": blue, "green": green, "v1": v1, "v2": v2,
+    return {"account": account, "uri": uri, "elb": elb, "ecs": ecs, "blue": blue, "green": green, "v1": v1, "v2": v2,
             "prod_rule": prod_rule, "test_rule": test_rule, "prod_url": _url(elb, production),
             "test_url": _url(elb, test)}
 
@@ -377,3 +378,67 @@ def test_bad_settings_get_aws_errors(cloud):
     assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
     assert ecs.describe_services(cluster="apps", services=["web"])["services"][0][
         "deploymentConfiguration"]["strategy"] == "CANARY"
+
+
+def test_the_circuit_breaker_of_a_blue_green_deployment_rolls_back(cloud, images):
+    from labkit.traffic import start_http_traffic
+
+    config = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1,
+              "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    s = _setup(cloud, images, config)
+    ecs, elb = s["ecs"], s["elb"]
+    ei.build(cloud, s["account"], images["data"], ei.crashing_app(images["tmp"]), f"{s['uri']}:bad",
+             cmd="python3 crash.py")
+    bad = ei.register(ecs, "web", f"{s['uri']}:bad")
+    production = start_http_traffic(s["prod_url"] + "/health", count=100000, rate=25, concurrency=2)
+    green_weights = []
+    try:
+        failing = ecs.update_service(cluster="apps", service="web", taskDefinition=bad)["service"]["deployments"][0]["id"]
+
+        def rolled_back():
+            green_weights.append(_weights(elb, s["prod_rule"])[s["green"]])
+            return _record(ecs)["status"] == "ROLLBACK_SUCCESSFUL"
+
+        ei.wait_for(rolled_back, timeout=240, every=0.1)
+        service = _steady(ecs, 2)
+    finally:
+        production.stop()
+    result = production.result(timeout=60)
+    assert result.failed == 0, result.error_samples[:3]
+    assert set(green_weights) == {0} and result.tally("1.0.0").succeeded == result.succeeded > 0
+    record = _record(ecs)
+    assert record["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
+    assert record["deploymentCircuitBreaker"]["failureCount"] >= 3
+    assert record["rollback"]["reason"] == "ECS deployment circuit breaker: tasks failed to start."
+    assert service["taskDefinition"] == s["v1"] and _versions(ecs) == ["1.0.0", "1.0.0"]
+    assert f"(service web) deployment {failing} deployment failed: tasks failed to start." in [
+        e["message"] for e in service["events"]]
+
+
+def test_a_newer_deployment_takes_traffic_back_from_an_unfinished_canary(cloud, images):
+    from labkit.traffic import start_http_traffic
+
+    config = {"strategy": "CANARY", "bakeTimeInMinutes": 0,
+              "canaryConfiguration": {"canaryPercent": 20.0, "canaryBakeTimeInMinutes": 60}}
+    s = _setup(cloud, images, config)
+    ecs, elb = s["ecs"], s["elb"]
+    production = start_http_traffic(s["prod_url"] + "/health", count=100000, rate=25, concurrency=2)
+    try:
+        ecs.update_service(cluster="apps", service="web", taskDefinition=s["v2"])
+        ei.wait_for(lambda: _weights(elb, s["prod_rule"])[s["green"]] == 20, timeout=240)
+        first = _record(ecs)["serviceDeploymentArn"]
+        # v1 again (a new revision of it), while v2's canary bakes: canary's traffic goes back to blue first.
+        again = ei.register(ecs, "web", ecs.describe_task_definition(taskDefinition=s["v1"])["taskDefinition"][
+            "containerDefinitions"][0]["image"])
+        ecs.update_service(cluster="apps", service="web", taskDefinition=again,
+                           deploymentConfiguration={"strategy": "BLUE_GREEN"})
+        ei.wait_for(lambda: _record(ecs)["status"] == "SUCCESSFUL", timeout=240, every=0.2)
+        service = _steady(ecs, 2)
+    finally:
+        production.stop()
+    result = production.result(timeout=60)
+    assert result.failed == 0, result.error_samples[:3]
+    assert service["taskDefinition"] == again and _versions(ecs) == ["1.0.0", "1.0.0"]
+    stopped = ecs.describe_service_deployments(serviceDeploymentArns=[first])["serviceDeployments"][0]
+    assert stopped["status"] == "STOPPED" and "newer" in stopped["statusReason"]
+    assert _weights(elb, s["prod_rule"]) == {s["blue"]: 0, s["green"]: 100}

@@ -40,10 +40,14 @@ def advance(backend, service, primary: dict, record: dict, live: list) -> None:
     stage = record["lifecycleStage"]
     mine = [t for t in live if t.started_by == primary["id"]]
     blue = [t for t in live if t.started_by == primary["ws_blue"]]
-    for task in live:      # tasks of a deployment this one superseded before it finished
-        if task not in mine and task not in blue:
-            sched._stop_task(backend, task, "ServiceSchedulerInitiated",
-                             f"Scaling activity initiated by (deployment {primary['id']})")
+    superseded = [t for t in live if t not in mine and t not in blue]
+    if superseded:
+        # Tasks of a deployment this one replaced before it finished, in the same (green) group:
+        # production and test traffic go back to blue before they stop.
+        restore(backend, service, primary)
+    for task in superseded:
+        sched._stop_task(backend, task, "ServiceSchedulerInitiated",
+                         f"Scaling activity initiated by (deployment {primary['id']})")
     if stage not in ("RECONCILE_SERVICE", "PRE_SCALE_UP") and _top_up(
             backend, service, primary["id"], primary["taskDefinition"], primary.get("ws_groups"), mine):
         return

@@ -116,6 +116,13 @@ def start_deployment(backend, service: Service, task_definition: str, rollback_o
         if old["status"] == "PRIMARY":
             old["status"] = "ACTIVE"
             old["updatedAt"] = now
+    if rollback_of is None:
+        # A service deployment still under way when a newer one starts stops there.
+        for old in getattr(service, "ws_service_deployments", None) or []:
+            if old["status"] in ("PENDING", "IN_PROGRESS"):
+                old["status"] = "STOPPED"
+                old["statusReason"] = "Superseded by a newer service deployment."
+                old["finishedAt"] = old["stoppedAt"] = old["updatedAt"] = now
     deployment_id = _deployment_id()
     service.ws_revision = getattr(service, "ws_revision", 0) + 1
     revision_arn = (f"arn:aws:ecs:{service.region_name}:{backend.account_id}:service-revision/"
