@@ -325,7 +325,7 @@ def _invoke(backend, key: str, function: str, payload: bytes) -> None:
     parts = function.split(":")
     region = parts[3] if function.startswith("arn:") and len(parts) > 3 and parts[3] else backend.region_name
     lam = get_backend(backend.account_id, region)
-    call = {"done": threading.Event()}
+    call = {"done": threading.Event(), "at": time.time()}
 
     def run() -> None:
         try:
@@ -336,6 +336,9 @@ def _invoke(backend, key: str, function: str, payload: bytes) -> None:
             call["done"].set()
 
     with _calls_lock:
+        # Answers nobody read (their deployment failed or was replaced meanwhile) go after an hour.
+        for old in [k for k, c in _calls.items() if c["done"].is_set() and time.time() - c["at"] > 3600]:
+            del _calls[old]
         _calls[key] = call
     threading.Thread(target=run, name="ecs-lifecycle-hook", daemon=True).start()
 
