@@ -7,11 +7,12 @@ from __future__ import annotations
 from checker.labs import LAB_TAG_KEY, has_lab_tag, tag_dict
 from checker.labs import bucket_name as _bucket_name
 from labkit.environment import SetupProblem, check_environment
+from labkit.app_runner import service_url as app_runner_url
 from labkit.load_balancers import express_service_url, load_balancer_url
 
 __all__ = ["LAB_TAG_KEY", "check_environment", "SetupProblem", "account_id", "region", "bucket_name",
            "lab_tags", "lab_tag_map", "has_lab_tag", "tag_dict", "load_balancer_url",
-           "express_service_url"]
+           "express_service_url", "app_runner_url"]
 
 _accounts: dict[tuple, str] = {}
 

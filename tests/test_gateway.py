@@ -63,7 +63,8 @@ def test_bucket_names_are_global_across_accounts(cloud):
 
 
 @pytest.mark.parametrize("service, operation, params", [
-    ("apprunner", "list_services", {}),                         # a service moto lacks (rest-json)
+    ("codeartifact", "list_domains", {}),                       # a service moto lacks (rest-json)
+    ("apprunner", "list_vpc_connectors", {}),                   # one the cloud's own App Runner lacks (json)
     ("xray", "get_indexing_rules", {}),                         # rest-json operation nobody implements
     ("ec2", "describe_capacity_reservation_fleets", {}),        # ec2 query protocol
     ("ecs", "get_task_protection", {"cluster": "c"}),          # json protocol

@@ -41,6 +41,7 @@ def doctor(args) -> int:
     if account is not None:
         _load_balancers(args, report)
         _express_services(args, report)
+        _app_runner(args, report)
     _admin_token(args, endpoint, report)
     _images(args, report)
     print(render(report))
@@ -213,6 +214,29 @@ def _express_services(args, report: Report) -> None:
         except Exception:
             continue
         report.add(f"express service {name}", f"{endpoint} -> {url}")
+
+
+def _app_runner(args, report: Report) -> None:
+    """Where each App Runner service answers (its URL: in the workshop cloud the local
+    listener its ServiceUrl names, plain HTTP; on AWS https:// and the ServiceUrl)."""
+    from checker.session import client, target
+    from labkit.app_runner import NoService, service_url, services
+
+    try:
+        apprunner = client("apprunner", target(endpoint=args.endpoint, account=args.account))
+        found = services(apprunner)
+    except Exception as exc:  # a doctor reports, it never raises (a new AWS account may not have App Runner)
+        report.add("app runner", f"unknown ({_short(exc)})")
+        return
+    if not found:
+        report.add("app runner", "no services in this account and region")
+        return
+    for summary in found:
+        try:
+            url = service_url(summary["ServiceArn"], client=apprunner)
+            report.add(f"app runner {summary['ServiceName']}", f"{url} ({summary['Status']})")
+        except NoService as exc:
+            report.add(f"app runner {summary['ServiceName']}", str(exc))
 
 
 def _admin_token(args, endpoint: str | None, report: Report) -> None:

@@ -59,7 +59,13 @@ EXTENSIONS: dict[str, list[str]] = {
     "sqs": ["workshop.cloud.services.sqs"],
     "sts": ["workshop.cloud.services.sts"],
     "xray": ["workshop.cloud.services.xray", "workshop.cloud.services.xray.queries"],
+    # Services moto lacks (OWN below): the module calls serve() when imported.
+    "apprunner": ["workshop.cloud.services.apprunner"],
 }
+
+# Services moto does not have at all, served by the project alone: the SigV4 signing
+# name of their botocore model -> the EXTENSIONS key whose modules ``serve`` their app.
+OWN: dict[str, str] = {"apprunner": "apprunner"}
 
 # Modules imported when the gateway is built (keep them light): those that
 # mount WSGI apps or start engines that must run before any request.
@@ -106,6 +112,23 @@ def ask(event: str, /, **details):
         raise LookupError(f"{len(handlers)} subscribers of {event!r}: its engine module must be imported once")
     return handlers[0](**details)
 _own_auth_mounts: list[tuple[str, Callable]] = []
+_own_apps: dict[str, Callable] = {}
+
+
+def serve(signing_name: str, app: Callable) -> None:
+    """Serve every request signed for ``signing_name`` (a service moto lacks) with the
+    WSGI app ``app``; its ``service`` attribute names it as moto's apps are named."""
+    _own_apps[signing_name] = app
+
+
+def own_app(signing_name: str | None) -> Callable | None:
+    """The project's own app for requests signed for this service, loaded on first use;
+    None for the services moto serves."""
+    service = OWN.get(signing_name or "")
+    if service is None:
+        return None
+    ensure_loaded(service)
+    return _own_apps.get(signing_name)
 
 
 def extend(moto_class: type) -> Callable[[type], type]:

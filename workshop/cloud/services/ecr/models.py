@@ -256,7 +256,20 @@ class WorkshopECRBackend(PoliciesMixin, moto_ecr.ECRBackend):
                 existing.image_tags.append(image_tag)
             if new and existing.image_manifest_media_type in IMAGE_MANIFESTS and self.scans_on_push(repo):
                 self.request_scan(repo, existing, quota=False)
-            return existing
+        if image_tag:
+            self._announce_push(repository_name, image_tag, existing)
+        return existing
+
+    def _announce_push(self, repository_name: str, tag: str, image: Image) -> None:
+        """``ecr.image-pushed``: the tag now names this image (App Runner's auto deployments
+        listen). A subscriber's failure never fails the push."""
+        try:
+            services.announce("ecr.image-pushed", account_id=self.account_id, region=self.region_name,
+                              repository=repository_name, tag=tag, digest=image.digest)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("ecr.image-pushed subscriber failed on %s:%s", repository_name, tag)
 
     def _check_references(self, repo, manifest: dict, media_type: str) -> list[str]:
         if media_type in IMAGE_MANIFESTS:
