@@ -105,6 +105,12 @@ def test_app_runner_errors_as_app_runner_answers_them(fast_cloud):
     assert service["AutoScalingConfigurationSummary"]["AutoScalingConfigurationName"] == "DefaultConfiguration"
     assert code(apprunner.create_service, ServiceName="web-app", SourceConfiguration=source(image, role)) \
         == "InvalidRequestException"      # the name is taken
+    # CloudTrail records the call as App Runner's (evidence a check can trust).
+    trail = fast_cloud.client("cloudtrail", account)
+    events = ei.wait_for(lambda: trail.lookup_events(LookupAttributes=[
+        {"AttributeKey": "EventName", "AttributeValue": "CreateService"}])["Events"])
+    assert {e["EventSource"] for e in events} == {"apprunner.amazonaws.com"}
+    assert any(json.loads(e["CloudTrailEvent"]).get("errorCode") is None for e in events)
     assert code(apprunner.pause_service, ServiceArn=service["ServiceArn"]) == "InvalidStateException"
     failed = settled(apprunner, service["ServiceArn"])
     assert failed["Status"] == "CREATE_FAILED"
