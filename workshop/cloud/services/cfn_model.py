@@ -32,7 +32,8 @@ list, so a stack made before the import still finds it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -85,6 +86,32 @@ def flag(value: Any, default: bool = False) -> bool:
     if value is None:
         return default
     return value.lower() == "true" if isinstance(value, str) else bool(value)
+
+
+def failure(reason: str) -> Exception:
+    """The stack engine's failure of a resource, in AWS's words (raise it from a hook)."""
+    # (imported here: the engine's package imports the types that import this module)
+    from workshop.cloud.services.cloudformation.engine import ResourceFailure
+
+    return ResourceFailure(reason)
+
+
+# CloudFormation waits up to 3 hours for a resource to stabilize (on the clock); real work
+# (tasks starting: images unpack, apps boot) does not scale, so never less than 10 real minutes.
+STABILIZE_SECONDS = 3 * 3600
+MIN_REAL_WAIT = 600
+
+
+def wait_until(done: Callable[[], bool], timeout_reason: str, every: float = 0.5) -> None:
+    """Poll ``done`` (which raises ``failure(...)`` when the resource failed) as CloudFormation
+    waits on a resource it created, updated or deleted."""
+    from workshop.cloud.clock import get_clock
+
+    deadline = time.monotonic() + max(get_clock().real_seconds(STABILIZE_SECONDS), MIN_REAL_WAIT)
+    while not done():
+        if time.monotonic() > deadline:
+            raise failure(timeout_reason)
+        time.sleep(every)
 
 
 @contextmanager

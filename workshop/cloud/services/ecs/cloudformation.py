@@ -9,22 +9,16 @@ for the tasks to stop. Stacks with a service therefore run in the background."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 from moto.ecs.exceptions import ClusterNotFoundException, ServiceNotFoundException, TaskDefinitionNotFoundException
 from moto.ecs.models import ecs_backends
 
-from workshop.cloud.clock import get_clock
-from workshop.cloud.services.cfn_model import CfnResource, flag, integer
+from workshop.cloud.services.cfn_model import CfnResource, failure, flag, integer, wait_until
 from workshop.cloud.services.cloudformation.resource_types import TypeRules, register, tag_list
 from workshop.cloud.services.ecs import models  # noqa: F401  (the workshop's ECS backend methods)
 
-# CloudFormation waits up to 3 hours for a service to stabilize (on the clock); tasks start
-# in real time (images unpack, apps boot), so never less than 10 real minutes.
-STABILIZE_SECONDS = 3 * 3600
-MIN_REAL_WAIT = 600
 # Maps whose keys are the user's own (log driver options, labels): kept as written.
 _USER_KEYS = {"options", "dockerLabels", "Options", "DockerLabels", "secretOptions", "SecretOptions"}
 _INTEGERS = {"containerPort", "hostPort", "cpu", "memory", "memoryReservation", "interval", "timeout", "retries",
@@ -97,16 +91,6 @@ def _retag(backend, arn: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         backend.tag_resource(arn, wanted)
 
 
-def _failure(reason: str) -> Exception:
-    from workshop.cloud.services.cloudformation.engine import ResourceFailure
-
-    return ResourceFailure(reason)
-
-
-def _deadline() -> float:
-    return time.monotonic() + max(get_clock().real_seconds(STABILIZE_SECONDS), MIN_REAL_WAIT)
-
-
 # -- AWS::ECS::Cluster ----------------------------------------------------------------
 
 class EcsCluster(CfnResource, CloudFormationModel):
@@ -119,7 +103,7 @@ class EcsCluster(CfnResource, CloudFormationModel):
     def _create(cls, backend, name: str, props: dict[str, Any]) -> EcsCluster:
         existing = backend.clusters.get(name)
         if existing is not None and existing.status == "ACTIVE":
-            raise _failure(f"Resource of type 'AWS::ECS::Cluster' with identifier '{name}' already exists.")
+            raise failure(f"Resource of type 'AWS::ECS::Cluster' with identifier '{name}' already exists.")
         cluster = backend.create_cluster(
             name, ecs_tags(props.get("Tags")) or None, api_shape(props.get("ClusterSettings")),
             api_shape(props.get("Configuration")), props.get("CapacityProviders"),
@@ -305,25 +289,22 @@ class EcsService(CfnResource, CloudFormationModel):
 
     def _wait_stable(self, backend, deployment_id: str | None) -> None:
         """Until the service is stable, as CloudFormation waits; a failed deployment fails the resource."""
-        deadline = _deadline()
-        while True:
+        def stable() -> bool:
             service = backend.services.get(f"{self.cluster}:{self.name}")
             if service is None or service.status != "ACTIVE":
-                raise _failure(f"Service {self.name} was deleted while CloudFormation waited for it to stabilize.")
+                raise failure(f"Service {self.name} was deleted while CloudFormation waited for it to stabilize.")
             if (service.deployment_controller or {}).get("type", "ECS") != "ECS":
-                return   # CodeDeploy or an external controller deploys it, not ECS
+                return True   # CodeDeploy or an external controller deploys it, not ECS
             mine = next((d for d in service.deployments if d["id"] == deployment_id), None)
             if mine is not None and mine["rolloutState"] == "FAILED":
                 reason = "ECS Deployment Circuit Breaker was triggered" if "circuit" in str(
                     mine.get("rolloutStateReason", "")).lower() else mine.get("rolloutStateReason")
-                raise _failure(f"Error occurred during operation '{reason}'.")
+                raise failure(f"Error occurred during operation '{reason}'.")
             primary = service.deployments[0] if service.deployments else None
-            if len(service.deployments) <= 1 and (primary is None or primary["rolloutState"] == "COMPLETED") \
-                    and service.running_count == service.desired_count:
-                return
-            if time.monotonic() > deadline:
-                raise _failure(f"Service {self.name} did not stabilize.")
-            time.sleep(0.5)
+            return len(service.deployments) <= 1 and (primary is None or primary["rolloutState"] == "COMPLETED") \
+                and service.running_count == service.desired_count
+
+        wait_until(stable, f"Service {self.name} did not stabilize.")
 
     def _delete(self, backend) -> None:
         service = backend.services.get(f"{self.cluster}:{self.name}")
@@ -331,11 +312,7 @@ class EcsService(CfnResource, CloudFormationModel):
             return
         backend.delete_service(self.cluster, self.name, True)
         # CloudFormation's delete ends when the service is INACTIVE: its tasks stopped.
-        deadline = _deadline()
-        while service.status != "INACTIVE":
-            if time.monotonic() > deadline:
-                raise _failure(f"Service {self.name} did not stop its tasks.")
-            time.sleep(0.5)
+        wait_until(lambda: service.status == "INACTIVE", f"Service {self.name} did not stop its tasks.")
 
     @classmethod
     def _restore(cls, backend, physical_id: str, props: dict[str, Any]) -> EcsService:
