@@ -223,3 +223,20 @@ def refused(url: str) -> bool:
     except OSError:
         return True
     return False
+
+
+@needs_containers
+def test_an_account_reset_stops_its_services_and_closes_their_urls(fast_cloud, sample):
+    apprunner = fast_cloud.client("apprunner", sample["account"])
+    arn = apprunner.create_service(ServiceName="reset-me", SourceConfiguration=source(
+        f"{sample['uri']}:latest", sample["role"]))["Service"]["ServiceArn"]
+    assert settled(apprunner, arn)["Status"] == "RUNNING"
+    url = service_url(arn, client=apprunner)
+    assert get(f"{url}/health")[0] == 200
+    request = urllib.request.Request(f"{fast_cloud.endpoint}/_workshop/accounts/{sample['account']}/reset",
+                                     data=b"", method="POST",
+                                     headers={"X-Workshop-Admin-Token": fast_cloud.admin_token})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    assert apprunner.list_services()["ServiceSummaryList"] == []
+    ei.wait_for(lambda: refused(url), timeout=30)
