@@ -223,3 +223,43 @@ def test_a_containers_stack_deploys_serves_drifts_rolls_and_goes(cloud, account,
             break
     else:
         pytest.fail(f"{url} still answers after the stack was deleted")
+
+
+def test_an_app_runner_service_in_a_stack_serves_drifts_and_goes(cloud, account, tmp_path):
+    cf, ecr, iam, apprunner = (cloud.client(s, account) for s in ("cloudformation", "ecr", "iam", "apprunner"))
+    uri = ecr.create_repository(repositoryName="runner")["repository"]["repositoryUri"]
+    ei.build(cloud, account, ei.data_dir_with_base(tmp_path), ei.sample_app(tmp_path, "1.0.0"), f"{uri}:v1")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "build.apprunner.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="AppRunnerECRAccess", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    cf.create_stack(StackName="shop", TemplateBody=json.dumps({"Resources": {"Web": {
+        "Type": "AWS::AppRunner::Service", "Properties": {
+            "ServiceName": "shop-web",
+            "SourceConfiguration": {"AutoDeploymentsEnabled": False,
+                                    "AuthenticationConfiguration": {"AccessRoleArn": role},
+                                    "ImageRepository": {"ImageIdentifier": f"{uri}:v1", "ImageRepositoryType": "ECR",
+                                                        "ImageConfiguration": {"Port": "8080"}}},
+            "InstanceConfiguration": {"Cpu": "1024", "Memory": "2048"},
+            "Tags": [{"Key": "lab", "Value": "05-containers"}]}}},
+        "Outputs": {"Url": {"Value": {"Fn::GetAtt": ["Web", "ServiceUrl"]}},
+                    "Arn": {"Value": {"Ref": "Web"}}}}))
+    _wait(cf, "stack_create_complete")
+    out = _outputs(cf)
+    service = apprunner.describe_service(ServiceArn=out["Arn"])["Service"]
+    assert service["Status"] == "RUNNING" and service["ServiceUrl"] == out["Url"]
+    assert ei.wait_for(lambda: ei.get(f"http://{out['Url']}/health").get("version"), timeout=30) == "1.0.0"
+    assert apprunner.list_tags_for_resource(ResourceArn=out["Arn"])["Tags"] == [
+        {"Key": "lab", "Value": "05-containers"}]
+
+    assert _drift(cf)["Web"]["StackResourceDriftStatus"] == "IN_SYNC"
+    apprunner.update_service(ServiceArn=out["Arn"], InstanceConfiguration={"Cpu": "1024", "Memory": "3072"})
+    ei.wait_for(lambda: apprunner.describe_service(ServiceArn=out["Arn"])["Service"]["Status"] == "RUNNING",
+                timeout=120)
+    found = _drift(cf)["Web"]
+    assert found["StackResourceDriftStatus"] == "MODIFIED"
+    assert found["PropertyDifferences"] == [{"PropertyPath": "/InstanceConfiguration/Memory", "ExpectedValue": "2048",
+                                             "ActualValue": "3072", "DifferenceType": "NOT_EQUAL"}]
+
+    cf.delete_stack(StackName="shop")
+    _wait(cf, "stack_delete_complete")
+    assert apprunner.list_services()["ServiceSummaryList"] == []
