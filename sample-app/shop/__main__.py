@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     else:
         from shop.orders import route
     try:
-        serve(name, telemetry.wrap(json_app(route)))
+        serve(name, telemetry.wrap(json_app(route, name)))
     finally:
         telemetry.stop()
     return 0

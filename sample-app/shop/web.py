@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -38,11 +40,28 @@ class QuietHandler(WSGIRequestHandler):
             super().log_message(format, *args)
 
 
-def json_app(route: Callable[[str, list[str], dict, dict], tuple[int, dict]]):
-    """A WSGI app around ``route(method, path_parts, query, body) -> (status, payload)``."""
+def request_log(service: str, method: str, path: str, status: int, started: float) -> str:
+    """One request as a line in CloudWatch's embedded metric format: shipped to CloudWatch
+    Logs with the ``json/emf`` header, its ``Latency`` becomes a metric (namespace
+    ``Workshop06/Shop``, dimension ``Service``); ``status`` is there for metric filters."""
+    now = time.time()
+    return json.dumps({
+        "_aws": {"Timestamp": int(now * 1000), "CloudWatchMetrics": [{
+            "Namespace": "Workshop06/Shop", "Dimensions": [["Service"]],
+            "Metrics": [{"Name": "Latency", "Unit": "Milliseconds"}]}]},
+        "Service": service, "Latency": round((now - started) * 1000, 1), "method": method, "path": path,
+        "status": status})
+
+
+def json_app(route: Callable[[str, list[str], dict, dict], tuple[int, dict]], service: str = ""):
+    """A WSGI app around ``route(method, path_parts, query, body) -> (status, payload)``;
+    with ``SHOP_REQUEST_LOG=emf`` each request is a line on stderr (``request_log``)."""
     from urllib.parse import parse_qs
 
+    emf = os.environ.get("SHOP_REQUEST_LOG", "").lower() == "emf"
+
     def app(environ, start_response):
+        started = time.time()
         method = environ.get("REQUEST_METHOD", "GET")
         parts = [p for p in (environ.get("PATH_INFO") or "/").split("/") if p]
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -56,6 +75,9 @@ def json_app(route: Callable[[str, list[str], dict, dict], tuple[int, dict]]):
         except Exception as exc:  # the service answers, it does not crash
             status, payload = 500, {"error": f"internal error: {type(exc).__name__}: {exc}"}
         data = json.dumps(payload).encode()
+        if emf:
+            print(request_log(service, method, environ.get("PATH_INFO") or "/", status, started), file=sys.stderr,
+                  flush=True)
         start_response(f"{status} {REASONS.get(status, 'Error')}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
