@@ -22,6 +22,7 @@ LAB_MODULES: dict[str, str] = {
     "02-build": "checker.labs.lab02_build",
     "03-deploy": "checker.labs.lab03_deploy",
     "04-iac": "checker.labs.lab04_iac",
+    "06-observability": "checker.labs.lab06_observability",
 }
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")

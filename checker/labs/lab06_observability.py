@@ -126,6 +126,7 @@ class Observed:
     alarms: dict[str, dict] = field(default_factory=dict)
     history: dict[str, list[dict]] = field(default_factory=dict)   # alarm -> items, oldest first
     topics: set[str] = field(default_factory=set)
+    set_by_hand: set[str] = field(default_factory=set)   # lab alarms whose state the learner set (SetAlarmState)
     dashboard: dict | None = None
     dashboard_problem: str = ""
 
@@ -137,7 +138,8 @@ def read(account) -> Observed:
     if st.since is None:
         return st
     now = datetime.now(timezone.utc) + timedelta(seconds=60)
-    st.traces = order_traces(lambda op, **kw: account.call("xray", op, **kw), st.since, now)
+    st.traces = [t for t in order_traces(lambda op, **kw: account.call("xray", op, **kw), st.since, now)
+                 if t.start >= st.since.timestamp()]
     if not st.traces:
         st.traces_problem = account.errors.get("xray.get_trace_summaries", "")
     _read_group(account, st, now)
@@ -160,7 +162,7 @@ def _read_repo(account, st: Observed) -> None:
     if not stamps:
         st.repo_problem = f"CloudTrail has no CreateRepository of {REPO_NAME}: make it again (workshop reset 06)."
         return
-    st.since = max(stamps) - timedelta(seconds=1)
+    st.since = max(stamps)     # whole seconds: the repository was made at or after it
     branch = account.call("codecommit", "get_branch", repositoryName=REPO_NAME, branchName="main")
     st.head = ((branch or {}).get("branch") or {}).get("commitId")
     if st.head:
@@ -194,7 +196,7 @@ def _read_group(account, st: Observed, now: datetime) -> None:
             token = page.get("NextToken")
             if not token:
                 break
-        st.group_matches = len(ids)
+        st.group_matches = len(ids & {t.id for t in st.traces})
 
 
 def _read_logs(account, st: Observed, now: datetime) -> None:
@@ -233,6 +235,10 @@ def _read_alarms(account, st: Observed) -> None:
                 break
         st.history[name] = sorted(items, key=lambda h: parse_time(h.get("Timestamp")) or datetime.min.replace(
             tzinfo=timezone.utc))
+    for e in trail_events(account, "SetAlarmState") or []:
+        when = parse_time(e.get("eventTime"))
+        if by_learner(e) and when is not None and when >= st.since:
+            st.set_by_hand.add(str(param(e, "alarmName")))
     topics = account.call("sns", "list_topics") or {}
     st.topics = {t["TopicArn"] for t in topics.get("Topics") or []}
 
@@ -390,6 +396,11 @@ def composite_alarm(st: Observed) -> Finding:
     topic = next((a for a in composite.get("AlarmActions") or [] if a.split(":")[-1] == TOPIC_NAME), None)
     if topic is None or topic not in st.topics:
         return failed(f"{COMPOSITE_ALARM}'s actions do not include the SNS topic {TOPIC_NAME}.")
+    by_hand = st.set_by_hand & {COMPOSITE_ALARM, FAULTS_ALARM, LATENCY_ALARM}
+    if by_hand:
+        return failed(f"CloudTrail shows the state of {', '.join(sorted(by_hand))} set by hand (SetAlarmState): "
+                      "the alarms must go to ALARM from the shop's metrics; workshop reset 06-observability and "
+                      "make them again.")
     history = st.history.get(COMPOSITE_ALARM, [])
     if not any(state == "ALARM" for _, state in _state_changes(history)):
         return failed(f"{COMPOSITE_ALARM} has never been in ALARM: send orders while the bottleneck is there.")
@@ -460,6 +471,9 @@ def deploy_suppressed(st: Observed) -> Finding:
     alarm = st.alarms.get(DEPLOY_ALARM)
     if _alarm_metric(alarm) != (DEPLOY_NAMESPACE, DEPLOY_METRIC):
         return failed(f"{DEPLOY_ALARM} does not watch {DEPLOY_NAMESPACE} {DEPLOY_METRIC}, the deploy helper's metric.")
+    if st.set_by_hand & {COMPOSITE_ALARM, DEPLOY_ALARM}:
+        return failed(f"CloudTrail shows {DEPLOY_ALARM}'s or {COMPOSITE_ALARM}'s state set by hand (SetAlarmState): "
+                      "the deploy helper's metric must raise it.")
     if st.head_written is None or not st.pricing or PER_ITEM_CALL.search(st.pricing):
         return failed(f"No fix deployed to {REPO_NAME} yet.")
     # The commit was written while the suppressor was in ALARM (CloudTrail's times are whole seconds).
