@@ -4,7 +4,9 @@ definition and service behind a load balancer (listener, target group, listener 
 The stack waits until the service is stable and it serves through the listener; drift
 is IN_SYNC, then MODIFIED at /DesiredCount after update_service out of band; a new
 image tag in the task definition rolls a real deployment that the stack waits for;
-deleting the stack stops the tasks and removes everything."""
+deleting the stack stops the tasks and removes everything. A deployment the circuit breaker
+fails fails the stack's update, which rolls back; an App Runner service in a stack serves,
+drifts and goes."""
 
 from __future__ import annotations
 
@@ -263,3 +265,45 @@ def test_an_app_runner_service_in_a_stack_serves_drifts_and_goes(cloud, account,
     cf.delete_stack(StackName="shop")
     _wait(cf, "stack_delete_complete")
     assert apprunner.list_services()["ServiceSummaryList"] == []
+
+
+def test_a_deployment_the_circuit_breaker_fails_rolls_the_stack_back(cloud, account, tmp_path):
+    cf, ecr, ecs = (cloud.client(s, account) for s in ("cloudformation", "ecr", "ecs"))
+    uri = ecr.create_repository(repositoryName="breaker")["repository"]["repositoryUri"]
+    data = ei.data_dir_with_base(tmp_path)
+    ei.build(cloud, account, data, ei.sample_app(tmp_path, "1.0.0"), f"{uri}:v1")
+    ei.build(cloud, account, data, ei.crashing_app(tmp_path), f"{uri}:bad", cmd="python3 crash.py")
+    body = json.dumps({
+        "Parameters": {"Image": {"Type": "String"}},
+        "Resources": {
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "shop"}},
+            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "Family": "shop", "NetworkMode": "bridge", "Memory": "512",
+                "ContainerDefinitions": [{"Name": "web", "Image": {"Ref": "Image"},
+                                          "PortMappings": [{"ContainerPort": 8080}]}]}},
+            "Service": {"Type": "AWS::ECS::Service", "Properties": {
+                "ServiceName": "shop", "Cluster": {"Ref": "Cluster"}, "TaskDefinition": {"Ref": "Task"},
+                "DesiredCount": 1, "DeploymentConfiguration": {
+                    "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}}}}}})
+    cf.create_stack(StackName="shop", TemplateBody=body,
+                    Parameters=[{"ParameterKey": "Image", "ParameterValue": f"{uri}:v1"}])
+    _wait(cf, "stack_create_complete")
+    good = ecs.describe_services(cluster="shop", services=["shop"])["services"][0]["taskDefinition"]
+
+    cf.update_stack(StackName="shop", TemplateBody=body,
+                    Parameters=[{"ParameterKey": "Image", "ParameterValue": f"{uri}:bad"}])
+    deadline = time.monotonic() + 600
+    while (status := cf.describe_stacks(StackName="shop")["Stacks"][0]["StackStatus"]).endswith("_IN_PROGRESS"):
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    failed = [e for e in cf.describe_stack_events(StackName="shop")["StackEvents"]
+              if e["LogicalResourceId"] == "Service" and e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert [e["ResourceStatusReason"] for e in failed] == [
+        "Error occurred during operation 'ECS Deployment Circuit Breaker was triggered'."]
+    service = ecs.describe_services(cluster="shop", services=["shop"])["services"][0]
+    assert service["taskDefinition"] == good and service["runningCount"] == 1
+    assert cf.describe_stack_resource(StackName="shop", LogicalResourceId="Task")[
+        "StackResourceDetail"]["PhysicalResourceId"] == good
+    cf.delete_stack(StackName="shop")
+    _wait(cf, "stack_delete_complete")
