@@ -335,5 +335,5 @@ def notified(alarm: str, since: float, cw=None) -> bool:
     cw = cw or _client("cloudwatch")
     items = cw.describe_alarm_history(AlarmName=alarm, HistoryItemType="Action", MaxRecords=100,
                                       AlarmTypes=["CompositeAlarm", "MetricAlarm"],
-                                      StartDate=datetime.fromtimestamp(since, timezone.utc)).get("AlarmHistoryItems", [])
+                                      StartDate=datetime.fromtimestamp(since, timezone.utc))["AlarmHistoryItems"]
     return any("Successfully executed action" in (h.get("HistorySummary") or "") for h in items)

@@ -42,7 +42,8 @@ def repo(cloud, account: str, code: str = PLANTED) -> str:
 def commit(cloud, account: str, code: str) -> str:
     cc = cloud.client("codecommit", account)
     try:
-        parent = {"parentCommitId": cc.get_branch(repositoryName=lab.REPO_NAME, branchName="main")["branch"]["commitId"]}
+        branch = cc.get_branch(repositoryName=lab.REPO_NAME, branchName="main")["branch"]
+        parent = {"parentCommitId": branch["commitId"]}
     except cc.exceptions.ClientError:
         parent = {}
     time.sleep(1.1)   # CloudTrail's times are whole seconds: the commit is after what came before it
