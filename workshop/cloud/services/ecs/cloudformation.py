@@ -295,10 +295,18 @@ class EcsService(CfnResource, CloudFormationModel):
                 raise failure(f"Service {self.name} was deleted while CloudFormation waited for it to stabilize.")
             if (service.deployment_controller or {}).get("type", "ECS") != "ECS":
                 return True   # CodeDeploy or an external controller deploys it, not ECS
+            # The deployment's record, not only the deployment: a rollback that completes between
+            # two looks has already removed the failed deployment from the service.
             mine = next((d for d in service.deployments if d["id"] == deployment_id), None)
-            if mine is not None and mine["rolloutState"] == "FAILED":
-                reason = "ECS Deployment Circuit Breaker was triggered" if "circuit" in str(
-                    mine.get("rolloutStateReason", "")).lower() else mine.get("rolloutStateReason")
+            record = next((r for r in getattr(service, "ws_service_deployments", [])
+                           if r.get("ws_deployment_id") == deployment_id), None)
+            if (mine is not None and mine["rolloutState"] == "FAILED") or (record is not None and (
+                    record["status"].startswith("ROLLBACK") or record["status"] in ("STOPPED", "STOP_REQUESTED"))):
+                if (record or {}).get("deploymentCircuitBreaker", {}).get("status") == "TRIGGERED" or \
+                        "circuit" in str((mine or {}).get("rolloutStateReason", "")).lower():
+                    reason = "ECS Deployment Circuit Breaker was triggered"
+                else:
+                    reason = (record or {}).get("statusReason") or (mine or {}).get("rolloutStateReason")
                 raise failure(f"Error occurred during operation '{reason}'.")
             primary = service.deployments[0] if service.deployments else None
             return len(service.deployments) <= 1 and (primary is None or primary["rolloutState"] == "COMPLETED") \
