@@ -335,6 +335,10 @@ class ApplicationOperations:
         _check_alarm_configuration(settings.get("alarmConfiguration"))
         _check_auto_rollback(settings.get("autoRollbackConfiguration"))
         _check_triggers(settings.get("triggerConfigurations"))
+        if platform == "ECS":
+            from workshop.cloud.services.codedeploy import ecs_appspec
+
+            ecs_appspec.check_group(settings)
         style = settings.get("deploymentStyle") or {}
         if style.get("deploymentType") not in (None, "IN_PLACE", "BLUE_GREEN") or \
                 style.get("deploymentOption") not in (None, "WITH_TRAFFIC_CONTROL", "WITHOUT_TRAFFIC_CONTROL"):

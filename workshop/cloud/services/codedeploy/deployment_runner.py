@@ -23,6 +23,7 @@ from typing import Any
 from workshop.cloud import runtime, services
 from workshop.cloud.clock import get_clock
 from workshop.cloud.services.cloudtrail import recorder
+from workshop.cloud.services.codedeploy import ecs_runner
 
 log = logging.getLogger("workshop.cloud.codedeploy")
 
@@ -150,9 +151,7 @@ class DeploymentRunner:
                 elif d.compute_platform == "Server":
                     self._server(job)
                 else:
-                    raise Halt("Failed", "INVALID_ECS_SERVICE",
-                               "The workshop cloud does not run ECS deployments through CodeDeploy: it runs the "
-                               "Server (EC2/on-premises) and Lambda compute platforms.", None)
+                    ecs_runner.run(self, job)
             except Halt as halt:
                 outcome = halt
             except Reset:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from workshop.cloud import persistence, services
-from workshop.cloud.services.codedeploy import appspec, configs
+from workshop.cloud.services.codedeploy import appspec, configs, ecs_appspec
 from workshop.cloud.services.codedeploy.configs import DeploymentConfig
 from workshop.cloud.services.codedeploy.applications import _s3_object, DeploymentGroup
 from workshop.cloud.services.codedeploy.validation import (
@@ -129,6 +129,7 @@ class Target:
             if self.kind == "LambdaTarget":
                 body["lambdaFunctionInfo"] = dict(self.lambda_info or {})
                 return {"deploymentTargetType": "LambdaTarget", "lambdaTarget": body}
+            body["taskSetsInfo"] = copy.deepcopy(getattr(self, "task_sets_info", None) or [])
             return {"deploymentTargetType": self.kind, "ecsTarget": body}
 
     def to_instance_summary(self) -> dict[str, Any]:
@@ -175,6 +176,8 @@ class Deployment:
         self.rollback_info: dict[str, str] = {}
         self.targets: dict[str, Target] = {}
         self.lambda_spec: appspec.LambdaAppSpec | None = None
+        self.ecs_spec: ecs_appspec.EcsAppSpec | None = None
+        self.ecs: dict[str, Any] | None = None           # an ECS deployment's task sets, groups, weights
         self.rollback_of: Deployment | None = None
         self.rollback_targets: list[str] | None = None   # a Server rollback: the instances to restore
         self.hook_executions: dict[str, dict[str, Any]] = {}
@@ -251,6 +254,8 @@ class Deployment:
                 "externalId": self.external_id,
                 "overrideAlarmConfiguration": copy.deepcopy(self.override_alarm_configuration),
             }
+            if self.compute_platform == "ECS":
+                out.update(ecs_appspec.info(self))
             out.update({k: v for k, v in optional.items() if v})
             return out
 
@@ -287,9 +292,11 @@ class DeploymentOperations:
             _check_auto_rollback(options["autoRollbackConfiguration"])
         if options.get("overrideAlarmConfiguration") is not None:
             _check_alarm_configuration(options["overrideAlarmConfiguration"])
-        lambda_spec = None
+        lambda_spec = ecs_spec = None
         if app.compute_platform == "Lambda":
             lambda_spec = self._lambda_appspec(revision)
+        elif app.compute_platform == "ECS":
+            ecs_spec = self._lambda_appspec(revision, ecs_appspec.parse)
         with self.lock:
             for other in self.deployments.values():
                 if other.group is group and other.active:
@@ -300,6 +307,7 @@ class DeploymentOperations:
             while deployment.id in self.deployments:
                 deployment.id = _new_deployment_id()
             deployment.lambda_spec = lambda_spec
+            deployment.ecs_spec = ecs_spec
             self._add_targets(deployment)
             self.deployments[deployment.id] = deployment
             group.target_revision = copy.deepcopy(revision)
@@ -313,14 +321,14 @@ class DeploymentOperations:
         services.announce("codedeploy.deployment-created", backend=self, deployment=deployment)
         return deployment
 
-    def _lambda_appspec(self, revision: dict) -> appspec.LambdaAppSpec:
+    def _lambda_appspec(self, revision: dict, parse=appspec.parse_lambda):
         if revision["revisionType"] == "S3":
             content = _s3_object(self.account_id, revision["s3Location"])
         else:
             body = revision.get("appSpecContent") or revision.get("string") or {}
             content = body.get("content", "")
         try:
-            return appspec.parse_lambda(content)
+            return parse(content)
         except appspec.AppSpecError as exc:
             raise error("InvalidRevisionException", f"The AppSpec is invalid: {exc}") from None
 
@@ -336,6 +344,8 @@ class DeploymentOperations:
                                   "currentVersion": spec.current_version, "targetVersion": spec.target_version,
                                   "targetVersionWeight": 0.0}
             deployment.targets[target_id] = target
+        elif platform == "ECS":
+            ecs_appspec.add_target(self, deployment)
         elif platform == "Server":
             for target_id, arn in self.server_instances(deployment.group):
                 target = Target(deployment, "InstanceTarget", target_id, arn, appspec.SERVER_EVENTS,
@@ -396,11 +406,16 @@ class DeploymentOperations:
         services.announce("codedeploy.deployment-stop-requested", deployment=deployment, reason="request")
         return "Pending", "Stopping Pending. Stopping to schedule commands in the deployment instances"
 
-    def continue_deployment(self, deployment_id: Any) -> None:
+    def continue_deployment(self, deployment_id: Any, wait_type: str | None = None) -> None:
         deployment = self.get_deployment(deployment_id)
         if not deployment.active:
             raise error("DeploymentAlreadyCompletedException",
                         f"The deployment {deployment.id} has already completed.")
+        if wait_type not in (None, "READY_WAIT", "TERMINATION_WAIT"):
+            raise error("InvalidDeploymentWaitTypeException", f"The wait type {wait_type} is invalid.")
+        if deployment.compute_platform == "ECS" and services.ask("codedeploy.ecs-continue", deployment=deployment,
+                                                                 wait_type=wait_type):
+            return
         raise error("DeploymentIsNotInReadyStateException",
                     f"The deployment {deployment.id} is not in the Ready state (it waits for no one).")
 
@@ -568,6 +583,15 @@ class DeploymentOperations:
             spec = None
             restore = [t.target_id for t in failed.targets.values() if t.touched]
             config = failed.config
+        elif failed.compute_platform == "ECS":
+            ecs_state = ecs_appspec.rollback_state(failed)
+            if ecs_state is None:
+                failed.rollback_info = {"rollbackMessage": f"Automatic rollback was not started ({reason}): "
+                                        "no replacement task set was created."}
+                return None
+            revision = copy.deepcopy(group.last_successful_revision or failed.revision)
+            spec = restore = None
+            config = failed.config
         else:
             return None
         rollback = Deployment(self, group, revision, config, {"description": f"Rollback of {failed.id}"},
@@ -576,6 +600,8 @@ class DeploymentOperations:
             rollback.id = _new_deployment_id()
         rollback.rollback_of = failed
         rollback.lambda_spec = spec
+        if failed.compute_platform == "ECS":
+            rollback.ecs_spec, rollback.ecs = failed.ecs_spec, ecs_state
         rollback.rollback_targets = restore
         rollback.previous_revision = copy.deepcopy(failed.revision)
         self._add_targets(rollback)

@@ -250,7 +250,8 @@ class CodeDeployResponses:
         return ActionResult({"status": status, "statusMessage": message})
 
     def continue_deployment(self):
-        self.codedeploy_backend.continue_deployment(self._input("ContinueDeployment").get("deploymentId"))
+        p = self._input("ContinueDeployment")
+        self.codedeploy_backend.continue_deployment(p.get("deploymentId"), p.get("deploymentWaitType"))
         return EmptyResult()
 
     def skip_wait_time_for_instance_termination(self):

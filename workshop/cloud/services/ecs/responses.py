@@ -81,6 +81,11 @@ class _Responses:
         found, failures = self.ecs_backend.describe_service_revisions(self._get_param("serviceRevisionArns") or [])
         return ActionResult({"serviceRevisions": _clean(found), "failures": failures})
 
+    def delete_task_set(self) -> ActionResult:
+        task_set = self.ecs_backend.delete_task_set(self._get_param("cluster", "default"), self._get_param("service"),
+                                                    self._get_param("taskSet"), bool(self._get_param("force")))
+        return ActionResult({"taskSet": task_set})
+
 
 def _clean(value):
     """Without the null members (botocore's parser refuses null numbers)."""

@@ -14,7 +14,7 @@ import time
 
 from workshop.cloud import persistence, services
 from workshop.cloud.clock import get_clock
-from workshop.cloud.services.ecs import bluegreen, task_runner
+from workshop.cloud.services.ecs import bluegreen, task_runner, task_sets
 from workshop.cloud.services.ecs.deployments import add_event, failure_threshold, record_of, start_deployment
 from workshop.cloud.services.ecs.models import LOCK, STARTING, STOPPING
 
@@ -130,6 +130,7 @@ def _tick(backend) -> None:
                 continue
             try:
                 _reconcile(backend, service)
+                task_sets.reconcile(backend, service)
             except Exception:
                 log.exception("ecs service %s", service.arn)
     _elb_calls(backend, elb)
@@ -146,12 +147,13 @@ def _service_of(backend, task):
 
 def _targets(backend, task, before: str, elb: list) -> None:
     service = _service_of(backend, task)
-    if service is None or not service.load_balancers:
+    balancers = task_sets.load_balancers(service, task) if service is not None else []
+    if not balancers and task.task_arn not in _registered:
         return
     if task.last_status in ("ACTIVATING", "RUNNING") and task.task_arn not in _registered:
         found = []
         groups = getattr(task, "ws_groups", None) or []
-        for index, lb in enumerate(service.load_balancers):
+        for index, lb in enumerate(balancers):
             # A blue/green deployment's tasks go to its own group (the alternate one, every other time).
             group = groups[index] if index < len(groups) and groups[index] else lb.get("targetGroupArn")
             container = next((c for c in task.containers if c.name == lb.get("containerName")), None)
