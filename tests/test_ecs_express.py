@@ -108,7 +108,8 @@ def test_one_call_gives_a_url_then_v2_then_delete(fast_cloud, images):
     assert (group["Port"], group["HealthCheckPath"], group["TargetType"]) == (8080, "/health", "ip")
     rule = elb.describe_rules(RuleArns=[path["rule"]["arn"]])["Rules"][0]
     assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == [endpoint[len("https://"):]]
-    assert rule["Actions"][0]["TargetGroupArn"] == group_arn
+    assert {g["TargetGroupArn"]: g["Weight"] for g in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]} == {
+        group_arn: 100, path["targetGroups"][1]["arn"]: 0}
     listener = elb.describe_listeners(ListenerArns=[path["listener"]["arn"]])["Listeners"][0]
     assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
     assert listener["LoadBalancerArn"] == path["loadBalancer"]["arn"]
@@ -137,8 +138,15 @@ def test_one_call_gives_a_url_then_v2_then_delete(fast_cloud, images):
     alarm = cw.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")
     assert {"Name": "TargetGroup", "Value": group_arn.split(":")[-1]} in alarm["Dimensions"]
-    assert ecs_service["deploymentConfiguration"]["alarms"] == {"alarmNames": [alarm_name], "enable": True,
+    alarm_names = [a["arn"].split(":alarm:")[-1] for a in resources["metricAlarms"]]
+    assert ecs_service["deploymentConfiguration"]["alarms"] == {"alarmNames": alarm_names, "enable": True,
                                                                 "rollback": True}
+    # It deploys as a canary between its two target groups (ECS moves the rule's weights).
+    assert ecs_service["deploymentConfiguration"]["strategy"] == "CANARY"
+    alternate = path["targetGroups"][1]["arn"]
+    assert ecs_service["loadBalancers"][0]["advancedConfiguration"] == {
+        "alternateTargetGroupArn": alternate, "productionListenerRule": path["rule"]["arn"],
+        "roleArn": setup["roles"]["infra"]}
 
     # CloudTrail: ECS made them (the learner's one call, the rest invoked by ecs.amazonaws.com).
     trail = cloud.client("cloudtrail", account)
@@ -168,6 +176,10 @@ def test_one_call_gives_a_url_then_v2_then_delete(fast_cloud, images):
     assert ei.wait_for(lambda: _version(url) == "2.0.0", timeout=240)
     ei.wait_for(lambda: ecs.describe_services(cluster="default", services=["shop"])["services"][0][
         "deployments"][0]["rolloutState"] == "COMPLETED", timeout=240)
+    assert [_version(url) for _ in range(5)] == ["2.0.0"] * 5
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in elb.describe_rules(RuleArns=[path["rule"]["arn"]])[
+        "Rules"][0]["Actions"][0]["ForwardConfig"]["TargetGroups"]}
+    assert weights == {group_arn: 0, alternate: 100}       # production moved to the other group
     described = ecs.describe_express_gateway_service(serviceArn=arn)["service"]
     assert described["activeConfigurations"][0]["primaryContainer"]["image"].endswith(":2.0.0")
 

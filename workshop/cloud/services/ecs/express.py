@@ -29,6 +29,10 @@ DEFAULTS = {"cpu": "1024", "memory": "2048", "containerPort": 80, "healthCheckPa
             "minTaskCount": 1, "maxTaskCount": 20, "autoScalingMetric": "AVERAGE_CPU", "autoScalingTargetValue": 60}
 # AWS seconds a new load balancer takes to provision (the shared one is made once per account and region).
 LOAD_BALANCER_PROVISIONING = 180
+# Express services deploy as canaries (ECS's defaults: 5% of production, 10 minutes' bake).
+DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "CANARY",
+              "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}, "bakeTimeInMinutes": 0,
+              "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
 METRICS = {"AVERAGE_CPU": "ECSServiceAverageCPUUtilization", "AVERAGE_MEMORY": "ECSServiceAverageMemoryUtilization",
            "REQUEST_COUNT_PER_TARGET": "ALBRequestCountPerTarget"}
 _lock = threading.Lock()             # one express call at a time shares the load balancer
@@ -202,23 +206,28 @@ class _Express:
             ec2.authorize_security_group_ingress(group.id, "tcp", str(port), str(port), [],
                                                  source_groups=[{"GroupId": shared["securityGroup"]}])
             made["serviceSecurityGroup"] = group.id
-            undo.append(lambda: ec2.delete_security_group(group_id=group.id))
+            undo.append(lambda sg=group.id: ec2.delete_security_group(group_id=sg))
             network["securityGroups"] = [group.id]
         network["subnets"] = subnets
-        group_name = f"ecs-gateway-tg-{_suffix(12)}"
-        target_group = elb.create_target_group(
-            group_name, vpc_id=vpc_id, protocol="HTTP", port=port, target_type="ip",
-            healthcheck_path=config["healthCheckPath"], healthcheck_interval_seconds=30,
-            healthcheck_timeout_seconds=5, healthy_threshold_count="2", unhealthy_threshold_count="2",
-            tags=[{"Key": "AmazonECSManaged", "Value": "true"}])
-        made["targetGroup"] = target_group.arn
-        undo.append(lambda: elb.delete_target_group(target_group.arn))
+        groups = []
+        for _ in range(2):      # production's and the canary's (they alternate per deployment)
+            group = elb.create_target_group(
+                f"ecs-gateway-tg-{_suffix(12)}", vpc_id=vpc_id, protocol="HTTP", port=port, target_type="ip",
+                healthcheck_path=config["healthCheckPath"], healthcheck_interval_seconds=30,
+                healthcheck_timeout_seconds=5, healthy_threshold_count="2", unhealthy_threshold_count="2",
+                tags=[{"Key": "AmazonECSManaged", "Value": "true"}])
+            undo.append(lambda arn=group.arn: elb.delete_target_group(arn))
+            groups.append(group.arn)
+        made["targetGroup"], made["targetGroups"] = groups[0], groups
         listener = elb.load_balancers[shared["loadBalancer"]].listeners[shared["listener"]]
         taken = {int(r.priority) for r in listener.rules.values() if str(r.priority).isdigit()}
         priority = next(p for p in range(1, 50001) if p not in taken)
         rule = elb.create_rule(shared["listener"],
                                [{"Field": "host-header", "HostHeaderConfig": {"Values": [endpoint]}}],
-                               priority, [{"Type": "forward", "TargetGroupArn": target_group.arn}],
+                               # both groups in the rule (the canary's at weight 0): their targets are in use
+                               priority, [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                                   {"TargetGroupArn": groups[0], "Weight": 100},
+                                   {"TargetGroupArn": groups[1], "Weight": 0}]}}],
                                tags=[{"Key": "AmazonECSManaged", "Value": "true"}])
         made["rule"] = rule.arn
         undo.append(lambda: elb.delete_rule(rule.arn))
@@ -230,23 +239,22 @@ class _Express:
             made["logGroup"] = log_config["logGroup"]
             undo.append(lambda: others["logs"].delete_log_group(log_config["logGroup"]))
         config["primaryContainer"]["awsLogsConfiguration"] = log_config
-        alarm = self._express_alarm(others, name, made)
-        undo.append(lambda: others["cloudwatch"].delete_alarms([alarm]))
+        alarms = self._express_alarms(others, name, made)
+        undo.append(lambda: others["cloudwatch"].delete_alarms(alarms))
         definition = params.get("taskDefinitionArn")
         if not definition:
             definition = self._express_task_definition(name, config)
             undo.append(lambda: self.deregister_task_definition(definition))
         self.create_service(cluster_name, name, int(config["scalingTarget"]["minTaskCount"]), definition,
-                            [{"targetGroupArn": target_group.arn, "containerName": CONTAINER,
-                              "containerPort": port}], "REPLICA",
+                            [{"targetGroupArn": groups[0], "containerName": CONTAINER, "containerPort": port,
+                              "advancedConfiguration": {"alternateTargetGroupArn": groups[1],
+                                                        "productionListenerRule": rule.arn,
+                                                        "roleArn": params["infrastructureRoleArn"]}}], "REPLICA",
                             [{"key": t["key"], "value": t["value"]} for t in params.get("tags") or []],
                             None, "FARGATE", network_configuration={"awsvpcConfiguration": network},
                             propagate_tags="SERVICE",
-                            deployment_configuration={"maximumPercent": 200, "minimumHealthyPercent": 100,
-                                                      "deploymentCircuitBreaker": {"enable": True,
-                                                                                   "rollback": True},
-                                                      "alarms": {"alarmNames": [alarm], "enable": True,
-                                                                 "rollback": True}},
+                            deployment_configuration={**DEPLOYMENT, "alarms": {
+                                "alarmNames": alarms, "enable": True, "rollback": True}},
                             health_check_grace_period_seconds=60)
         service = self.services[f"{cluster_name}:{name}"]
         undo.append(lambda: self.delete_service(cluster_name, name, True))
@@ -280,10 +288,10 @@ class _Express:
         if made.get("serviceSecurityGroup"):
             calls.append(("ec2", "CreateSecurityGroup", {"GroupName": f"ecs-express-{name}"},
                           {"GroupId": made["serviceSecurityGroup"]}))
-        calls += [("elbv2", "CreateTargetGroup", {"Name": made["targetGroup"].split("/")[-2]},
-                   {"TargetGroups": [{"TargetGroupArn": made["targetGroup"]}]}),
-                  ("elbv2", "CreateRule", {"ListenerArn": made["listener"]}, {"Rules": [{"RuleArn": made["rule"]}]}),
-                  ("cloudwatch", "PutMetricAlarm", {"AlarmName": made["metricAlarm"]}, None),
+        calls += [("elbv2", "CreateTargetGroup", {"Name": group.split("/")[-2]},
+                   {"TargetGroups": [{"TargetGroupArn": group}]}) for group in made["targetGroups"]]
+        calls += [("cloudwatch", "PutMetricAlarm", {"AlarmName": alarm}, None) for alarm in made["metricAlarms"]]
+        calls += [("elbv2", "CreateRule", {"ListenerArn": made["listener"]}, {"Rules": [{"RuleArn": made["rule"]}]}),
                   ("ecs", "CreateService", {"cluster": record["cluster"], "serviceName": name},
                    {"service": {"serviceArn": record["serviceArn"]}}),
                   ("application-autoscaling", "RegisterScalableTarget",
@@ -329,20 +337,23 @@ class _Express:
         self.__dict__["ws_express_shared"] = shared
         return shared
 
-    def _express_alarm(self, others: dict, name: str, made: dict) -> str:
-        """The metric alarm that detects a faulty deployment (the service's deployment alarm, with
-        rollback): the target group's 5XX answers through the shared load balancer."""
-        alarm = f"ecs-express-{name}-target-5xx"[:255]
-        others["cloudwatch"].put_metric_alarm(
-            name=alarm, namespace="AWS/ApplicationELB", metric_name="HTTPCode_Target_5XX_Count",
-            comparison_operator="GreaterThanOrEqualToThreshold", evaluation_periods=3, datapoints_to_alarm=3,
-            period=60, threshold=10.0, statistic="Sum",
-            description=f"ECS Express service {name}: its tasks answer 5XX (rolls a deployment back)",
-            dimensions=[{"Name": "LoadBalancer", "Value": made["loadBalancer"].split(":loadbalancer/")[-1]},
-                        {"Name": "TargetGroup", "Value": made["targetGroup"].split(":")[-1]}],
-            alarm_actions=[], treat_missing_data="notBreaching")
-        made["metricAlarm"] = alarm
-        return alarm
+    def _express_alarms(self, others: dict, name: str, made: dict) -> list[str]:
+        """The metric alarms that detect a faulty deployment (the service's deployment alarms, with
+        rollback): each target group's 5XX answers through the shared load balancer."""
+        alarms = []
+        for group in made["targetGroups"]:
+            alarm = f"ecs-express-{name}-{group.split('/')[-2][-12:]}-5xx"[:255]
+            others["cloudwatch"].put_metric_alarm(
+                name=alarm, namespace="AWS/ApplicationELB", metric_name="HTTPCode_Target_5XX_Count",
+                comparison_operator="GreaterThanOrEqualToThreshold", evaluation_periods=3, datapoints_to_alarm=3,
+                period=60, threshold=10.0, statistic="Sum",
+                description=f"ECS Express service {name}: its tasks answer 5XX (rolls a deployment back)",
+                dimensions=[{"Name": "LoadBalancer", "Value": made["loadBalancer"].split(":loadbalancer/")[-1]},
+                            {"Name": "TargetGroup", "Value": group.split(":")[-1]}],
+                alarm_actions=[], treat_missing_data="notBreaching")
+            alarms.append(alarm)
+        made["metricAlarms"] = alarms
+        return alarms
 
     def _express_task_definition(self, name: str, config: dict) -> str:
         container = config["primaryContainer"]
@@ -457,8 +468,8 @@ class _Express:
             raise InvalidParameterException("The container port of an Express service cannot be changed.")
         with _lock:
             if config["healthCheckPath"] != old["healthCheckPath"]:
-                others["elbv2"].modify_target_group(record["resources"]["targetGroup"],
-                                                    health_check_path=config["healthCheckPath"])
+                for group in record["resources"]["targetGroups"]:
+                    others["elbv2"].modify_target_group(group, health_check_path=config["healthCheckPath"])
             definition = params.get("taskDefinitionArn") or self._express_task_definition(record["serviceName"],
                                                                                         config)
             config["taskDefinitionArn"] = definition
@@ -487,8 +498,9 @@ class _Express:
                      lambda: scaling.delete_scaling_policy(f"{record['serviceName']}-scaling-policy", "ecs",
                                                            resource_id, "ecs:service:DesiredCount"),
                      lambda: scaling.deregister_scalable_target("ecs", resource_id, "ecs:service:DesiredCount"),
-                     lambda: elb.delete_rule(made["rule"]), lambda: elb.delete_target_group(made["targetGroup"]),
-                     lambda: others["cloudwatch"].delete_alarms([made["metricAlarm"]])]
+                     lambda: elb.delete_rule(made["rule"]),
+                     lambda: others["cloudwatch"].delete_alarms(made["metricAlarms"])]
+            steps += [lambda arn=arn: elb.delete_target_group(arn) for arn in made["targetGroups"]]
             if made.get("serviceSecurityGroup"):
                 steps.append(lambda: ec2.delete_security_group(group_id=made["serviceSecurityGroup"]))
             for revision in record["revisions"].values():
@@ -533,7 +545,6 @@ class _Express:
             return {"status": status, "updatedAt": record["updatedAt"] if gone else since}
 
         elb = _backends(self.account_id, self.region_name)["elbv2"]
-        group = elb.target_groups.get(made["targetGroup"])
         shared_alive = bool(shared) and shared.get("loadBalancer") == made["loadBalancer"]
         path = {"accessType": "PUBLIC", "endpoint": f"https://{record['endpoint']}",
                 "loadBalancer": {"arn": made["loadBalancer"], **state(LOAD_BALANCER_PROVISIONING, lb_since,
@@ -546,10 +557,11 @@ class _Express:
                                 "domainName": f"*.ecs.{self.region_name}.on.aws"},
                 "listener": {"arn": made["listener"], **state(LOAD_BALANCER_PROVISIONING, lb_since, shared_alive)},
                 "rule": {"arn": made["rule"], **state(LOAD_BALANCER_PROVISIONING, lb_since)},
-                "targetGroups": [{"arn": made["targetGroup"], **state(),
+                "targetGroups": [{"arn": arn, **state(),
                                   "healthCheckPath": group.health_check_path if group else None,
                                   "healthCheckPort": int(group.port) if group else None,
-                                  "port": int(group.port) if group else None}]}
+                                  "port": int(group.port) if group else None}
+                                 for arn, group in ((a, elb.target_groups.get(a)) for a in made["targetGroups"])]}
         resources = {"ingressPaths": [path],
                      "autoScaling": {"scalableTarget": {"arn": made["scalableTarget"], **state(),
                                                         "minCapacity": made["minCapacity"],
@@ -558,8 +570,8 @@ class _Express:
                                          "arn": made["scalingPolicy"], **state(), "policyType": "TargetTrackingScaling",
                                          "targetValue": made["scalingTargetValue"],
                                          "metric": made["scalingMetric"]}]},
-                     "metricAlarms": ([{"arn": f"arn:aws:cloudwatch:{self.region_name}:{self.account_id}:alarm:"
-                                              f"{made['metricAlarm']}", **state()}] if made.get("metricAlarm") else []),
+                     "metricAlarms": [{"arn": f"arn:aws:cloudwatch:{self.region_name}:{self.account_id}:alarm:{alarm}",
+                                       **state()} for alarm in made["metricAlarms"]],
                      "serviceSecurityGroups": ([{"arn": self._sg_arn(made["serviceSecurityGroup"]), **state()}]
                                                if made.get("serviceSecurityGroup") else []),
                      "logGroups": ([{"arn": f"arn:aws:logs:{self.region_name}:{self.account_id}:log-group:"
