@@ -59,7 +59,7 @@ def _url(elb, listener: str) -> str:
 
 
 def _stack(world, name: str, config: str, alarms: list[str] | None = None,
-           hooks: dict[str, str] | None = None) -> dict:
+           hooks: dict[str, str] | None = None, termination_wait: int = 1) -> dict:
     """A CODE_DEPLOY service of 2 v1 tasks behind a production (80) and a test (8080) listener of
     one load balancer, two target groups, and a deployment group for it; v2's AppSpec."""
     cloud, account, uri = world["cloud"], world["account"], world["uri"]
@@ -90,7 +90,7 @@ def _stack(world, name: str, config: str, alarms: list[str] | None = None,
         deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
         blueGreenDeploymentConfiguration={
             "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
-            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 1}},
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": termination_wait}},
         loadBalancerInfo={"targetGroupPairInfoList": [{
             "targetGroups": [{"name": f"{name}-blue"}, {"name": f"{name}-green"}],
             "prodTrafficRoute": {"listenerArns": [prod]}, "testTrafficRoute": {"listenerArns": [test]}}]},
@@ -229,11 +229,19 @@ def test_a_canary_whose_alarm_goes_off_in_the_bake_rolls_back_within_the_canary_
 
 
 def test_all_at_once_to_v2_succeeds_and_survives_a_restart(world):
-    s = _stack(world, "whole", "CodeDeployDefault.ECSAllAtOnce")
+    # An hour's termination wait (2 minutes here): ContinueDeployment ends it once production is on v2.
+    s = _stack(world, "whole", "CodeDeployDefault.ECSAllAtOnce", termination_wait=60)
     prod = Answers(s["prod_url"])
     try:
         deployment_id = s["cd"].create_deployment(applicationName="whole", deploymentGroupName="web",
                                                   revision=s["revision"])["deploymentId"]
+        waiting = ei.wait_for(lambda: (lambda i: i if i.get("instanceTerminationWaitTimeStarted") else None)(
+            s["cd"].get_deployment(deploymentId=deployment_id)["deploymentInfo"]), timeout=240)
+        assert waiting["status"] == "InProgress"
+        both = {t["status"]: t["taskDefinition"] for t in
+                s["ecs"].describe_task_sets(cluster="whole", service="web")["taskSets"]}
+        assert both == {"ACTIVE": s["v1"], "PRIMARY": s["v2"]}     # the original waits out its termination
+        s["cd"].continue_deployment(deploymentId=deployment_id, deploymentWaitType="TERMINATION_WAIT")
         info = _finished(s["cd"], deployment_id)
         after = len(prod.versions())
         ei.wait_for(lambda: len(prod.versions()) >= after + 25, timeout=30)

@@ -250,14 +250,9 @@ def _ready_wait(runner, job, target) -> None:
     with d.lock:
         d.status = "Ready"
     target.set_status("Ready")
-    clock = get_clock()
-    end = clock.timestamp() + float(ready.get("waitTimeInMinutes") or 0) * 60
-    while not signal.is_set():
-        runner._check(job)
-        if clock.timestamp() >= end:
-            raise Halt("Stopped", "TIMEOUT", "The deployment timed out while waiting for someone to reroute "
-                       "traffic (ContinueDeployment).", "failure")
-        signal.wait(POLL)
+    if not _wait_or_signal(runner, job, signal, float(ready.get("waitTimeInMinutes") or 0) * 60):
+        raise Halt("Stopped", "TIMEOUT", "The deployment timed out while waiting for someone to reroute "
+                   "traffic (ContinueDeployment).", "failure")
     with d.lock:
         d.status = "InProgress"
     target.set_status("InProgress")
@@ -274,12 +269,22 @@ def _terminate_original(runner, job, plan: Plan) -> None:
         state["termination_wait_started"] = True
     persistence.changed(d.account_id)
     signal = _signal(d, "TERMINATION_WAIT")
-    clock = get_clock()
-    end = clock.timestamp() + float(terminate.get("terminationWaitTimeInMinutes") or 0) * 60
-    while not signal.is_set() and clock.timestamp() < end:
-        runner._check(job)
-        signal.wait(min(POLL, max(0.0, clock.real_seconds(end - clock.timestamp()))))
+    _wait_or_signal(runner, job, signal, float(terminate.get("terminationWaitTimeInMinutes") or 0) * 60)
     _delete(job, plan, state["original"])
+
+
+def _wait_or_signal(runner, job, signal: threading.Event, aws_seconds: float) -> bool:
+    """Wait ``aws_seconds`` on the workshop clock, watching alarms and stops; True when ``signal``
+    (ContinueDeployment) ended the wait first."""
+    clock = get_clock()
+    remaining = aws_seconds
+    while remaining > 0 and not signal.is_set():
+        runner._check(job)
+        chunk = min(remaining, clock.aws_seconds(POLL))
+        clock.wait(chunk, signal)
+        remaining -= chunk
+    runner._check(job)
+    return signal.is_set()
 
 
 def _delete(job, plan: Plan, arn: str | None) -> None:
