@@ -209,7 +209,9 @@ class _Backend:
         existing = self.services.get(f"{cluster.name}:{service_name}")
         if existing is not None and existing.status == "ACTIVE":
             raise InvalidParameterException("Creation of service was not idempotent.")
-        if not task_definition_str and not (kwargs.get("deployment_controller") or {}).get("type") == "EXTERNAL":
+        # deploymentController comes positionally from the response layer (moto's order), or by keyword.
+        controller = kwargs.get("deployment_controller") or (args[3] if len(args) > 3 else None) or {}
+        if not task_definition_str and controller.get("type") != "EXTERNAL":
             raise InvalidParameterException("TaskDefinition must be specified.")
         if desired_count is not None and desired_count < 0:
             raise InvalidParameterException("desiredCount must be 0 or more.")
