@@ -540,6 +540,30 @@ artifacts:
     assert "no matching artifact paths found" in upload["contexts"][0]["message"]
 
 
+def test_a_builds_stream_is_named_only_once_it_exists(cloud, account):
+    """A queued build shows no group or stream (its deep link names them null, as AWS's
+    does); from the moment batch_get_builds names a stream, get_log_events reads it (a
+    fresh-clone CI run once saw the name before the group existed: ResourceNotFound)."""
+    cb, logs = cloud.client("codebuild", account), cloud.client("logs", account)
+    inline_project(cb, account, "stream-named", "version: 0.2\nphases:\n  build:\n    commands: [echo here]\n",
+                   logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": f"fresh-{account}"}})
+    build = cb.start_build(projectName="stream-named")["build"]
+    assert "streamName" not in build["logs"] and "group=null;stream=null" in build["logs"]["deepLink"]
+    seen = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        build = cb.batch_get_builds(ids=[build["id"]])["builds"][0]
+        if build["logs"].get("streamName"):
+            logs.get_log_events(logGroupName=build["logs"]["groupName"],
+                                logStreamName=build["logs"]["streamName"])
+            seen += 1
+        if build["buildComplete"]:
+            break
+        time.sleep(0.02)
+    assert build["buildComplete"] and seen and build["logs"]["groupName"] == f"fresh-{account}"
+    assert "here" in log_text(cloud, account, build)
+
+
 def test_logs_config_group_and_stream(cloud, account):
     cb, logs = cloud.client("codebuild", account), cloud.client("logs", account)
     spec = "version: 0.2\nphases:\n  build:\n    commands: [echo custom-log-line]\n"

@@ -6,6 +6,7 @@ the waits AWS adds; it reports through the backends only, never requests."""
 from __future__ import annotations
 
 import atexit
+import copy
 import gzip
 import hashlib
 import io
@@ -321,6 +322,7 @@ class BuildRunner:
         except Exception as exc:
             raise PhaseFailed("CLIENT_ERROR", f"cannot write to log group {logs.get('groupName')}: "
                               f"{getattr(exc, 'message', None) or exc}") from None
+        build.set(logs=copy.deepcopy(logs))
         job.logs.container(f"Running on CodeBuild On-demand (the workshop cloud), "
                            f"image {build.spec['environment'].get('image')}")
         job.logs.container("Waiting for agent ping")

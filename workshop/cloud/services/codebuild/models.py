@@ -141,7 +141,7 @@ class Build:
             "cache": copy.deepcopy(spec.get("cache") or {"type": "NO_CACHE"}),
             "environment": copy.deepcopy(spec["environment"]),
             "serviceRole": spec["serviceRole"],
-            "logs": copy.deepcopy(spec["logs"]),
+            "logs": queued_logs(spec["logs"]),
             "timeoutInMinutes": spec["timeoutInMinutes"],
             "queuedTimeoutInMinutes": spec["queuedTimeoutInMinutes"],
             "buildComplete": False,
@@ -678,6 +678,17 @@ def logs_location(backend: CodeBuildBackend, project: str, build_uuid: str, logs
             cloudWatchLogsArn=(f"arn:{backend.partition}:logs:{region}:{backend.account_id}:"
                                f"log-group:{group}:log-stream:{stream}"))
     return logs
+
+
+def queued_logs(logs: dict) -> dict:
+    """A build's logs before its stream exists: as AWS shows a queued build, without the
+    group and stream (the deep link names them null); the runner sets the rest when it
+    has created them, so a caller that sees a stream name can read it."""
+    out = {k: copy.deepcopy(v) for k, v in logs.items()
+           if k not in ("groupName", "streamName", "cloudWatchLogsArn", "deepLink")}
+    if "deepLink" in logs:
+        out["deepLink"] = re.sub(r"group=[^;]*;stream=.*$", "group=null;stream=null", logs["deepLink"])
+    return out
 
 
 def artifact_target(project: str, build_uuid: str, artifacts: dict) -> dict | None:
