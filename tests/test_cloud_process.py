@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -19,10 +20,12 @@ import pytest
 from tests.conftest import ROOT, free_port, new_account, wait_healthy
 
 
-def _start(port: int, data: Path, log: Path, *extra: str) -> subprocess.Popen:
+def _start(port: int, data: Path, log: Path, *extra: str, sigint_ignored: bool = False) -> subprocess.Popen:
+    # A background job of a script starts with SIGINT ignored, and Python keeps that.
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return subprocess.Popen(
         [sys.executable, "-m", "workshop", "cloud", "--port", str(port), "--data-dir", str(data), *extra],
-        cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT, preexec_fn=ignore)
 
 
 def _client(service: str, port: int, account: str):
@@ -30,19 +33,24 @@ def _client(service: str, port: int, account: str):
                         aws_access_key_id=account, aws_secret_access_key="test")
 
 
-def _stop_with(proc: subprocess.Popen, sig: int) -> int:
+def _stop_with(proc: subprocess.Popen, sig: int, log: Path | None = None) -> int:
     proc.send_signal(sig)
     try:
         return proc.wait(20)
     except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)     # the cloud prints its threads' stacks
+        time.sleep(2)
         proc.kill()
-        raise
+        proc.wait()
+        output = log.read_text() if log is not None else "(no log)"
+        raise AssertionError(f"the cloud did not stop within 20 s of signal {sig}:\n{output}") from None
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_cloud_starts_healthy_and_stops_cleanly(tmp_path, sig):
+@pytest.mark.parametrize("sig,ignored", [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c", "ctrl-c-started-in-background", "sigterm"])
+def test_cloud_starts_healthy_and_stops_cleanly(tmp_path, sig, ignored):
     port, data, log = free_port(), tmp_path / "data", tmp_path / "cloud.log"
-    proc = _start(port, data, log)
+    proc = _start(port, data, log, sigint_ignored=ignored)
     try:
         wait_healthy(f"http://127.0.0.1:{port}/_workshop/health", proc=proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_localstack/health") as resp:
@@ -51,7 +59,7 @@ def test_cloud_starts_healthy_and_stops_cleanly(tmp_path, sig):
         assert _client("sts", port, account).get_caller_identity()["Account"] == account
         assert (data / "cloud.json").exists()  # where the CLI finds the running cloud
     finally:
-        code = _stop_with(proc, sig)
+        code = _stop_with(proc, sig, log)
     output = log.read_text()
     assert code == 0, output
     assert "workshop cloud stopped" in output

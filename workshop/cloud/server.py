@@ -5,6 +5,7 @@ clean stop on Ctrl-C or SIGTERM that writes what is not yet on disk."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -210,6 +211,14 @@ def serve(host: str, port: int, time_scale: float, data_dir: str | None, threads
     def stop(signum, frame):
         raise KeyboardInterrupt
 
+    # `kill -USR1 PID` prints every thread's stack to the cloud's output: what a cloud that
+    # seems stuck is doing, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+    # Ctrl-C stops the cloud even when it was started with SIGINT ignored (a background
+    # job of a script, nohup'd CI): Python keeps an inherited SIG_IGN, and the cloud then
+    # went on after the SIGINT that `workshop up` and a terminal send to stop it.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     kept = f", {len(restored)} account(s) restored" if restored else ""
     print(f"workshop cloud ready on http://{host}:{port} "
