@@ -22,6 +22,7 @@ LAB_MODULES: dict[str, str] = {
     "02-build": "checker.labs.lab02_build",
     "03-deploy": "checker.labs.lab03_deploy",
     "04-iac": "checker.labs.lab04_iac",
+    "05-containers": "checker.labs.lab05_containers",
     "06-observability": "checker.labs.lab06_observability",
 }
 

@@ -30,8 +30,9 @@ class Account:
     def client(self, service: str):
         return self.session.client(service)
 
-    def call(self, service: str, operation: str, **params) -> dict | None:
-        """``client(service).<operation>(**params)``; None on an AWS error (kept in ``errors``)."""
+    def call(self, service: str, operation: str, /, **params) -> dict | None:
+        """``client(service).<operation>(**params)``; None on an AWS error (kept in ``errors``).
+        Positional-only, so that an operation's own ``service`` parameter (ECS) passes through."""
         from botocore.exceptions import ClientError
 
         try:

@@ -18,6 +18,7 @@ LAB_MODULES: dict[str, str] = {
     "02-build": "labkit.lab02_build",
     "03-deploy": "labkit.lab03_deploy",
     "04-iac": "labkit.lab04_iac",
+    "05-containers": "labkit.lab05_containers",
     "06-observability": "labkit.lab06_observability",
 }
 

@@ -363,3 +363,37 @@ def send_traffic(function: str, count: int = 100, rate: float | None = None, pay
     """Send ``count`` invocations of ``function`` (``name`` or ``name:alias``) and return the
     tally per executed version (a table when displayed in a notebook)."""
     return start_traffic(function, count, rate, payload, **options).result()
+
+
+# -- what the load balancer itself counted ---------------------------------------------------------
+
+ELB_COUNTS = ("RequestCount", "HTTPCode_Target_2XX_Count", "HTTPCode_Target_4XX_Count", "HTTPCode_Target_5XX_Count",
+              "HTTPCode_ELB_4XX_Count", "HTTPCode_ELB_5XX_Count")
+
+
+def load_balancer_counts(name_or_arn: str, start, end, target_group: str | None = None,
+                         client=None, elbv2=None) -> dict[str, int]:
+    """The requests a load balancer (or one of its target groups) answered between ``start`` and
+    ``end``, by its own ``AWS/ApplicationELB`` metrics (which no learner can write): RequestCount
+    and the 2XX/4XX/5XX counts, from the targets and from the load balancer itself. What the
+    checker reads; the learner's own tally (``send_http_traffic``) should agree with it."""
+    from datetime import timedelta
+
+    from checker.session import client as make_client
+
+    elbv2 = elbv2 or make_client("elbv2")
+    cw = client or make_client("cloudwatch")
+    key = {"LoadBalancerArns": [name_or_arn]} if name_or_arn.startswith("arn:") else {"Names": [name_or_arn]}
+    arn = elbv2.describe_load_balancers(**key)["LoadBalancers"][0]["LoadBalancerArn"]
+    dims = [{"Name": "LoadBalancer", "Value": arn.split(":loadbalancer/", 1)[-1]}]
+    if target_group:
+        key = {"TargetGroupArns": [target_group]} if target_group.startswith("arn:") else {"Names": [target_group]}
+        group = elbv2.describe_target_groups(**key)["TargetGroups"][0]["TargetGroupArn"]
+        dims.append({"Name": "TargetGroup", "Value": group.split(":", 5)[-1]})
+    counts = {}
+    for metric in ELB_COUNTS:
+        points = cw.get_metric_statistics(Namespace="AWS/ApplicationELB", MetricName=metric, Dimensions=dims,
+                                          StartTime=start.replace(microsecond=0), EndTime=end + timedelta(seconds=1),
+                                          Period=60, Statistics=["Sum"])["Datapoints"]
+        counts[metric] = int(sum(p["Sum"] for p in points))
+    return counts

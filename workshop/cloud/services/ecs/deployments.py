@@ -166,7 +166,9 @@ def start_deployment(backend, service: Service, task_definition: str, rollback_o
               "deploymentCircuitBreaker": {
                   "status": "MONITORING" if config["deploymentCircuitBreaker"]["enable"] else "DISABLED",
                   "failureCount": 0, "threshold": failure_threshold(service.desired_count)},
-              "ws_deployment_id": deployment_id}
+              "ws_deployment_id": deployment_id,
+              # The revision's own task definition: its deployment leaves the service once replaced.
+              "ws_task_definition": task_definition}
     alarms = config.get("alarms")
     record["alarms"] = ({"status": "MONITORING", "alarmNames": alarms["alarmNames"], "triggeredAlarmNames": []}
                         if alarms and alarms["enable"] else {"status": "DISABLED"})

@@ -602,8 +602,8 @@ class _Express:
                 deployment = next((d for d in service.deployments if d.get("ws_revision_arn") == arn), None)
                 express = self._express().get(service.arn)
                 revision = (express or {}).get("revisions", {}).get(arn)
-                definition = (deployment or {}).get("taskDefinition") or (revision or {}).get("taskDefinitionArn") \
-                    or service.task_definition
+                definition = (deployment or {}).get("taskDefinition") or record.get("ws_task_definition") \
+                    or (revision or {}).get("taskDefinitionArn") or service.task_definition
                 view = {"serviceRevisionArn": arn, "serviceArn": service.arn, "clusterArn": service.cluster_arn,
                         "taskDefinition": definition, "launchType": service.launch_type,
                         "loadBalancers": list(service.load_balancers or []),
