@@ -33,6 +33,9 @@ def require(check_id: str) -> None:
     if result.error:
         raise AssertionError(f"the checks could not run: {result.error}")
     r = result.result(check_id)
+    if r.skipped:    # nbgrader's cell points are fixed: a check that cannot apply here does not count against
+        print(f"SKIPPED, not graded: {r.title}: {r.message}")
+        return
     if not r.passed:
         raise AssertionError(f"{r.title}: {r.message}\nHint: {r.hint}")
     print(f"PASS {r.title}")

@@ -33,6 +33,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 class Finding:
     passed: bool
     message: str
+    skipped: bool = False   # the check cannot apply here (the message says why): not graded
 
 
 def passed(message: str = "") -> Finding:
@@ -41,6 +42,12 @@ def passed(message: str = "") -> Finding:
 
 def failed(message: str) -> Finding:
     return Finding(False, message)
+
+
+def skipped(message: str) -> Finding:
+    """The work cannot be done where the checks run (an AWS account a service refuses): the
+    check counts neither for nor against the learner, and the message says why."""
+    return Finding(False, message, skipped=True)
 
 
 @dataclass(frozen=True)

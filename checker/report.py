@@ -17,8 +17,8 @@ def render_table(result: LabResult, all_hints: bool = False) -> str:
              f"account {result.account} at {result.endpoint}", ""]
     id_width = max([len(r.id) for r in result.results] + [5])
     for r in result.results:
-        mark = "PASS" if r.passed else "FAIL"
-        pts = f"{r.earned}/{r.points}"
+        mark = r.mark
+        pts = "-" if r.skipped else f"{r.earned}/{r.points}"
         head = f"{mark}  {r.id:<{id_width}}  {pts:>5}  {r.title}"
         lines.append(head)
         if r.message:

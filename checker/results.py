@@ -16,10 +16,15 @@ class CheckResult:
     hints: list[str] = field(default_factory=list)
     docs: str = ""
     step: str | None = None
+    skipped: bool = False   # not graded here (registry.skipped): out of the score and the total
 
     @property
     def earned(self) -> int:
         return self.points if self.passed else 0
+
+    @property
+    def mark(self) -> str:
+        return "PASS" if self.passed else "SKIP" if self.skipped else "FAIL"
 
 
 @dataclass
@@ -37,15 +42,15 @@ class LabResult:
 
     @property
     def total(self) -> int:
-        return sum(r.points for r in self.results)
+        return sum(r.points for r in self.results if not r.skipped)
 
     @property
     def all_passed(self) -> bool:
-        return self.error is None and bool(self.results) and all(r.passed for r in self.results)
+        return self.error is None and bool(self.results) and all(r.passed or r.skipped for r in self.results)
 
     @property
     def first_failure(self) -> CheckResult | None:
-        return next((r for r in self.results if not r.passed), None)
+        return next((r for r in self.results if not r.passed and not r.skipped), None)
 
     def result(self, check_id: str) -> CheckResult:
         for r in self.results:

@@ -115,6 +115,6 @@ def _run_check(check: Check, state: Any, read_error: str | None) -> CheckResult:
             finding = failed(f"could not evaluate this check ({type(exc).__name__}: {exc})")
     return CheckResult(
         id=check.id, title=check.title, points=check.points, passed=finding.passed,
-        message=finding.message, hint="" if finding.passed else check.hints[0],
-        hints=list(check.hints), docs=check.docs, step=check.step,
+        message=finding.message, hint="" if finding.passed or finding.skipped else check.hints[0],
+        hints=list(check.hints), docs=check.docs, step=check.step, skipped=finding.skipped,
     )

@@ -11,6 +11,7 @@ from checker.results import LabResult
 _STYLE = (
     "<style>.ws-checks td,.ws-checks th{padding:4px 10px;text-align:left;vertical-align:top}"
     ".ws-pass{color:#1a7f37;font-weight:bold}.ws-fail{color:#cf222e;font-weight:bold}"
+    ".ws-skip{color:#6e7781;font-weight:bold}"
     ".ws-hint{background:#fff8c5;padding:6px 10px;margin-top:6px;border-radius:4px}</style>"
 )
 
@@ -21,9 +22,10 @@ def render_html(result: LabResult, hint_level: int = 0) -> str:
         return f'{_STYLE}<div class="ws-hint">Could not run the checks: {html.escape(result.error)}</div>'
     rows = []
     for r in result.results:
-        mark = '<span class="ws-pass">PASS</span>' if r.passed else '<span class="ws-fail">FAIL</span>'
+        mark = f'<span class="ws-{r.mark.lower()}">{r.mark}</span>'
+        points = "not graded" if r.skipped else f"{r.earned}/{r.points}"
         rows.append(f"<tr><td>{mark}</td><td>{html.escape(r.title)}</td>"
-                    f"<td>{r.earned}/{r.points}</td><td>{html.escape(r.message)}</td></tr>")
+                    f"<td>{points}</td><td>{html.escape(r.message)}</td></tr>")
     passed = sum(r.passed for r in result.results)
     parts = [_STYLE, '<table class="ws-checks"><tr><th>Result</th><th>Check</th><th>Points</th>'
              "<th>Details</th></tr>", *rows, "</table>",

@@ -37,6 +37,20 @@ def test_a_learner_cannot_write_into_an_aws_namespace(cloud, account, namespace)
     assert metric_sum(cw, "Shop", "Orders", {}) == 2.0
 
 
+def test_statistics_match_the_dimensions_in_any_order(cloud, account):
+    # As a check names them ({"TargetGroup": ..., "LoadBalancer": ...}) or as the load balancer
+    # published them: the same metric; a subset or another value is another metric.
+    cw = cloud.client("cloudwatch", account)
+    both = [{"Name": "LoadBalancer", "Value": "app/web/1"}, {"Name": "TargetGroup", "Value": "targetgroup/tg/2"}]
+    cw.put_metric_data(Namespace="Shop", MetricData=[
+        {"MetricName": "Hits", "Value": 3.0, "Dimensions": both},
+        {"MetricName": "Hits", "Value": 5.0, "Dimensions": both[:1]}])
+    assert metric_sum(cw, "Shop", "Hits", {"TargetGroup": "targetgroup/tg/2", "LoadBalancer": "app/web/1"}) == 3.0
+    assert metric_sum(cw, "Shop", "Hits", {"LoadBalancer": "app/web/1", "TargetGroup": "targetgroup/tg/2"}) == 3.0
+    assert metric_sum(cw, "Shop", "Hits", {"LoadBalancer": "app/web/1"}) == 5.0
+    assert metric_sum(cw, "Shop", "Hits", {"TargetGroup": "targetgroup/tg/2", "LoadBalancer": "app/web/9"}) == 0
+
+
 def test_sns_and_sqs_count_what_was_published_delivered_and_received(cloud, account):
     sns, sqs, cw = (cloud.client(s, account) for s in ("sns", "sqs", "cloudwatch"))
     topic = sns.create_topic(Name="orders")["TopicArn"]

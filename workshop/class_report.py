@@ -181,7 +181,7 @@ class ClassReport:
         for lab in self.labs:
             ran = [row.labs[lab.id] for row in self.rows
                    if lab.id in row.labs and row.labs[lab.id].error is None]
-            fails = Counter(r.id for result in ran for r in result.results if not r.passed)
+            fails = Counter(r.id for result in ran for r in result.results if not r.passed and not r.skipped)
             if not fails:
                 continue
             order = {c.id: i for i, c in enumerate(lab.checks)}
@@ -394,7 +394,8 @@ def _render_html(report: ClassReport) -> str:
                 if r is None:
                     parts.append("<td class='none' title='did not run'>&middot;</td>")
                 else:
-                    mark, cls = ("&#10003;", "pass") if r.passed else ("&#10007;", "fail")
+                    mark, cls = (("&#10003;", "pass") if r.passed else ("&ndash;", "none") if r.skipped
+                                 else ("&#10007;", "fail"))
                     parts.append(f"<td class='{cls}' title='{e(c.title)}: {e(r.message)}'>{mark}</td>")
             score = "&ndash;" if result is None or result.error else str(result.score)
             parts.append(f"<td class='total'>{score}</td>")

@@ -369,6 +369,9 @@ def _checker_output(found) -> dict:
     if found.passed:
         return nbformat.v4.new_output("stream", name="stdout", text=f"PASS {found.title} (checked outside the "
                                                                      "notebook's kernel)\n")
+    if found.skipped:
+        return nbformat.v4.new_output("stream", name="stdout", text=f"SKIPPED, not graded: {found.title}: "
+                                                                     f"{found.message}\n")
     text = f"{found.title}: {found.message}\nHint: {found.hint}"
     return nbformat.v4.new_output("error", ename="AssertionError", evalue=text,
                                   traceback=[f"AssertionError: {text}"])
@@ -481,7 +484,9 @@ class Course:
                     if found is None:
                         continue
                     grade = gb.find_grade(meta["grade_id"], path.stem, lab_id, student_id)
-                    grade.auto_score = float(grade.max_score) if found.passed else 0.0
+                    # A skipped check (it cannot apply to this account) does not count against the learner:
+                    # nbgrader's points are fixed per cell, so its cell keeps them.
+                    grade.auto_score = float(grade.max_score) if found.passed or found.skipped else 0.0
                     grade.manual_score = None
                     grade.needs_manual_grade = False
                     cell["outputs"] = [_checker_output(found)]

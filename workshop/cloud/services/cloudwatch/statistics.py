@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from moto.cloudwatch.exceptions import InvalidParameterValue
-from moto.cloudwatch.models import CloudWatchBackend, Dimension, Statistics
+from moto.cloudwatch.models import CloudWatchBackend, Statistics
 
 from workshop.cloud.services import extend
 
@@ -21,11 +21,14 @@ class ExactStatistics:
         start_time, end_time = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
         if start_time >= end_time:
             raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
-        wanted = sorted(Dimension(d["Name"], d.get("Value")) for d in dimensions or [])
+        # Compared as sets, in any order, as AWS does (moto's Dimension.__lt__ compares a value with a
+        # name, so sorted() lists of them differed by the order a caller named them in).
+        wanted = {(d["Name"], d.get("Value")) for d in dimensions or []}
         data = sorted((md for md in self.get_all_metrics()
                        if md.namespace == namespace and md.name == metric_name
                        and start_time <= md.timestamp < end_time and (not unit or md.unit == unit)
-                       and sorted(md.dimensions) == wanted), key=lambda md: md.timestamp)
+                       and len(md.dimensions) == len(wanted)
+                       and {(x.name, x.value) for x in md.dimensions} == wanted), key=lambda md: md.timestamp)
         found: list[Statistics] = []
         step = timedelta(seconds=period)
         at, idx = (data[0].timestamp if data else None), 0
