@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from checker.labs import bucket_name, lab05_choices as part
+from checker.labs.lab05_containers import REPO_NAME
 from checker.registry import Lab
 from checker.results import LabResult
 from checker.runner import Account, _run_check, identify
@@ -290,7 +291,7 @@ def test_the_sample_image_on_express_mode_and_app_runner(fast_cloud, learner, tm
     from tests import ecs_images as ei
 
     ecr, ecs = fast_cloud.client("ecr", learner), fast_cloud.client("ecs", learner)
-    uri = ecr.create_repository(repositoryName="workshop-05-shop")["repository"]["repositoryUri"]
+    uri = ecr.create_repository(repositoryName=REPO_NAME)["repository"]["repositoryUri"]
     ei.build(fast_cloud, learner, ei.data_dir_with_base(tmp_path), ei.sample_app(tmp_path, "1.0.0"), f"{uri}:1.0.0")
     roles = kit.express_roles()
     arn = ecs.create_express_gateway_service(
@@ -316,7 +317,7 @@ def test_an_express_service_that_never_answered_or_runs_another_image_fails(fast
     from tests import ecs_images as ei
 
     ecr, ecs = fast_cloud.client("ecr", learner), fast_cloud.client("ecs", learner)
-    uri = ecr.create_repository(repositoryName="workshop-05-shop")["repository"]["repositoryUri"]
+    uri = ecr.create_repository(repositoryName=REPO_NAME)["repository"]["repositoryUri"]
     ei.build(fast_cloud, learner, ei.data_dir_with_base(tmp_path), ei.sample_app(tmp_path, "1.0.0"), f"{uri}:1.0.0")
     roles = kit.express_roles()
     arn = ecs.create_express_gateway_service(
@@ -335,10 +336,24 @@ def test_an_express_service_that_never_answered_or_runs_another_image_fails(fast
     fails(found, "express-service", "no 2XX answer")
     fails(found, "app-runner-service", "no CreateService")
 
-    # Updated to an image that is not in the account's ECR.
-    ecs.update_express_gateway_service(serviceArn=arn, primaryContainer={"image": "public.example/shop:latest",
-                                                                         "containerPort": 8080})
-    fails(by_slug(run(fast_cloud, learner)), "express-service", "not in this account's ECR")
+    # Another account: the service runs an image of another repository; a third: a tag the sample
+    # app's repository does not have.
+    for repository, tag, words in (("other-app", "1.0.0", f"not an image of {REPO_NAME}"),
+                                   (REPO_NAME, "9.9.9", "not in this account's ECR")):
+        other = new_account()
+        uri = fast_cloud.client("ecr", other).create_repository(repositoryName=repository)["repository"][
+            "repositoryUri"]
+        iam = fast_cloud.client("iam", other)
+        roles = {}
+        for name, principal in (("execution", "ecs-tasks.amazonaws.com"), ("infrastructure", "ecs.amazonaws.com")):
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                             "Principal": {"Service": principal}}]}
+            roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        fast_cloud.client("ecs", other).create_express_gateway_service(
+            serviceName=part.EXPRESS_SERVICE, executionRoleArn=roles["execution"],
+            infrastructureRoleArn=roles["infrastructure"], primaryContainer={"image": f"{uri}:{tag}",
+                                                                             "containerPort": 8080})
+        fails(by_slug(run(fast_cloud, other)), "express-service", words)
 
 
 def _answers(url: str) -> bool:

@@ -144,7 +144,10 @@ def _learner_events(account, event: str, **match: str) -> list[dict]:
 
 
 def _image_in_ecr(account, image: str) -> str:
-    """"" when ``image`` (REGISTRY/REPO:TAG or @DIGEST) is an image of this account's ECR; else why not."""
+    """"" when ``image`` (REGISTRY/REPO:TAG or @DIGEST) is an image of Part 1's repository in this
+    account's ECR (the sample app's); else why not."""
+    from checker.labs.lab05_containers import REPO_NAME   # here: that module registers this one at its end
+
     if "/" not in image:
         return f"{image or 'no image'} is not an image of a registry"
     path = image.split("/", 1)[1]
@@ -154,6 +157,8 @@ def _image_in_ecr(account, image: str) -> str:
     else:
         repo, _, tag = path.rpartition(":") if ":" in path else (path, "", "latest")
         ids = [{"imageTag": tag or "latest"}]
+    if repo != REPO_NAME:
+        return f"{image}, not an image of {REPO_NAME} (Part 1's repository of the sample app)"
     found = account.call("ecr", "describe_images", repositoryName=repo, imageIds=ids)
     if not (found or {}).get("imageDetails"):
         return f"{image} is not in this account's ECR ({account.errors.get('ecr.describe_images', 'no such image')})"
