@@ -184,6 +184,13 @@ def reset(cleanup: Cleanup) -> None:
             name = arn.rsplit("/", 1)[-1]
             _attempt(cleanup, f"deleted ECS service {name}",
                      lambda n=name: ecs.delete_service(cluster=CLUSTER, service=n, force=True))
+        # A deleted service drains its tasks (DRAINING, then INACTIVE); AWS keeps a cluster with draining
+        # services from being deleted.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(
+                s.get("status") == "DRAINING" for s in ecs.describe_services(
+                    cluster=CLUSTER, services=[SERVICE, BG_SERVICE]).get("services", [])):
+            time.sleep(0.5)
         for arn in ecs.list_tasks(cluster=CLUSTER).get("taskArns", []):
             try:
                 ecs.stop_task(cluster=CLUSTER, task=arn, reason="workshop reset")

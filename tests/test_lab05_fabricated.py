@@ -216,6 +216,18 @@ def test_a_bad_deployment_rolled_back_by_hand_is_no_circuit_breaker(world):
     assert not found["circuit-breaker-rollback"].passed
     assert "tripped the circuit breaker" in found["circuit-breaker-rollback"].message
 
+    # workshop reset 05-containers removes what the lab made (not the VPC made here without the lab tag).
+    from labkit.reset import reset_lab
+
+    cleanup = reset_lab(lab.LAB_ID, Target(cloud.endpoint, account, "test", "us-east-1"), say=lambda _: None)
+    assert cleanup.problems == [] and cleanup.done
+    assert [x["status"] for x in ecs.describe_services(cluster=lab.CLUSTER, services=[lab.SERVICE])["services"]] \
+        in ([], ["INACTIVE"])
+    assert cloud.client("elbv2", account).describe_load_balancers()["LoadBalancers"] == []
+    with pytest.raises(ClientError):
+        cloud.client("ecr", account).describe_repositories(repositoryNames=[lab.REPO_NAME])
+    assert not any(r.passed for r in checks(cloud, account).values())
+
 
 def test_a_blue_green_deployment_no_one_tested_on_the_test_listener_fails(world):
     cloud, account = world["cloud"], new_account()
