@@ -89,7 +89,13 @@ def test_a_fix_without_a_scan_a_clean_image_that_is_not_the_app_and_an_unpreview
     ecr.start_image_scan(repositoryName=lab.REPO_NAME, imageId={"imageTag": "v3"})
     assert _scanned(ecr, "v3")["imageScanFindings"]["findings"] == []
     found = checks(cloud, account)
-    assert not found["scan-fixed"].passed and "same base" in found["scan-fixed"].message
+    assert not found["scan-fixed"].passed and "the app rebuilt" in found["scan-fixed"].message
+    # Nor another app on the same base (no requirements: no idna to report), scanned clean.
+    ei.build(cloud, account, world["data"], ei.crashing_app(world["tmp"]), f"{uri}:bad", cmd="python3 crash.py")
+    ecr.start_image_scan(repositoryName=lab.REPO_NAME, imageId={"imageTag": "bad"})
+    assert _scanned(ecr, "bad")["imageScanFindings"]["findings"] == []
+    found = checks(cloud, account)
+    assert not found["scan-fixed"].passed and "the app rebuilt" in found["scan-fixed"].message
 
     # A lifecycle policy put without a preview; then previewed only after it was put.
     policy = json.dumps({"rules": [

@@ -420,10 +420,13 @@ def scan_fixed(st: Observed) -> Finding:
     clean = [i for i in scanned if PLANTED not in i.findings]
     if not clean:
         return failed(f"Every image scanned since still reports {PLANTED}: fix the pin in requirements.txt.")
-    # The fix is the app on the same base: a rebuilt image, not some other image that happens to be clean.
-    same_base = [i for i in clean if i.layers and first.layers and i.layers[0] == first.layers[0]]
+    # The fix is the app rebuilt: the same base layer and as many layers (base, the requirements' packages,
+    # the app), not some other image that happens to be clean (an app without its requirements).
+    same_base = [i for i in clean if i.layers and first.layers and i.layers[0] == first.layers[0]
+                 and len(i.layers) == len(first.layers)]
     if not same_base:
-        return failed("The clean image is not the app rebuilt on the same base image as the one with the finding.")
+        return failed("No clean image is the app rebuilt (on the same base image, its requirements installed) "
+                      "after the one with the finding.")
     fixed = same_base[0]
     return passed(f"{PLANTED} in {', '.join(first.tags) or first.digest[:19]}; gone from "
                   f"{', '.join(fixed.tags) or fixed.digest[:19]} ({len(fixed.findings)} finding(s)).")
