@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from checker.labs import lab05_containers as lab
 from checker.runner import run_lab
 from checker.session import Target
-from labkit.traffic import start_http_traffic
+from labkit.traffic import load_balancer_counts, start_http_traffic
 from tests import ecs_images as ei
 from tests.conftest import new_account, start_cloud, stop_cloud
 from tests.elb_setup import network
@@ -168,6 +168,7 @@ def test_counts_written_by_hand_a_forced_redeploy_and_a_rollout_without_traffic_
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
 
     # "v2" set with force-new-deployment: the same image started again, under steady traffic.
+    before = datetime.now(timezone.utc)
     traffic = start_http_traffic(s["url"] + "/health", count=100000, rate=25, concurrency=2)
     try:
         ecs.update_service(cluster=lab.CLUSTER, service=lab.SERVICE, forceNewDeployment=True)
@@ -176,7 +177,12 @@ def test_counts_written_by_hand_a_forced_redeploy_and_a_rollout_without_traffic_
         time.sleep(1)
     finally:
         traffic.stop()
-    assert traffic.result(timeout=60).failed == 0
+    result = traffic.result(timeout=60)
+    assert result.failed == 0
+    # The learner's tally and the load balancer's own books agree (its periods are published once ended).
+    time.sleep(1.5)
+    counts = load_balancer_counts(lab.LOAD_BALANCER, before, datetime.now(timezone.utc), client=cw, elbv2=s["elb"])
+    assert counts["RequestCount"] == counts["HTTPCode_Target_2XX_Count"] == result.sent > 0, (counts, result.sent)
     found = checks(cloud, account)
     assert found["service-behind-lb"].passed, found["service-behind-lb"].message
     assert not found["rollout-zero-failures"].passed
