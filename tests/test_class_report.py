@@ -15,6 +15,7 @@ from checker import registry
 from checker.results import CheckResult, LabResult
 from tests import notebooks
 from tests.conftest import free_port, new_account
+from tests.lab_runs import TIME_SCALES, time_scale
 from workshop.class_report import ClassReport, LabInfo, Learner, LearnerRow, grade_class, read_roster
 from workshop.cli import main
 
@@ -55,8 +56,9 @@ def test_grade_a_class_of_30_accounts_reports_what_each_account_holds(cloud, lab
             # Lab 04's drift step breaks the bucket on purpose and the next one mends it: a
             # learner half-way through is past the mend, where the earlier checks hold again.
             half_steps[lab] = steps[:steps.index("fix-drift") + 1]
-        notebooks.perform_solution(lab, cloud.endpoint, half, tmp_path / "work" / lab,
-                                   through_step=half_steps[lab][-1], kernels=1)
+        with time_scale(cloud, TIME_SCALES.get(lab)):     # as the lab's graded run does
+            notebooks.perform_solution(lab, cloud.endpoint, half, tmp_path / "work" / lab,
+                                       through_step=half_steps[lab][-1], kernels=1)
 
     def kind(account: str, lab: str) -> str:
         """What the account holds of the lab ("other": another lab's graded run, whose
