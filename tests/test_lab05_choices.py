@@ -10,6 +10,8 @@ apply (App Runner refused on a new AWS account) is skipped and not graded."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
+
 import pytest
 import yaml
 
@@ -251,8 +253,7 @@ def test_app_runner_refused_on_aws_is_skipped_and_not_graded(fast_cloud, learner
     lab = Lab(part.LAB_ID, "Containers (test)")
     part.register(lab)
     check = next(c for c in lab.checks if c.id.endswith(".app-runner-service"))
-    state = type("Read", (), {})()
-    setattr(state, part.READ_ATTRIBUTE, part.Choices(on_aws=True, apprunner_refused=refusal))
+    state = SimpleNamespace(extra={part.READ_ATTRIBUTE: part.Choices(on_aws=True, apprunner_refused=refusal)})
     r = _run_check(check, state, None)
     assert r.skipped and not r.passed and r.earned == 0 and r.hint == ""
     assert "closed to new customers since 2026-04-30" in r.message and "ECS Express Mode" in r.message

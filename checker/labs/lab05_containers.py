@@ -586,3 +586,9 @@ def bluegreen_test_listener(st: Observed) -> Finding:
                       "names.")
     return passed(f"{d['info']['deploymentId']} Succeeded: {d['test_requests']:g} test request(s) reached green "
                   f"before production moved to it.")
+
+
+# Parts 4-6 (Express Mode and App Runner, EKS, the decision matrix): their checks and their read.
+from checker.labs import lab05_choices  # noqa: E402
+
+lab05_choices.register(LAB)
