@@ -108,6 +108,17 @@ def test_an_upgraded_cluster_and_node_group_and_the_cli_kubeconfig_pass(fast_clo
     passes(found, "eks-cluster-upgraded", "eks-nodegroup-upgraded", "kubeconfig")
     assert f"upgraded to {new}" in found["eks-cluster-upgraded"].message
 
+    # What Parts 4-6 made goes with a reset of them (lab 05's reset is to call it), and the checks fail.
+    from labkit.reset import Cleanup
+
+    cleanup = Cleanup(Session(Target(fast_cloud.endpoint, learner, "test", "us-east-1")), learner, say=lambda _: None)
+    kit.reset_choices(cleanup)
+    assert cleanup.problems == [] and f"deleted EKS cluster {part.EKS_CLUSTER}" in cleanup.done
+    assert eks.list_nodegroups(clusterName=part.EKS_CLUSTER)["nodegroups"] == []
+    found = by_slug(run(fast_cloud, learner))
+    fails(found, "kubeconfig")
+    fails(found, "eks-nodegroup-upgraded")
+
 
 def test_a_tagged_cluster_a_config_update_and_a_hand_written_kubeconfig_fail(fast_cloud, learner):
     from labkit import lab05_choices as kit
