@@ -58,20 +58,6 @@ def _code(exc) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
-def _attempt(cleanup: Cleanup, what: str, call, *, missing: tuple[str, ...] = ()) -> bool:
-    """Run one deletion and log it; a resource that is already gone is nothing to do."""
-    from botocore.exceptions import ClientError
-
-    try:
-        call()
-    except ClientError as exc:
-        if _code(exc) not in missing:
-            cleanup.could_not(f"{what[0].lower()}{what[1:]}: {exc}")
-        return False
-    cleanup.did(what)
-    return True
-
-
 @resetter(LAB_ID)
 def reset(cleanup: Cleanup) -> None:
     _delete_pipeline(cleanup)
@@ -80,7 +66,7 @@ def reset(cleanup: Cleanup) -> None:
     _delete_function(cleanup)
     cw = cleanup.client("cloudwatch")
     if cw.describe_alarms(AlarmNames=[ALARM_NAME]).get("MetricAlarms"):
-        _attempt(cleanup, f"deleted alarm {ALARM_NAME}", lambda: cw.delete_alarms(AlarmNames=[ALARM_NAME]))
+        cleanup.attempt(f"deleted alarm {ALARM_NAME}", lambda: cw.delete_alarms(AlarmNames=[ALARM_NAME]))
     for role in (CODEDEPLOY_ROLE, LAMBDA_ROLE, PIPELINE_ROLE):
         _delete_role(cleanup, role)
     cleanup.delete_bucket(bucket_name(BUCKET_PREFIX, cleanup.account, cleanup.region))
@@ -89,20 +75,20 @@ def reset(cleanup: Cleanup) -> None:
 def _delete_pipeline(cleanup: Cleanup) -> None:
     """The pipeline, the build project (with the report groups and logs its builds made), the repository."""
     cp, cb, cc = cleanup.client("codepipeline"), cleanup.client("codebuild"), cleanup.client("codecommit")
-    _attempt(cleanup, f"deleted pipeline {PIPELINE_NAME}", lambda: _delete_pipeline_only(cp),
+    cleanup.attempt(f"deleted pipeline {PIPELINE_NAME}", lambda: _delete_pipeline_only(cp),
              missing=("PipelineNotFoundException",))
     if cb.batch_get_projects(names=[BUILD_PROJECT]).get("projects"):
-        _attempt(cleanup, f"deleted build project {BUILD_PROJECT}", lambda: cb.delete_project(name=BUILD_PROJECT))
+        cleanup.attempt(f"deleted build project {BUILD_PROJECT}", lambda: cb.delete_project(name=BUILD_PROJECT))
     arns = []
     for page in cb.get_paginator("list_report_groups").paginate():
         arns += page.get("reportGroups", [])
     for start in range(0, len(arns), 100):
         for group in cb.batch_get_report_groups(reportGroupArns=arns[start:start + 100]).get("reportGroups", []):
             if group.get("name", "").startswith(f"{BUILD_PROJECT}-"):
-                _attempt(cleanup, f"deleted report group {group['name']} and its reports",
+                cleanup.attempt(f"deleted report group {group['name']} and its reports",
                          lambda a=group["arn"]: cb.delete_report_group(arn=a, deleteReports=True))
     _delete_log_group(cleanup, f"/aws/codebuild/{BUILD_PROJECT}")
-    _attempt(cleanup, f"deleted repository {REPO_NAME}",
+    cleanup.attempt(f"deleted repository {REPO_NAME}",
              lambda: _delete_repository(cc), missing=("RepositoryDoesNotExistException",))
 
 
@@ -126,9 +112,9 @@ def _delete_codedeploy(cleanup: Cleanup) -> None:
         except Exception:   # no such application or group: nothing runs
             running = []
         for deployment_id in running:
-            _attempt(cleanup, f"stopped deployment {deployment_id}",
+            cleanup.attempt(f"stopped deployment {deployment_id}",
                      lambda d=deployment_id: cd.stop_deployment(deploymentId=d, autoRollbackEnabled=False))
-        _attempt(cleanup, f"deleted CodeDeploy application {app} (with its deployment groups)",
+        cleanup.attempt(f"deleted CodeDeploy application {app} (with its deployment groups)",
                  lambda a=app: _delete_application(cd, a), missing=("ApplicationDoesNotExistException",))
 
 
@@ -142,20 +128,20 @@ def _delete_fleet(cleanup: Cleanup) -> None:
     registered = set(cd.list_on_premises_instances(registrationStatus="Registered").get("instanceNames", []))
     for name in INSTANCES:
         if name in registered:
-            _attempt(cleanup, f"deregistered on-premises instance {name}",
+            cleanup.attempt(f"deregistered on-premises instance {name}",
                      lambda n=name: cd.deregister_on_premises_instance(instanceName=n))
 
 
 def _delete_function(cleanup: Cleanup) -> None:
     lam = cleanup.client("lambda")
-    _attempt(cleanup, f"deleted function {FUNCTION_NAME} (its versions and alias {ALIAS})",
+    cleanup.attempt(f"deleted function {FUNCTION_NAME} (its versions and alias {ALIAS})",
              lambda: lam.delete_function(FunctionName=FUNCTION_NAME), missing=("ResourceNotFoundException",))
     _delete_log_group(cleanup, f"/aws/lambda/{FUNCTION_NAME}")
 
 
 def _delete_log_group(cleanup: Cleanup, name: str) -> None:
     logs = cleanup.client("logs")
-    _attempt(cleanup, f"deleted log group {name}", lambda: logs.delete_log_group(logGroupName=name),
+    cleanup.attempt(f"deleted log group {name}", lambda: logs.delete_log_group(logGroupName=name),
              missing=("ResourceNotFoundException",))
 
 
@@ -172,4 +158,4 @@ def _delete_role(cleanup: Cleanup, role: str) -> None:
         if _code(exc) != "NoSuchEntity":
             cleanup.could_not(f"empty role {role}: {exc}")
         return
-    _attempt(cleanup, f"deleted role {role}", lambda: iam.delete_role(RoleName=role), missing=("NoSuchEntity",))
+    cleanup.attempt(f"deleted role {role}", lambda: iam.delete_role(RoleName=role), missing=("NoSuchEntity",))

@@ -156,18 +156,6 @@ def wait_for_deployment(deployment_id: str, statuses=("Succeeded", "Failed", "St
 
 # -- reset --------------------------------------------------------------------------------------
 
-def _attempt(cleanup: Cleanup, what: str, call, missing: tuple[str, ...] = ()) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        call()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code", "") not in missing:
-            cleanup.could_not(f"{what[0].lower()}{what[1:]}: {exc}")
-        return
-    cleanup.did(what)
-
-
 @resetter(LAB_ID)
 def reset(cleanup: Cleanup) -> None:
     """The CodeDeploy application, the services (stopped, then deleted), the cluster, the load
@@ -175,14 +163,14 @@ def reset(cleanup: Cleanup) -> None:
     its images, the lab's VPC."""
     cd = cleanup.client("codedeploy")
     if CD_APP in cd.list_applications().get("applications", []):
-        _attempt(cleanup, f"deleted CodeDeploy application {CD_APP}", lambda: cd.delete_application(
+        cleanup.attempt(f"deleted CodeDeploy application {CD_APP}", lambda: cd.delete_application(
             applicationName=CD_APP))
     ecs = cleanup.client("ecs")
     clusters = ecs.describe_clusters(clusters=[CLUSTER]).get("clusters", [])
     if clusters and clusters[0].get("status") == "ACTIVE":
         for arn in ecs.list_services(cluster=CLUSTER).get("serviceArns", []):
             name = arn.rsplit("/", 1)[-1]
-            _attempt(cleanup, f"deleted ECS service {name}",
+            cleanup.attempt(f"deleted ECS service {name}",
                      lambda n=name: ecs.delete_service(cluster=CLUSTER, service=n, force=True))
         # A deleted service drains its tasks (DRAINING, then INACTIVE); AWS keeps a cluster with draining
         # services from being deleted.
@@ -196,7 +184,7 @@ def reset(cleanup: Cleanup) -> None:
                 ecs.stop_task(cluster=CLUSTER, task=arn, reason="workshop reset")
             except Exception:  # noqa: BLE001 (a task that stopped meanwhile)
                 pass
-        _attempt(cleanup, f"deleted ECS cluster {CLUSTER}", lambda: ecs.delete_cluster(cluster=CLUSTER))
+        cleanup.attempt(f"deleted ECS cluster {CLUSTER}", lambda: ecs.delete_cluster(cluster=CLUSTER))
     for family in (SERVICE, BG_SERVICE, f"{SERVICE}-bad"):
         arns = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE").get("taskDefinitionArns", [])
         for arn in arns:
@@ -209,25 +197,25 @@ def reset(cleanup: Cleanup) -> None:
             arn = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]["LoadBalancerArn"]
         except Exception:  # noqa: BLE001 (LoadBalancerNotFound)
             continue
-        _attempt(cleanup, f"deleted load balancer {name}", lambda a=arn: elb.delete_load_balancer(LoadBalancerArn=a))
+        cleanup.attempt(f"deleted load balancer {name}", lambda a=arn: elb.delete_load_balancer(LoadBalancerArn=a))
     for name in (TARGET_GROUP, BLUE_GROUP, GREEN_GROUP):
         try:
             arn = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
         except Exception:  # noqa: BLE001 (TargetGroupNotFound)
             continue
-        _attempt(cleanup, f"deleted target group {name}", lambda a=arn: elb.delete_target_group(TargetGroupArn=a))
+        cleanup.attempt(f"deleted target group {name}", lambda a=arn: elb.delete_target_group(TargetGroupArn=a))
     iam = cleanup.client("iam")
     if any(r["RoleName"] == CD_ROLE for r in iam.list_roles().get("Roles", [])):
         for name in iam.list_role_policies(RoleName=CD_ROLE).get("PolicyNames", []):
             iam.delete_role_policy(RoleName=CD_ROLE, PolicyName=name)
-        _attempt(cleanup, f"deleted IAM role {CD_ROLE}", lambda: iam.delete_role(RoleName=CD_ROLE))
+        cleanup.attempt(f"deleted IAM role {CD_ROLE}", lambda: iam.delete_role(RoleName=CD_ROLE))
     ecr = cleanup.client("ecr")
-    _attempt(cleanup, f"deleted repository {REPO_NAME} and its images",
+    cleanup.attempt(f"deleted repository {REPO_NAME} and its images",
              lambda: ecr.delete_repository(repositoryName=REPO_NAME, force=True),
              missing=("RepositoryNotFoundException",))
     ec2 = cleanup.client("ec2")
     for vpc in ec2.describe_vpcs(Filters=[{"Name": "tag:workshop:lab", "Values": [LAB_ID]}])["Vpcs"]:
         for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
-            _attempt(cleanup, f"deleted subnet {subnet['SubnetId']}",
+            cleanup.attempt(f"deleted subnet {subnet['SubnetId']}",
                      lambda s=subnet["SubnetId"]: ec2.delete_subnet(SubnetId=s))
-        _attempt(cleanup, f"deleted VPC {vpc['VpcId']}", lambda v=vpc["VpcId"]: ec2.delete_vpc(VpcId=v))
+        cleanup.attempt(f"deleted VPC {vpc['VpcId']}", lambda v=vpc["VpcId"]: ec2.delete_vpc(VpcId=v))

@@ -271,18 +271,6 @@ def calls_per_order(start, end, xray=None) -> list[int]:
 
 # -- reset --------------------------------------------------------------------------------
 
-def _attempt(cleanup: Cleanup, what: str, call, missing: tuple[str, ...] = ()) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        call()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code", "") not in missing:
-            cleanup.could_not(f"{what[0].lower()}{what[1:]}: {exc}")
-        return
-    cleanup.did(what)
-
-
 @resetter(LAB_ID)
 def reset(cleanup: Cleanup) -> None:
     """The composite first (it names the others), the metric alarms, the topic, the
@@ -294,22 +282,22 @@ def reset(cleanup: Cleanup) -> None:
     for kind in ("CompositeAlarms", "MetricAlarms"):
         names = [a["AlarmName"] for a in found.get(kind, [])]
         if names:
-            _attempt(cleanup, f"deleted alarm(s) {', '.join(names)}", lambda n=names: cw.delete_alarms(AlarmNames=n))
+            cleanup.attempt(f"deleted alarm(s) {', '.join(names)}", lambda n=names: cw.delete_alarms(AlarmNames=n))
     sns = cleanup.client("sns")
     topic = f"arn:aws:sns:{cleanup.region}:{cleanup.account}:{TOPIC_NAME}"
     if any(t["TopicArn"] == topic for t in sns.list_topics().get("Topics", [])):
-        _attempt(cleanup, f"deleted topic {TOPIC_NAME}", lambda: sns.delete_topic(TopicArn=topic))
+        cleanup.attempt(f"deleted topic {TOPIC_NAME}", lambda: sns.delete_topic(TopicArn=topic))
     if any(d["DashboardName"] == DASHBOARD for d in cw.list_dashboards().get("DashboardEntries", [])):
-        _attempt(cleanup, f"deleted dashboard {DASHBOARD}", lambda: cw.delete_dashboards(DashboardNames=[DASHBOARD]))
+        cleanup.attempt(f"deleted dashboard {DASHBOARD}", lambda: cw.delete_dashboards(DashboardNames=[DASHBOARD]))
     logs = cleanup.client("logs")
-    _attempt(cleanup, f"deleted log group {LOG_GROUP} (and its metric filters)",
+    cleanup.attempt(f"deleted log group {LOG_GROUP} (and its metric filters)",
              lambda: logs.delete_log_group(logGroupName=LOG_GROUP), missing=("ResourceNotFoundException",))
     xray = cleanup.client("xray")
     if any(g.get("GroupName") == GROUP_NAME for g in xray.get_groups().get("Groups", [])):
-        _attempt(cleanup, f"deleted X-Ray group {GROUP_NAME}", lambda: xray.delete_group(GroupName=GROUP_NAME))
+        cleanup.attempt(f"deleted X-Ray group {GROUP_NAME}", lambda: xray.delete_group(GroupName=GROUP_NAME))
     cc = cleanup.client("codecommit")
     if any(r["repositoryName"] == REPO_NAME for r in cc.list_repositories().get("repositories", [])):
-        _attempt(cleanup, f"deleted repository {REPO_NAME}", lambda: cc.delete_repository(repositoryName=REPO_NAME))
+        cleanup.attempt(f"deleted repository {REPO_NAME}", lambda: cc.delete_repository(repositoryName=REPO_NAME))
 
 
 # -- traffic until something happens ---------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from checker.labs import has_lab_tag
 from checker.session import Session, Target
@@ -77,6 +78,20 @@ class Cleanup:
     def could_not(self, what: str) -> None:
         self.problems.append(what)
         self._say(f"could not {what}")
+
+    def attempt(self, what: str, call: Callable[[], Any], missing: tuple[str, ...] = ()) -> bool:
+        """Run one deletion and log it; an error whose code is in ``missing`` (the resource is
+        already gone) is nothing to do."""
+        from botocore.exceptions import ClientError
+
+        try:
+            call()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") not in missing:
+                self.could_not(f"{what[0].lower()}{what[1:]}: {exc}")
+            return False
+        self.did(what)
+        return True
 
     # -- CloudFormation --------------------------------------------------------------
     def lab_stacks(self, lab_id: str, names: Iterable[str] = ()) -> list[dict]:
