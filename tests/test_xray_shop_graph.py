@@ -94,16 +94,26 @@ def test_opentelemetry_and_aws_xray_sdk_in_one_graph(tmp_path):
                                 env={**os.environ, "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{cloud.xray_daemon_port}"})
         assert legacy.returncode == 0, legacy.stderr
         xray = cloud.client("xray", account)
-        for _ in range(40):
-            services = xray.get_service_graph(StartTime=started, EndTime=time.time() + 5)["Services"]
-            nodes = {(s.get("Name"), s.get("Type")): s for s in services}
-            if ("legacy", None) in nodes and ("inventory", None) in nodes and ("orders", None) in nodes:
-                break
-            time.sleep(0.25)
 
         def stats(source, destination):
             [found] = [e for e in nodes[source]["Edges"] if e["ReferenceId"] == nodes[destination]["ReferenceId"]]
             return found["SummaryStatistics"]
+
+        def counted(source, destination):
+            try:
+                return stats(source, destination)["TotalCount"]
+            except (KeyError, ValueError):
+                return 0
+
+        # the exporters' last batches and the daemon's datagrams arrive after the apps have stopped:
+        # wait for every trace (under a CI run's load, 1 of the shop's 3 was not in yet at 3 nodes)
+        for _ in range(80):
+            services = xray.get_service_graph(StartTime=started, EndTime=time.time() + 5)["Services"]
+            nodes = {(s.get("Name"), s.get("Type")): s for s in services}
+            if counted(("orders", None), ("pricing", None)) >= 3 and counted(("pricing", None), ("inventory", None)) >= 6 \
+                    and counted(("legacy", None), ("inventory", "remote")) >= 3:
+                break
+            time.sleep(0.25)
 
         assert stats(("orders", None), ("pricing", None))["TotalCount"] == 3
         assert stats(("pricing", None), ("inventory", None))["TotalCount"] == 6
