@@ -31,7 +31,11 @@ class HttpError(Exception):
 
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+    # at a stop, finish the requests in flight (server_close joins them) so that their spans end and
+    # are sent: a request's server span ends after its response is written, so with daemon threads
+    # the order a client had just been answered could lose its span at SIGTERM
+    daemon_threads = False
+    block_on_close = True
 
 
 class QuietHandler(WSGIRequestHandler):
