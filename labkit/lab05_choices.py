@@ -292,14 +292,10 @@ def reset_choices(cleanup) -> None:
     services, the node group and cluster, the roles, and the lab bucket's objects of these parts."""
     from botocore.exceptions import ClientError
 
+    missing = ("ResourceNotFoundException", "NoSuchEntity", "ServiceNotFoundException", "NoSuchBucket")
+
     def attempt(what: str, call) -> None:
-        try:
-            call()
-            cleanup.did(f"deleted {what}")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("ResourceNotFoundException", "NoSuchEntity",
-                                                                  "ServiceNotFoundException", "NoSuchBucket"):
-                cleanup.could_not(f"delete {what}: {exc}")
+        cleanup.attempt(f"deleted {what}", call, missing=missing)
 
     ecs, eks = cleanup.client("ecs"), cleanup.client("eks")
     try:

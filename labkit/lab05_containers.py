@@ -160,7 +160,10 @@ def wait_for_deployment(deployment_id: str, statuses=("Succeeded", "Failed", "St
 def reset(cleanup: Cleanup) -> None:
     """The CodeDeploy application, the services (stopped, then deleted), the cluster, the load
     balancers and target groups, the task definitions of the lab's families, the repository with
-    its images, the lab's VPC."""
+    its images, the lab's VPC; first, what Parts 4-6 made (``lab05_choices.reset_choices``)."""
+    from labkit.lab05_choices import reset_choices
+
+    reset_choices(cleanup)
     cd = cleanup.client("codedeploy")
     if CD_APP in cd.list_applications().get("applications", []):
         cleanup.attempt(f"deleted CodeDeploy application {CD_APP}", lambda: cd.delete_application(

@@ -108,11 +108,12 @@ def test_an_upgraded_cluster_and_node_group_and_the_cli_kubeconfig_pass(fast_clo
     passes(found, "eks-cluster-upgraded", "eks-nodegroup-upgraded", "kubeconfig")
     assert f"upgraded to {new}" in found["eks-cluster-upgraded"].message
 
-    # What Parts 4-6 made goes with a reset of them (lab 05's reset is to call it), and the checks fail.
-    from labkit.reset import Cleanup
+    # What Parts 4-6 made goes with `workshop reset 05-containers` (its reset calls reset_choices), and the
+    # checks fail.
+    from labkit.reset import reset_lab
 
-    cleanup = Cleanup(Session(Target(fast_cloud.endpoint, learner, "test", "us-east-1")), learner, say=lambda _: None)
-    kit.reset_choices(cleanup)
+    cleanup = reset_lab("05-containers",
+                        Target(fast_cloud.endpoint, learner, "test", "us-east-1"), say=lambda _: None)
     assert cleanup.problems == [] and f"deleted EKS cluster {part.EKS_CLUSTER}" in cleanup.done
     assert eks.list_nodegroups(clusterName=part.EKS_CLUSTER)["nodegroups"] == []
     found = by_slug(run(fast_cloud, learner))
