@@ -39,46 +39,21 @@ class ServiceServer(ThreadingHTTPServer):
         return self.server_address[1]
 
 
-_servers: dict[str, ServiceServer] = {}
-_lock = threading.Lock()
+_services = proxy.Servers("apprunner service")     # service ARN -> its URL's server
 
 
 def open(service_arn: str, account_id: str, region: str, preferred_port: int | None = None) -> int:  # noqa: A001
     """Serve the service's URL (once); its local port."""
-    with _lock:
-        server = _servers.get(service_arn)
-        if server is not None:
-            return server.port
-        server = None
-        if preferred_port:
-            try:
-                server = ServiceServer(int(preferred_port), service_arn, account_id, region)
-            except OSError:
-                log.info("apprunner %s: port %s is taken, picking another", service_arn, preferred_port)
-        if server is None:
-            server = ServiceServer(0, service_arn, account_id, region)
-        _servers[service_arn] = server
-        server.thread.start()
-    return server.port
+    return _services.open(service_arn, lambda port: ServiceServer(port, service_arn, account_id, region),
+                          preferred_port)
 
 
 def close(service_arn: str) -> None:
-    with _lock:
-        server = _servers.pop(service_arn, None)
-    if server is not None:      # shutdown() waits for the serving loop: not on the caller's time
-        threading.Thread(target=_stop, args=(server,), daemon=True).start()
+    _services.close(service_arn)
 
 
 def close_account(account_id: str) -> None:
-    with _lock:
-        arns = [arn for arn, server in _servers.items() if server.account_id == account_id]
-    for arn in arns:
-        close(arn)
-
-
-def _stop(server: ServiceServer) -> None:
-    server.shutdown()
-    server.server_close()
+    _services.close_account(account_id)
 
 
 class Handler(BaseHTTPRequestHandler):

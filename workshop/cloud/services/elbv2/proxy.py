@@ -51,7 +51,58 @@ class ListenerServer(ThreadingHTTPServer):
         return self.server_address[1]
 
 
-_servers: dict[str, ListenerServer] = {}
+class Servers:
+    """The local HTTP servers of one kind, by key (a listener's ARN, an Express endpoint's host,
+    an App Runner service's ARN), each with ``port``, ``thread`` and ``account_id``: opened on a
+    preferred port when it is free (a restart keeps its ports), stopped off the caller's thread,
+    all of an account's closed when the account is reset."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self._servers: dict[str, ListenerServer] = {}
+        self._lock = threading.Lock()
+
+    def open(self, key: str, make, preferred_port: int | None = None) -> int:
+        """The port of ``key``'s server, started with ``make(port)`` unless it runs already."""
+        with self._lock:
+            server = self._servers.get(key)
+            if server is not None:
+                return server.port
+            if preferred_port:
+                try:
+                    server = make(int(preferred_port))
+                except OSError:
+                    log.info("%s %s: port %s is taken, picking another", self.what, key, preferred_port)
+            if server is None:
+                server = make(0)
+            self._servers[key] = server
+            server.thread.start()
+        return server.port
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            server = self._servers.pop(key, None)
+        if server is not None:
+            # shutdown() waits for the serving loop: not on the API request's time.
+            threading.Thread(target=_stop, args=(server,), daemon=True).start()
+
+    def close_account(self, account_id: str) -> None:
+        with self._lock:
+            keys = [key for key, server in self._servers.items() if server.account_id == account_id]
+        for key in keys:
+            self.close(key)
+
+    def served(self) -> dict[str, int]:
+        with self._lock:
+            return {key: server.port for key, server in self._servers.items()}
+
+
+def _stop(server) -> None:
+    server.shutdown()
+    server.server_close()
+
+
+_listeners = Servers("listener")
 _lock = threading.Lock()
 # Routing state per target group: the round-robin position, requests in flight per target.
 _next: dict[str, int] = {}
@@ -64,50 +115,25 @@ _pool: dict[tuple[str, int], list[http.client.HTTPConnection]] = {}
 @services.on("elbv2.listener-opened")
 def open_listener(account_id: str, region: str, load_balancer_arn: str, listener_arn: str,
                   preferred_port: int | None = None) -> int:
-    with _lock:
-        server = _servers.get(listener_arn)
-        if server is not None:
-            return server.port
-        server = None
-        if preferred_port:
-            try:
-                server = ListenerServer(int(preferred_port), account_id, region, load_balancer_arn, listener_arn)
-            except OSError:
-                log.info("listener %s: port %s is taken, picking another", listener_arn, preferred_port)
-        if server is None:
-            server = ListenerServer(0, account_id, region, load_balancer_arn, listener_arn)
-        _servers[listener_arn] = server
-        server.thread.start()
+    port = _listeners.open(listener_arn, lambda port: ListenerServer(port, account_id, region, load_balancer_arn,
+                                                                     listener_arn), preferred_port)
     metrics.start()
-    return server.port
+    return port
 
 
 @services.on("elbv2.listener-closed")
 def close_listener(listener_arn: str) -> None:
-    with _lock:
-        server = _servers.pop(listener_arn, None)
-    if server is not None:
-        # shutdown() waits for the serving loop: not on the API request's time.
-        threading.Thread(target=_stop, args=(server,), daemon=True).start()
-
-
-def _stop(server: ListenerServer) -> None:
-    server.shutdown()
-    server.server_close()
+    _listeners.close(listener_arn)
 
 
 @services.on_account_reset
 def _close_account(account_id: str) -> None:
-    with _lock:
-        arns = [arn for arn, server in _servers.items() if server.account_id == account_id]
-    for arn in arns:
-        close_listener(arn)
+    _listeners.close_account(account_id)
 
 
 def served() -> dict[str, int]:
     """Listener ARN -> local port, of every listener being served."""
-    with _lock:
-        return {arn: server.port for arn, server in _servers.items()}
+    return _listeners.served()
 
 
 def in_flight(target_group_arn: str, key: str) -> int:
