@@ -3,7 +3,8 @@ time scale 30 (the canary's 5-minute bake lasts 10 s): steady requests to the pr
 listener, tallied by the version that answers. A canary whose AfterAllowTestTraffic hook
 fails rolls back with production never answered by v2; a canary whose alarm goes off in
 the bake rolls back with v2's share of production no more than the canary's; AllAtOnce to
-v2 succeeds, ends the original task set after its wait, and survives a restart."""
+v2 succeeds, ends the original task set after its wait, and survives a restart; a linear
+configuration moves production 10% a step."""
 
 from __future__ import annotations
 
@@ -226,6 +227,52 @@ def test_a_canary_whose_alarm_goes_off_in_the_bake_rolls_back_within_the_canary_
     assert max(shares) < 25, max(shares)
     assert versions.count("2.0.0") <= 0.1 * len(versions) + 3 * (0.09 * len(versions)) ** 0.5
     assert set(versions[-25:]) == {"1.0.0"}      # after the rollback, v1 alone
+
+
+def test_a_linear_deployment_moves_production_ten_percent_a_step_and_succeeds(world):
+    # ECSLinear10PercentEvery1Minutes: 10, 20, ... 90 then 100, a minute apart (2 s at scale 30).
+    s = _stack(world, "linear", "CodeDeployDefault.ECSLinear10PercentEvery1Minutes")
+    prod = Answers(s["prod_url"])
+    seen: list[int] = []
+    try:
+        deployment_id = s["cd"].create_deployment(applicationName="linear", deploymentGroupName="web",
+                                                  revision=s["revision"])["deploymentId"]
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            green = _weights(s["elb"], s["prod"]).get(s["green"], 0)
+            if not seen or seen[-1] != green:
+                seen.append(green)
+            if green == 100:
+                break
+            time.sleep(0.1)
+        info = _finished(s["cd"], deployment_id)
+        after = len(prod.versions())
+        ei.wait_for(lambda: len(prod.versions()) >= after + 25, timeout=30)
+    finally:
+        result = prod.stop()
+    assert info["status"] == "Succeeded", info.get("errorInformation")
+    # Every step, in order, as CloudTrail has CodeDeploy's ModifyListener calls on production; the
+    # weights read meanwhile only ever grew.
+    trail = world["cloud"].client("cloudtrail", world["account"])
+    events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ModifyListener"}],
+                                 MaxResults=50)["Events"]
+    steps = []
+    for event in sorted(events, key=lambda e: e["EventTime"]):
+        request = json.loads(event["CloudTrailEvent"])["requestParameters"]
+        if request["listenerArn"] == s["prod"]:        # CloudTrail's names: lowerCamelCase, as AWS's
+            [forward] = request["defaultActions"]
+            steps.append({g["targetGroupArn"]: g["weight"] for g in forward["forwardConfig"]["targetGroups"]}[
+                s["green"]])
+    while steps and steps[0] == 0:                       # the pair's forward set up before the first step
+        steps.pop(0)
+    assert steps == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100], steps
+    assert seen == sorted(seen) and seen[-1] == 100, seen
+    assert result.failed == 0, result.error_samples[:3]
+    versions = prod.versions()
+    assert versions[0] == "1.0.0" and set(versions[-25:]) == {"2.0.0"}
+    # v2's share grew with the steps: less of the first half of the answers than of the second.
+    half = len(versions) // 2
+    assert versions[:half].count("2.0.0") < versions[half:].count("2.0.0")
 
 
 def test_all_at_once_to_v2_succeeds_and_survives_a_restart(world):
