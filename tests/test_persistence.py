@@ -206,3 +206,46 @@ def test_state_that_cannot_be_read_stops_the_start_and_fresh_moves_it_aside(tmp_
         import shutil
 
         shutil.rmtree(data, ignore_errors=True)
+
+
+def _self_signed(name: str) -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                              serialization.NoEncryption()))
+
+
+def test_acm_certificates_survive_a_restart(tmp_path):
+    # ACM's certificates hold cryptography's key and certificate objects, which pickle refuses: the
+    # snapshot keeps them as PEM (before, the account's ACM state was dropped at every write).
+    cloud = start_cloud(tmp_path)
+    data = cloud.data_dir
+    try:
+        account = new_account()
+        acm = cloud.client("acm", account)
+        pem, key = _self_signed("shop.example.com")
+        imported = acm.import_certificate(Certificate=pem, PrivateKey=key)["CertificateArn"]
+        requested = acm.request_certificate(DomainName="www.example.com", ValidationMethod="DNS")["CertificateArn"]
+        before = {arn: acm.describe_certificate(CertificateArn=arn)["Certificate"] for arn in (imported, requested)}
+        stop_cloud(cloud, keep_data=True)
+        cloud = start_cloud(tmp_path, data_dir=data, port=cloud.port)
+        acm = cloud.client("acm", account)
+        assert {c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]} == {imported, requested}
+        for arn, was in before.items():
+            now = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+            assert (now["DomainName"], now["Type"], now["Status"]) == (was["DomainName"], was["Type"], was["Status"])
+        assert acm.get_certificate(CertificateArn=imported)["Certificate"].strip() == pem.decode().strip()
+    finally:
+        stop_cloud(cloud)

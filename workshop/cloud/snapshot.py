@@ -86,6 +86,43 @@ def _reduce_defaultdict(mapping):
     return collections.defaultdict, (factory,), None, None, iter(list(mapping.items()))
 
 
+def _crypto_reducers() -> dict:
+    """cryptography's certificates and private keys (ACM's imported and issued certificates
+    hold both), kept as their PEM and loaded again at restore. The classes are the Rust
+    bindings' (the public ones are abstract)."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl, x509
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return {}
+
+    def certificate(cert):
+        return _load_certificate, (cert.public_bytes(serialization.Encoding.PEM),)
+
+    def private_key(key):
+        return _load_private_key, (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()),)
+
+    found = {x509.Certificate: certificate}
+    for module, name in (("rsa", "RSAPrivateKey"), ("ec", "ECPrivateKey"), ("ed25519", "Ed25519PrivateKey")):
+        kind = getattr(getattr(openssl, module, None), name, None)
+        if kind is not None:
+            found[kind] = private_key
+    return found
+
+
+def _load_certificate(pem: bytes):
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(pem)
+
+
+def _load_private_key(pem: bytes):
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
+
+
 REDUCERS = {
     _LOCK: lambda lock: (_new_lock, ()),
     _RLOCK: lambda lock: (_new_rlock, ()),
@@ -96,6 +133,9 @@ REDUCERS = {
     weakref.WeakSet: lambda items: (_new_weak_set, (list(items),)),
     collections.defaultdict: _reduce_defaultdict,
 }
+
+
+REDUCERS.update(_crypto_reducers())
 
 
 class _Pickler(pickle.Pickler):
