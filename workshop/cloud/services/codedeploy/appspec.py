@@ -137,7 +137,9 @@ def parse_server(text: str | bytes) -> ServerAppSpec:
     return ServerAppSpec(os_name, files, hooks, str(behavior).upper() if behavior else None)
 
 
-def parse_lambda(text: str | bytes) -> LambdaAppSpec:
+def one_resource(text: str | bytes, resource_type: str, platform: str) -> tuple[dict, str, dict]:
+    """A Lambda or ECS AppSpec's document, its one resource's name and Properties, checked as
+    CodeDeploy checks them (``platform``, "a Lambda" or "an ECS", names the deployment kind)."""
     data = _load(text)
     if not isinstance(data, dict):
         raise AppSpecError("The AppSpec must be a mapping with version, Resources and Hooks")
@@ -145,32 +147,40 @@ def parse_lambda(text: str | bytes) -> LambdaAppSpec:
     resources = data.get("Resources")
     if not isinstance(resources, list) or len(resources) != 1 or not isinstance(resources[0], dict) \
             or len(resources[0]) != 1:
-        raise AppSpecError("The AppSpec file for a Lambda deployment must have exactly one resource under Resources")
+        raise AppSpecError(f"The AppSpec file for {platform} deployment must have exactly one resource under "
+                           "Resources")
     (resource, body), = resources[0].items()
-    if not isinstance(body, dict) or body.get("Type") != "AWS::Lambda::Function":
-        raise AppSpecError(f"The resource {resource} must have Type AWS::Lambda::Function")
-    props = body.get("Properties") or {}
-    missing = [p for p in ("Name", "Alias", "CurrentVersion", "TargetVersion") if props.get(p) in (None, "")]
-    if missing:
-        raise AppSpecError(f"The resource {resource} lacks {', '.join(missing)} in its Properties")
+    if not isinstance(body, dict) or body.get("Type") != resource_type:
+        raise AppSpecError(f"The resource {resource} must have Type {resource_type}")
+    return data, str(resource), body.get("Properties") or {}
+
+
+def function_hooks(data: dict, allowed: tuple[str, ...], platform: str, joiner: str = ", ") -> dict[str, str]:
+    """A Lambda or ECS AppSpec's Hooks (a list of {LifecycleEvent: FunctionName}, or one mapping)."""
     hooks: dict[str, str] = {}
-    raw_hooks = data.get("Hooks") or []
-    if isinstance(raw_hooks, dict):
-        raw_hooks = [{k: v} for k, v in raw_hooks.items()]
-    if not isinstance(raw_hooks, list):
+    raw = data.get("Hooks") or []
+    if isinstance(raw, dict):
+        raw = [{k: v} for k, v in raw.items()]
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
         raise AppSpecError("Hooks must be a list of {LifecycleEvent: FunctionName}")
-    for entry in raw_hooks:
-        if not isinstance(entry, dict):
-            raise AppSpecError("Hooks must be a list of {LifecycleEvent: FunctionName}")
+    for entry in raw:
         for event, fn in entry.items():
-            if event not in LAMBDA_HOOKS:
-                raise AppSpecError(
-                    f"The lifecycle event {event!r} cannot have a hook in a Lambda deployment: use "
-                    f"{' or '.join(LAMBDA_HOOKS)}")
+            if event not in allowed:
+                raise AppSpecError(f"The lifecycle event {event!r} cannot have a hook in {platform} deployment: "
+                                   f"use {joiner.join(allowed)}")
             if not isinstance(fn, str) or not fn:
                 raise AppSpecError(f"The {event} hook must name a Lambda function")
             hooks[event] = fn
-    return LambdaAppSpec(str(resource), str(props["Name"]), str(props["Alias"]),
+    return hooks
+
+
+def parse_lambda(text: str | bytes) -> LambdaAppSpec:
+    data, resource, props = one_resource(text, "AWS::Lambda::Function", "a Lambda")
+    missing = [p for p in ("Name", "Alias", "CurrentVersion", "TargetVersion") if props.get(p) in (None, "")]
+    if missing:
+        raise AppSpecError(f"The resource {resource} lacks {', '.join(missing)} in its Properties")
+    hooks = function_hooks(data, LAMBDA_HOOKS, "a Lambda", joiner=" or ")
+    return LambdaAppSpec(resource, str(props["Name"]), str(props["Alias"]),
                          _version_text(props["CurrentVersion"]), _version_text(props["TargetVersion"]), hooks)
 
 

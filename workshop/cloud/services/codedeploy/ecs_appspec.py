@@ -26,20 +26,9 @@ class EcsAppSpec:
 
 def parse(text: str | bytes) -> EcsAppSpec:
     """The AppSpec of an ECS deployment (AWS's shape: one AWS::ECS::Service resource)."""
-    from workshop.cloud.services.codedeploy.appspec import AppSpecError, _load, _version
+    from workshop.cloud.services.codedeploy.appspec import AppSpecError, function_hooks, one_resource
 
-    data = _load(text)
-    if not isinstance(data, dict):
-        raise AppSpecError("The AppSpec must be a mapping with version, Resources and Hooks")
-    _version(data)
-    resources = data.get("Resources")
-    if not isinstance(resources, list) or len(resources) != 1 or not isinstance(resources[0], dict) \
-            or len(resources[0]) != 1:
-        raise AppSpecError("The AppSpec file for an ECS deployment must have exactly one resource under Resources")
-    (resource, body), = resources[0].items()
-    if not isinstance(body, dict) or body.get("Type") != "AWS::ECS::Service":
-        raise AppSpecError(f"The resource {resource} must have Type AWS::ECS::Service")
-    props = body.get("Properties") or {}
+    data, resource, props = one_resource(text, "AWS::ECS::Service", "an ECS")
     if not props.get("TaskDefinition"):
         raise AppSpecError(f"The resource {resource} lacks TaskDefinition in its Properties")
     lb = props.get("LoadBalancerInfo") or {}
@@ -49,20 +38,7 @@ def parse(text: str | bytes) -> EcsAppSpec:
         port = int(lb["ContainerPort"])
     except (TypeError, ValueError):
         raise AppSpecError("LoadBalancerInfo.ContainerPort must be a port number") from None
-    hooks: dict[str, str] = {}
-    raw = data.get("Hooks") or []
-    if isinstance(raw, dict):
-        raw = [{k: v} for k, v in raw.items()]
-    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
-        raise AppSpecError("Hooks must be a list of {LifecycleEvent: FunctionName}")
-    for entry in raw:
-        for event, fn in entry.items():
-            if event not in ECS_HOOKS:
-                raise AppSpecError(f"The lifecycle event {event!r} cannot have a hook in an ECS deployment: use "
-                                   f"{', '.join(ECS_HOOKS)}")
-            if not isinstance(fn, str) or not fn:
-                raise AppSpecError(f"The {event} hook must name a Lambda function")
-            hooks[event] = fn
+    hooks = function_hooks(data, ECS_HOOKS, "an ECS")
     network = props.get("NetworkConfiguration")
     if isinstance(network, dict) and "AwsvpcConfiguration" in network:
         vpc = network["AwsvpcConfiguration"] or {}
