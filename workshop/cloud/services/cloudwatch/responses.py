@@ -193,7 +193,8 @@ class AlarmResponses:
         return ActionResult(result)
 
 
-def metric_alarm_view(alarm) -> dict[str, Any]:
+def _alarm_view(alarm, **kind) -> dict[str, Any]:
+    """What metric and composite alarms both show, with ``kind``'s own members; None left out."""
     view = {
         "AlarmName": alarm.name,
         "AlarmArn": alarm.alarm_arn,
@@ -207,45 +208,34 @@ def metric_alarm_view(alarm) -> dict[str, Any]:
         "StateReason": alarm.state_reason,
         "StateReasonData": alarm.state_reason_data,
         "StateUpdatedTimestamp": alarm.state_updated_timestamp,
-        "MetricName": alarm.metric_name,
-        "Namespace": alarm.namespace,
-        "Statistic": alarm.statistic,
-        "ExtendedStatistic": alarm.extended_statistic,
-        "Dimensions": models.alarm_dimensions(alarm),
-        "Period": alarm.period,
-        "Unit": alarm.unit,
-        "EvaluationPeriods": alarm.evaluation_periods,
-        "DatapointsToAlarm": alarm.datapoints_to_alarm,
-        "Threshold": alarm.threshold,
-        "ComparisonOperator": alarm.comparison_operator,
-        "TreatMissingData": alarm.treat_missing_data,
-        "EvaluateLowSampleCountPercentile": alarm.evaluate_low_sample_count_percentile or None,
-        "Metrics": getattr(alarm, "metrics", None) or None,
-        "ThresholdMetricId": alarm.threshold_metric_id,
         "StateTransitionedTimestamp": getattr(alarm, "state_transitioned_timestamp", None),
+        **kind,
     }
     return {key: value for key, value in view.items() if value is not None}
+
+
+def metric_alarm_view(alarm) -> dict[str, Any]:
+    return _alarm_view(
+        alarm,
+        MetricName=alarm.metric_name,
+        Namespace=alarm.namespace,
+        Statistic=alarm.statistic,
+        ExtendedStatistic=alarm.extended_statistic,
+        Dimensions=models.alarm_dimensions(alarm),
+        Period=alarm.period,
+        Unit=alarm.unit,
+        EvaluationPeriods=alarm.evaluation_periods,
+        DatapointsToAlarm=alarm.datapoints_to_alarm,
+        Threshold=alarm.threshold,
+        ComparisonOperator=alarm.comparison_operator,
+        TreatMissingData=alarm.treat_missing_data,
+        EvaluateLowSampleCountPercentile=alarm.evaluate_low_sample_count_percentile or None,
+        Metrics=getattr(alarm, "metrics", None) or None,
+        ThresholdMetricId=alarm.threshold_metric_id)
 
 
 def composite_alarm_view(alarm) -> dict[str, Any]:
-    view = {
-        "AlarmName": alarm.name,
-        "AlarmArn": alarm.alarm_arn,
-        "AlarmDescription": alarm.description,
-        "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated_timestamp,
-        "ActionsEnabled": alarm.actions_enabled,
-        "OKActions": list(alarm.ok_actions or []),
-        "AlarmActions": list(alarm.alarm_actions or []),
-        "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
-        "AlarmRule": alarm.rule,
-        "StateValue": alarm.state_value,
-        "StateReason": alarm.state_reason,
-        "StateReasonData": alarm.state_reason_data,
-        "StateUpdatedTimestamp": alarm.state_updated_timestamp,
-        "StateTransitionedTimestamp": getattr(alarm, "state_transitioned_timestamp", None),
-    }
-    view.update(composite.settings_view(alarm))
-    return {key: value for key, value in view.items() if value is not None}
+    return _alarm_view(alarm, AlarmRule=alarm.rule, **composite.settings_view(alarm))
 
 
 def _page(items: list, token: str | None, size: int, limit: int) -> tuple[list, str | None]:
