@@ -267,6 +267,30 @@ def test_alarm_states_reads_states_by_name(backend):
     assert states == {"first": "INSUFFICIENT_DATA", "second": "ALARM"}
 
 
+def test_alarms_fired_counts_an_alarm_that_left_alarm_before_the_look(backend):
+    """What deployments ask: in ALARM at some moment since they started, even if an evaluation
+    (a scaled period is a second or less) or set_alarm_state ended it before they looked."""
+    import time
+
+    for name in ("blip", "before", "steady", "never"):
+        alarm(backend, name=name)
+    backend.set_alarm_state("before", "testing", None, "ALARM")
+    backend.set_alarm_state("before", "testing", None, "OK")
+    backend.set_alarm_state("steady", "testing", None, "ALARM")
+    time.sleep(0.01)
+    since = time.time()
+    names = ["blip", "before", "steady", "never", "absent"]
+    assert models.alarms_fired(backend.account_id, "us-east-1", names, since) == ["steady"]
+    backend.set_alarm_state("blip", "testing", None, "ALARM")
+    backend.set_alarm_state("blip", "testing", None, "OK")
+    assert models.alarm_states(backend.account_id, "us-east-1", ["blip"]) == {"blip": "OK"}
+    assert models.alarms_fired(backend.account_id, "us-east-1", names, since) == ["blip", "steady"]
+    # An update of the alarm's configuration keeps it, as it keeps the state.
+    alarm(backend, name="blip")
+    assert models.alarms_fired(backend.account_id, "us-east-1", ["blip"], since) == ["blip"]
+    assert models.alarms_fired(backend.account_id, "us-east-1", names, time.time() + 1) == ["steady"]
+
+
 def test_children_and_parents_of_a_composite_alarm(backend):
     alarm(backend, name="cpu")
     alarm(backend, name="mem")

@@ -209,6 +209,36 @@ def test_an_alarm_stops_a_bad_canary_and_the_rollback_restores_the_old_version(c
     assert other.get_alias(FunctionName="payments-aao", Name="live")["FunctionVersion"] == "2"
 
 
+def test_an_alarm_that_goes_off_and_back_between_two_looks_still_stops_the_canary(cloud20):
+    """A scaled alarm period lasts a second or less (3 s here) and on a loaded machine the runner
+    can look less often than that: an alarm in ALARM at any moment of the deployment stops it, one
+    in ALARM only before it started does not. ALARM then OK at once makes that moment a few ms."""
+    account = new_account()
+    client = two_versions(cloud20, account, "blip")
+    alarm = errors_alarm(cloud20, account, "blip")
+    cd = lambda_group(cloud20, account, "blip-group", "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+                      alarms=[alarm], rollback=["DEPLOYMENT_STOP_ON_ALARM"])
+    cw = cloud20.client("cloudwatch", account)
+    wait_for(lambda: cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "OK")
+
+    def blip() -> None:
+        cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="errors for a moment")
+        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="no errors")
+
+    blip()
+    deployment_id = cd.create_deployment(applicationName="shop", deploymentGroupName="blip-group",
+                                         revision=appspec("blip"))["deploymentId"]
+    wait_for(lambda: weights(client, "blip") == {"2": 0.1})        # the canary bakes (90 s here)
+    assert cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"] == "InProgress"
+    blip()
+    info = finished(cd, deployment_id, timeout=60)
+    assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "ALARM_ACTIVE"), info
+    assert alarm in info["errorInformation"]["message"]
+    assert finished(cd, info["rollbackInfo"]["rollbackDeploymentId"])["status"] == "Succeeded"
+    alias = client.get_alias(FunctionName="blip", Name="live")
+    assert alias["FunctionVersion"] == "1" and "RoutingConfig" not in alias
+
+
 def test_linear_steps_shift_a_little_more_each_interval(cloud20):
     account = new_account()
     client = two_versions(cloud20, account, "search")

@@ -1,15 +1,14 @@
-"""Alarm states as other services read them (``services.ask("cloudwatch.alarm-states",
-...)``: ECS's deployment alarms), so that no service imports CloudWatch's models or engines."""
+"""Alarm states as other services read them (``services.ask("cloudwatch.alarms-fired", ...)``:
+ECS's deployment alarms), so that no service imports CloudWatch's models or engines."""
 
 from __future__ import annotations
 
 from workshop.cloud import services
 
 
-@services.on("cloudwatch.alarm-states")
-def alarm_states(account_id: str, region: str, names: list[str]) -> dict[str, str]:
-    """name -> StateValue (OK, ALARM, INSUFFICIENT_DATA) of the named alarms that exist."""
-    from moto.cloudwatch.models import cloudwatch_backends
+@services.on("cloudwatch.alarms-fired")
+def alarms_fired(account_id: str, region: str, names: list[str], since: float) -> list[str]:
+    """The named alarms in ALARM at some moment at or after ``since`` (``models.alarms_fired``)."""
+    from workshop.cloud.services.cloudwatch.models import alarms_fired as fired
 
-    alarms = cloudwatch_backends[account_id][region].alarms
-    return {name: alarms[name].state_value for name in names if name in alarms}
+    return fired(account_id, region, names, since)

@@ -73,6 +73,22 @@ def alarm_states(account: str, region: str, names: Iterable[str]) -> dict[str, s
     return found
 
 
+def alarms_fired(account: str, region: str, names: Iterable[str], since: float) -> list[str]:
+    """The named alarms that were in ALARM at some moment at or after ``since`` (wall clock):
+    in ALARM now, or left it since. For engines that stop on alarms and look now and then: a
+    scaled alarm period (a minute on AWS, longer than any look takes) lasts a second or less
+    here, and the next evaluation, or a set_alarm_state, can end an ALARM between two looks."""
+    backend = cloudwatch_backends[account][region]
+    alarms = getattr(backend, "alarms", {})
+    fired = []
+    for name in names:
+        alarm = alarms.get(name)
+        if alarm is not None and (alarm.state_value == "ALARM"
+                                  or (alarm.__dict__.get("_alarm_left_at") or 0.0) >= since):
+            fired.append(name)
+    return fired
+
+
 def rule_references(rule: str) -> list[str]:
     """The names of the alarms a composite alarm's AlarmRule refers to (by name or ARN)."""
     try:
@@ -172,7 +188,8 @@ class AlarmRules:
             else:
                 # AWS: an update overwrites the configuration and leaves the state alone.
                 for attr in ("state_value", "state_reason", "state_reason_data",
-                             "state_updated_timestamp", "state_transitioned_timestamp", "_suppression"):
+                             "state_updated_timestamp", "state_transitioned_timestamp", "_suppression",
+                             "_alarm_left_at"):
                     setattr(alarm, attr, getattr(old, attr, None))
                 record_history(self, alarm, "ConfigurationUpdate", f'Alarm "{name}" updated',
                                {"type": "Update", "version": "1.0",
@@ -493,6 +510,8 @@ def change_state(backend: CloudWatchBackend, alarm: Alarm, new_state: str, reaso
         alarm.state_value, alarm.state_reason, alarm.state_reason_data = new_state, reason, reason_data
         alarm.state_updated_timestamp = now
         alarm.state_transitioned_timestamp = now
+        if old_state == "ALARM":
+            alarm._alarm_left_at = now.timestamp()     # for alarms_fired
         new_entry = {"stateValue": new_state, "stateReason": reason}
         if reason_data:
             try:

@@ -499,18 +499,20 @@ def _stop_requested(backend, service, primary, record) -> None:
 
 
 def _check_alarms(backend, service, primary, record) -> None:
-    """Deployment alarms: one of the named CloudWatch alarms in ALARM during the rollout fails it."""
+    """Deployment alarms: one of the named CloudWatch alarms in ALARM during the rollout fails it,
+    even if it left ALARM again before this look (a scaled alarm period is a second or less, and
+    a tick on a loaded machine can take longer: a set_alarm_state was missed so)."""
     alarms = service.deployment_configuration.get("alarms")
     if not alarms or not alarms.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
         return
     if primary.get("ws_rollback_of"):
         return       # the rollback goes back to what ran before the alarm: it is not stopped by it
     try:
-        states = services.ask("cloudwatch.alarm-states", account_id=backend.account_id,
-                              region=backend.region_name, names=alarms["alarmNames"])
+        fired = services.ask("cloudwatch.alarms-fired", account_id=backend.account_id,
+                             region=backend.region_name, names=alarms["alarmNames"], since=primary["createdAt"])
     except LookupError:
         return
-    firing = sorted(name for name, state in states.items() if state == "ALARM")
+    firing = sorted(fired)
     if not firing:
         return
     if record is not None:
