@@ -267,6 +267,22 @@ def test_alarm_states_reads_states_by_name(backend):
     assert states == {"first": "INSUFFICIENT_DATA", "second": "ALARM"}
 
 
+def test_a_late_tick_evaluates_every_period_it_missed(backend):
+    """One evaluation a period, as on AWS, even when the evaluator looks late (a loaded machine,
+    data points held while an invocation ran): a breaching period followed by a quiet one raises
+    the alarm, then puts it back, instead of being jumped over."""
+    a = alarm(backend, name="late-look", treat_missing_data="ignore")
+    put(backend, 5.0, END + 0.5)       # the period [END, END + 1) breaches
+    put(backend, 0.0, END + 1.5)       # [END + 1, END + 2) does not
+    a._evaluated_until = END           # evaluated through END; the next look comes 2 periods late
+    ev.AlarmEvaluator().tick(now=END + 2.2)
+    assert a.state_value == "OK"
+    summaries = [h["HistorySummary"] for h in models.history_of(backend)
+                 if h["AlarmName"] == "late-look" and h["HistoryItemType"] == "StateUpdate"]
+    assert summaries == ["Alarm updated from INSUFFICIENT_DATA to ALARM", "Alarm updated from ALARM to OK"]
+    assert a._evaluated_until == END + 2
+
+
 def test_alarms_fired_counts_an_alarm_that_left_alarm_before_the_look(backend):
     """What deployments ask: in ALARM at some moment since they started, even if an evaluation
     (a scaled period is a second or less) or set_alarm_state ended it before they looked."""

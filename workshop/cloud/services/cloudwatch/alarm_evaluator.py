@@ -12,7 +12,8 @@ the last 3 real seconds. Reasons and history show these real timestamps.
 An evaluation, as AWS does it ("Evaluating an alarm", CloudWatch user guide):
 - a metric alarm is evaluated every min(P, 60) AWS seconds, on the boundaries
   of that interval (wall clock); its periods end at the last boundary, so only
-  complete periods count;
+  complete periods count; a look that comes late (a loaded machine, held data
+  points) evaluates each boundary it missed in turn (up to MAX_CATCH_UP);
 - the evaluation range is N + 2 periods (the guide's example retrieves 5 for
   N = 3); each period's data points are aggregated with the statistic
   (SampleCount, Average, Sum, Minimum, Maximum, pNN, tmNN, tcNN, tsNN, wmNN,
@@ -76,6 +77,7 @@ MAX_SLEEP = 2.0              # real seconds: a change of time scale is followed 
 MIN_INTERVAL = 0.05          # real seconds between evaluations of one alarm, at any scale
 MAX_HOLD = 15.0              # real seconds a period waits for data points still on their way
 HOLD_POLL = 0.05             # real seconds between looks while a period waits for them
+MAX_CATCH_UP = 10            # periods a late look evaluates one by one (older ones: only in its range)
 
 
 # -- alarm kinds ----------------------------------------------------------------
@@ -221,8 +223,13 @@ class AlarmEvaluator:
                     # First sight (a new or replaced alarm): evaluate from the next boundary on.
                     alarm._evaluated_until = end
                 elif end > done:
-                    self._evaluate(models, backend, alarm, kind, end)
-                    alarm._evaluated_until = end   # after: a waiter then sees the state it decided
+                    # One evaluation a period, as on AWS: a late look (a loaded machine, or data
+                    # points held while an invocation ran) catches up on the periods it missed,
+                    # or a breaching period followed by a quiet one would be jumped over.
+                    missed = max(1, min(MAX_CATCH_UP, math.floor((end - done) / interval + 1e-6)))
+                    for back in range(missed - 1, -1, -1):
+                        self._evaluate(models, backend, alarm, kind, end - back * interval)
+                        alarm._evaluated_until = end - back * interval   # after: a waiter sees its state
                 next_due = due if next_due is None else min(next_due, due)
         with self._progress:
             self._progress.notify_all()
