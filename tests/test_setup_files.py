@@ -96,7 +96,7 @@ def test_readme_quick_start_has_exactly_two_commands():
     assert len(commands) == 2, commands
     start, test = commands
     assert "pip install -e ." in start and start.endswith("-m workshop up")
-    assert "pip install -e '.[test]'" in test and test.endswith("-m pytest")
+    assert "pip install -e '.[test]'" in test and test.endswith("-m pytest -n 2 --dist loadgroup")
 
 
 def test_ci_runs_the_readme_test_command():
