@@ -4,6 +4,7 @@ only an unreachable endpoint stops the run (``CannotRun``)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,13 @@ class Account:
             err = exc.response.get("Error", {})
             self.errors[f"{service}.{operation}"] = f"{err.get('Code', 'Error')}: {err.get('Message', '')}"
             return None
+
+    @functools.cached_property
+    def time_scale(self) -> float:
+        """The workshop clock's time scale (1 on AWS), asked once per run."""
+        from checker.session import time_scale
+
+        return time_scale(self.session.target)
 
     def error_code(self, service: str, operation: str) -> str | None:
         text = self.errors.get(f"{service}.{operation}")

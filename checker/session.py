@@ -58,6 +58,26 @@ def target(endpoint: str | None = None, account: str | None = None,
     return Target(endpoint.rstrip("/"), key, secret, region)
 
 
+
+def time_scale(where: Target | None = None) -> float:
+    """How many times faster than AWS the workshop clock runs the waits AWS imposes
+    (canary bakes, alarm and metric periods): 60 means a 5-minute bake lasts 5 s. The
+    workshop cloud says so in its health answer; anywhere else (real AWS, another
+    emulator) it is 1."""
+    import json
+    import urllib.request
+
+    where = where or target()
+    if where.endpoint is None:
+        return 1.0
+    try:
+        with urllib.request.urlopen(f"{where.endpoint}/_workshop/health", timeout=3) as answer:
+            scale = float(json.loads(answer.read()).get("time_scale") or 1.0)
+    except (OSError, ValueError, AttributeError):
+        return 1.0   # LocalStack and other emulators: no workshop clock
+    return scale if scale > 0 else 1.0
+
+
 @dataclass
 class Session:
     """Clients for one target, made once each (client creation is the costly part), and

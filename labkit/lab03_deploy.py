@@ -6,9 +6,6 @@ function, its alarm and logs, the roles and the bucket, and nothing else."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 from checker.labs import bucket_name
 from checker.labs.lab03_deploy import (
     ALARM_NAME,
@@ -40,16 +37,9 @@ def time_scale() -> float:
     """How many times faster than AWS the workshop clock runs the waits AWS imposes
     (canary bakes, alarm periods): 60 means a 5-minute bake lasts 5 s. The workshop
     cloud says so in its health answer; anywhere else (real AWS) it is 1."""
-    from checker.session import target
+    from checker.session import time_scale as scale
 
-    where = target()
-    if where.endpoint is None:
-        return 1.0
-    try:
-        with urllib.request.urlopen(f"{where.endpoint}/_workshop/health", timeout=3) as answer:
-            return float(json.loads(answer.read()).get("time_scale") or 1.0)
-    except (OSError, ValueError):
-        return 1.0   # LocalStack and other emulators: no workshop clock
+    return scale()
 
 
 # -- reset ---------------------------------------------------------------------------

@@ -34,7 +34,6 @@ BUILD_PREFIX = "build-"            # the tags of CI builds the lifecycle policy 
 
 MIN_ROLLOUT_REQUESTS = 10          # requests the load balancer served during the v2 rollout
 MIN_RUNNING = 2
-TEST_GUARD = 1.0                   # seconds: the workshop cloud's load balancer periods are at most 1 s
 FAILED_METRICS = ("HTTPCode_Target_4XX_Count", "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_4XX_Count",
                   "HTTPCode_ELB_5XX_Count")
 ELB_NAMESPACE = "AWS/ApplicationELB"
@@ -260,9 +259,10 @@ def _read_bluegreen(account, st: Observed) -> None:
             groups = account.call("elbv2", "describe_target_groups", Names=[green_group])
             arn = ((groups or {}).get("TargetGroups") or [{}])[0].get("TargetGroupArn")
             # Before AllowTestTraffic no listener reaches green; from AllowTraffic on production does.
-            # A period ending within TEST_GUARD of the shift may hold production's first requests.
+            # Only the periods that ended before the shift: the one it falls in may hold production's
+            # first requests.
             start = parse_time(info.get("createTime")) or tested
-            end = shifted - timedelta(seconds=TEST_GUARD)
+            end = shifted - timedelta(seconds=_elb_period(account))
             test_requests = 0.0
             if arn and end > start:
                 test_requests = _metric_total(account, "RequestCount", {
@@ -298,14 +298,21 @@ def _dimension(arn: str) -> str:
     return tail[len("loadbalancer/"):] if tail.startswith("loadbalancer/") else tail
 
 
+def _elb_period(account) -> float:
+    """The load balancer's metric period in real seconds: a minute of the workshop clock (the cloud
+    counts per minute of its clock, 0.5 s to 60 s of real time), a minute on AWS."""
+    return min(60.0, max(0.5, 60.0 / account.time_scale))
+
+
 def _metric_total(account, metric: str, dimensions: dict[str, str], start: datetime, end: datetime,
                   whole: bool = True) -> float | None:
-    """The Sum of an AWS/ApplicationELB metric over [start, end] (the load balancer counts per minute of
-    the workshop clock, a second or less of real time, each period stamped with its start; ``whole``:
-    also the periods the window's ends fall in)."""
+    """The Sum of an AWS/ApplicationELB metric over [start, end) (each period stamped with its start;
+    ``whole``: also the periods the window's ends fall in, else only the periods that began in it)."""
     if whole:
-        start = start.replace(microsecond=0)
-        end = end + timedelta(seconds=1)
+        width = _elb_period(account)
+        stamp = start.timestamp()
+        start = datetime.fromtimestamp(stamp - stamp % width, tz=timezone.utc)
+        end = end + timedelta(seconds=width)
     answer = account.call("cloudwatch", "get_metric_statistics", Namespace=ELB_NAMESPACE, MetricName=metric,
                           Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
                           StartTime=start, EndTime=end, Period=60, Statistics=["Sum"])
