@@ -48,44 +48,79 @@ def test_a_whole_window_takes_in_the_periods_its_ends_fall_in(scale):
 
 
 class BlueGreenAccount(Recorder):
-    """One Succeeded blue/green deployment: created at 07:00:00, AllowTestTraffic done at
-    07:00:10, AllowTraffic started at 07:03:00 (the deployment waited for a test)."""
+    """One Succeeded blue/green deployment by the learner: created at 07:00:00, AllowTestTraffic
+    done at 07:00:10, AllowTraffic started at 07:02:40. The green target group's RequestCount data
+    points are ``requests``: (period start, count), filtered by the query's window as CloudWatch does."""
 
     created = datetime(2026, 12, 6, 7, 0, 0, tzinfo=timezone.utc)
     tested = created + timedelta(seconds=10)
-    shifted = created + timedelta(minutes=3)
+    shifted = created + timedelta(minutes=2, seconds=40)
+
+    def __init__(self, scale: float, requests: list[tuple[datetime, float]]):
+        super().__init__(scale)
+        self.requests = requests
 
     def call(self, service, operation, /, **params):
         lb = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/workshop-05-bg/1"
         green = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/workshop-05-green/2"
+        events = [{"lifecycleEventName": name, "status": "Succeeded"} for name in (
+            "BeforeInstall", "Install", "AfterInstall", "BeforeAllowTraffic", "AfterAllowTraffic")]
+        events += [{"lifecycleEventName": "AllowTestTraffic", "status": "Succeeded", "endTime": self.tested},
+                   {"lifecycleEventName": "AllowTraffic", "status": "Succeeded", "startTime": self.shifted}]
         answers = {
-            "get_application": {"application": {"applicationName": lab.CD_APP}},
-            "get_deployment_group": {"deploymentGroupInfo": {"deploymentGroupName": lab.CD_GROUP}},
+            "get_application": {"application": {"applicationName": lab.CD_APP, "computePlatform": "ECS"}},
+            "get_deployment_group": {"deploymentGroupInfo": {
+                "deploymentGroupName": lab.CD_GROUP,
+                "ecsServices": [{"clusterName": lab.CLUSTER, "serviceName": lab.BG_SERVICE}],
+                "loadBalancerInfo": {"targetGroupPairInfoList": [{"testTrafficRoute": {"listenerArns": ["l"]}}]}}},
             "list_deployments": {"deployments": ["d-1"]},
-            "batch_get_deployments": {"deploymentsInfo": [{"deploymentId": "d-1", "createTime": self.created}]},
+            "batch_get_deployments": {"deploymentsInfo": [{"deploymentId": "d-1", "createTime": self.created,
+                                                           "creator": "user"}]},
             "describe_load_balancers": {"LoadBalancers": [{"LoadBalancerArn": lb}]},
             "batch_get_deployment_targets": {"deploymentTargets": [{"ecsTarget": {
-                "lifecycleEvents": [{"lifecycleEventName": "AllowTestTraffic", "endTime": self.tested},
-                                    {"lifecycleEventName": "AllowTraffic", "startTime": self.shifted}],
+                "lifecycleEvents": events,
                 "taskSetsInfo": [{"taskSetLabel": "Green", "targetGroup": {"name": lab.GREEN_GROUP}}]}}]},
             "describe_target_groups": {"TargetGroups": [{"TargetGroupArn": green}]},
-            "describe_task_sets": {"taskSets": []},
+            "describe_task_sets": {"taskSets": [{"status": "PRIMARY", "taskDefinition": None}]},
         }
-        if operation == "get_metric_statistics":
-            return super().call(service, operation, **params)
-        return answers[operation]
+        if operation != "get_metric_statistics":
+            return answers[operation]
+        self.asked.append(params)
+        return {"Datapoints": [{"Timestamp": at, "Sum": count} for at, count in self.requests
+                               if params["StartTime"] <= at < params["EndTime"]]}
+
+
+def _test_listener(account) -> tuple[dict, object]:
+    st = lab.Observed("111122223333", "us-east-1")
+    lab._read_bluegreen(account, st)
+    (deployment,) = st.bg["deployments"]
+    return deployment, lab.bluegreen_test_listener(st)
 
 
 @pytest.mark.parametrize("scale", [1.0, 6.0, 60.0, 600.0])
 def test_test_listener_requests_are_counted_only_in_periods_that_ended_before_production_moved(scale):
-    account = BlueGreenAccount(scale)
-    st = lab.Observed("111122223333", "us-east-1")
-    lab._read_bluegreen(account, st)
-    (deployment,) = st.bg["deployments"]
-    assert deployment["test_requests"] == 3.0
+    account = BlueGreenAccount(scale, [])
+    width = lab._elb_period(account)
+    # Tested in the period that ended just before the shift; production's first requests follow it.
+    before = account.shifted - timedelta(seconds=width) - timedelta(seconds=account.shifted.timestamp() % width)
+    account.requests = [(before, 4.0), (before + timedelta(seconds=width), 50.0)]
+    deployment, finding = _test_listener(account)
+    assert deployment["test_requests"] == 4.0
     asked = account.asked[-1]
     assert asked["Dimensions"] == [{"Name": "LoadBalancer", "Value": "app/workshop-05-bg/1"},
                                    {"Name": "TargetGroup", "Value": "targetgroup/workshop-05-green/2"}]
-    # Periods are stamped with their start: one stamped before EndTime ends by the shift.
     assert asked["StartTime"] == account.created
-    assert asked["EndTime"] == account.shifted - timedelta(seconds=lab._elb_period(account))
+    assert finding.passed, finding.message
+
+
+@pytest.mark.parametrize("scale", [1.0, 6.0, 60.0, 600.0])
+def test_production_requests_in_the_period_of_the_shift_are_no_test(scale):
+    """A learner who never used the test listener: green's only requests are production's, from
+    AllowTraffic on, counted in the period the shift fell in (stamped up to a period before it)."""
+    account = BlueGreenAccount(scale, [])
+    width = lab._elb_period(account)
+    period = account.shifted - timedelta(seconds=account.shifted.timestamp() % width)
+    account.requests = [(period, 50.0), (period + timedelta(seconds=width), 120.0)]
+    deployment, finding = _test_listener(account)
+    assert deployment["test_requests"] == 0.0
+    assert not finding.passed and "through the test listener" in finding.message

@@ -259,10 +259,11 @@ def _read_bluegreen(account, st: Observed) -> None:
             groups = account.call("elbv2", "describe_target_groups", Names=[green_group])
             arn = ((groups or {}).get("TargetGroups") or [{}])[0].get("TargetGroupArn")
             # Before AllowTestTraffic no listener reaches green; from AllowTraffic on production does.
-            # Only the periods that ended before the shift: the one it falls in may hold production's
-            # first requests.
+            # Only the periods that ended by the shift (each stamped with its start, EndTime excluded):
+            # the one it falls in may hold production's first requests.
             start = parse_time(info.get("createTime")) or tested
-            end = shifted - timedelta(seconds=_elb_period(account))
+            width, stamp = _elb_period(account), shifted.timestamp()
+            end = datetime.fromtimestamp(stamp - stamp % width, tz=timezone.utc)
             test_requests = 0.0
             if arn and end > start:
                 test_requests = _metric_total(account, "RequestCount", {
