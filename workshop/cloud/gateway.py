@@ -132,7 +132,9 @@ class Gateway:
 
         try:
             # A service moto lacks (App Runner) is the project's own app, by its signing name.
-            app = services.own_app(errors.signing_name(environ)) or self._moto.get_application(environ)
+            # moto's first request to a service imports its backend: never beside another import.
+            with services.importing():
+                app = services.own_app(errors.signing_name(environ)) or self._moto.get_application(environ)
         except Exception:  # no moto backend for this service at all
             log.debug("no backend for %s %s", environ.get("REQUEST_METHOD"), path, exc_info=True)
             return self._send(start_response, *errors.not_implemented(environ))

@@ -80,8 +80,18 @@ EAGER: list[str] = ["workshop.cloud.services.cloudwatch.alarm_evaluator",
                     "workshop.cloud.services.xray"]
 
 _loaded: set[str] = set()
-_locks: dict[str, threading.Lock] = {}
-_locks_lock = threading.Lock()
+# One lock for every import of moto and of the project's extensions of it. moto's modules
+# import each other in circles (cloudformation -> awslambda -> ecr -> iam -> ...): two threads
+# importing into such a circle from different ends get a partially initialised module
+# ("cannot import name 'iam_backends' ... circular import"), which failed both the start-up
+# warm-up and a first STS request (a 501) in a CI run. Reentrant: an import may ask again.
+_importing = threading.RLock()
+
+
+def importing() -> threading.RLock:
+    """Held while moto's modules may be imported: the warm-up, a service's extensions, and
+    the gateway's first request to a moto service (which imports its backend)."""
+    return _importing
 _reset_hooks: list[Callable[[str], None]] = []
 _mounts: list[tuple[str, Callable]] = []
 _subscribers: dict[str, list[Callable]] = {}
@@ -193,11 +203,9 @@ def ensure_loaded(moto_service: str) -> None:
     if moto_service not in EXTENSIONS:
         _loaded.add(moto_service)
         return
-    # One lock per service: a request never waits behind another service's
-    # slow import (the start-up warm-up loads CloudFormation, i.e. most of moto).
-    with _locks_lock:
-        lock = _locks.setdefault(moto_service, threading.Lock())
-    with lock:
+    # The warm-up takes the lock a service at a time: a request waits for one service's
+    # import at most (CloudFormation's is most of moto), never for the whole warm-up.
+    with _importing:
         if moto_service in _loaded:
             return
         for module in EXTENSIONS.get(moto_service, ()):
