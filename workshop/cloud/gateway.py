@@ -61,7 +61,13 @@ def _dispatcher():
                     self._by_host[host] = found
             return found
 
-    return Dispatcher(create_backend_app)
+    def create_app(service):
+        # A service's first request imports its backend: never beside another import of moto
+        # (the warm-up's). Later requests find the app made and take no lock but moto's.
+        with services.importing():
+            return create_backend_app(service)
+
+    return Dispatcher(create_app)
 
 
 class _MethodNames:
@@ -132,9 +138,7 @@ class Gateway:
 
         try:
             # A service moto lacks (App Runner) is the project's own app, by its signing name.
-            # moto's first request to a service imports its backend: never beside another import.
-            with services.importing():
-                app = services.own_app(errors.signing_name(environ)) or self._moto.get_application(environ)
+            app = services.own_app(errors.signing_name(environ)) or self._moto.get_application(environ)
         except Exception:  # no moto backend for this service at all
             log.debug("no backend for %s %s", environ.get("REQUEST_METHOD"), path, exc_info=True)
             return self._send(start_response, *errors.not_implemented(environ))

@@ -92,6 +92,8 @@ def importing() -> threading.RLock:
     """Held while moto's modules may be imported: the warm-up, a service's extensions, and
     the gateway's first request to a moto service (which imports its backend)."""
     return _importing
+
+
 _reset_hooks: list[Callable[[str], None]] = []
 _mounts: list[tuple[str, Callable]] = []
 _subscribers: dict[str, list[Callable]] = {}
