@@ -116,7 +116,8 @@ def test_test_listener_requests_are_counted_only_in_periods_that_ended_before_pr
 @pytest.mark.parametrize("scale", [1.0, 6.0, 60.0, 600.0])
 def test_production_requests_in_the_period_of_the_shift_are_no_test(scale):
     """A learner who never used the test listener: green's only requests are production's, from
-    AllowTraffic on, counted in the period the shift fell in (stamped up to a period before it)."""
+    AllowTraffic on, counted in the period the shift fell in (stamped up to a period before it).
+    Passing those off as testing is the fake evidence the check must not take (it did with a 1 s guard)."""
     account = BlueGreenAccount(scale, [])
     width = lab._elb_period(account)
     period = account.shifted - timedelta(seconds=account.shifted.timestamp() % width)
