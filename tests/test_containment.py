@@ -30,20 +30,43 @@ def cgroups_writable() -> bool:
     return os.geteuid() == 0 and Path("/sys/fs/cgroup").is_dir()
 
 
+def unique_seconds() -> int:
+    """A sleep's length no other test's process has: tests of both pytest workers leave
+    sleeps about, and each test looks for its own by their command lines. Spaced by 4 (a
+    test uses this and the next three)."""
+    return 100_000 + int(uuid.uuid4().int % 1_000_000) * 4
+
+
 def with_marker(marker: str) -> list[int]:
-    """Processes whose command line carries ``marker``."""
+    """Processes whose arguments hold ``marker``'s words, word for word in a row (``sleep 1700``
+    is not ``sleep 17004``, nor a shell whose script merely mentions it)."""
+    words = marker.split()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if marker.encode() in cmdline and state != "Z":
+        if state != "Z" and any(args[i:i + len(words)] == words for i in range(len(args))):
             found.append(int(entry.name))
     return found
+
+
+def described(marker: str) -> str:
+    """What is left with ``marker``: pid, parent, owner, state, session and arguments of each."""
+    lines = []
+    for pid in with_marker(marker):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            owner = Path(f"/proc/{pid}").stat().st_uid
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        lines.append(f"pid {pid} ppid {fields[1]} uid {owner} state {fields[0]} sid {fields[3]}: {args}")
+    return "; ".join(lines) or "nothing now"
 
 
 def gone(marker: str, timeout: float = 10.0) -> bool:
@@ -78,7 +101,7 @@ def contained_cloud(request, tmp_path_factory):
 
 def test_a_finished_build_leaves_no_process(contained_cloud, account):
     cb = contained_cloud.client("codebuild", account)
-    seconds = 600 + int(uuid.uuid4().int % 10_000) * 3
+    seconds = unique_seconds()
     inline_project(cb, account, "leaver", leaving_spec(seconds))
     build_id = cb.start_build(projectName="leaver")["build"]["id"]
     # While the build runs, what its commands left is there...
@@ -90,7 +113,8 @@ def test_a_finished_build_leaves_no_process(contained_cloud, account):
     assert build["buildStatus"] == "SUCCEEDED"
     # ...and once it has ended, nothing is.
     for offset in range(3):
-        assert gone(f"sleep {seconds + offset}"), f"sleep {seconds + offset} outlived its build"
+        assert gone(f"sleep {seconds + offset}"), \
+            f"sleep {seconds + offset} outlived its build: {described(f'sleep {seconds + offset}')}"
 
 
 def test_a_build_runs_within_its_limits(contained_cloud, account):
@@ -113,7 +137,7 @@ def test_a_function_worker_leaves_no_process(contained_cloud, account):
     import io
     import zipfile
 
-    seconds = 700 + int(uuid.uuid4().int % 10_000) * 3
+    seconds = unique_seconds()
     handler = ("import subprocess\n"
                "def handler(event, context):\n"
                f"    subprocess.Popen(['setsid', 'sleep', '{seconds}'])\n"
@@ -154,10 +178,10 @@ def test_a_build_running_when_the_cloud_is_killed_ends_by_the_next_start(how, tm
     env = {"WORKSHOP_CONTAINMENT": how} if how == "subreaper" else {}
     data = Path(tempfile.mkdtemp(prefix="workshop-data-"))
     cloud = _start_on(data, env, tmp_path / "cloud.log")
-    seconds = 600 + int(uuid.uuid4().int % 10_000) * 3
+    seconds = unique_seconds()
     try:
         cb = cloud.client("codebuild", account)
-        inline_project(cb, account, "orphan", leaving_spec(seconds).replace("sleep 4\n", "sleep 300\n"))
+        inline_project(cb, account, "orphan", leaving_spec(seconds).replace("sleep 4\n", f"sleep {seconds + 3}\n"))
         build_id = cb.start_build(projectName="orphan")["build"]["id"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not with_marker(f"sleep {seconds + 1}"):
@@ -168,8 +192,9 @@ def test_a_build_running_when_the_cloud_is_killed_ends_by_the_next_start(how, tm
         again = _start_on(data, env, tmp_path / "cloud.log")
         try:
             for offset in range(3):
-                assert gone(f"sleep {seconds + offset}"), f"sleep {seconds + offset} outlived a killed cloud"
-            assert gone("sleep 300")
+                assert gone(f"sleep {seconds + offset}"), \
+                    f"sleep {seconds + offset} outlived a killed cloud: {described(f'sleep {seconds + offset}')}"
+            assert gone(f"sleep {seconds + 3}"), described(f"sleep {seconds + 3}")
         finally:
             stop_cloud(again)
     finally:
@@ -182,7 +207,7 @@ def test_a_hook_leaves_no_process(contained_cloud, account):
     from tests.test_codedeploy_lambda import finished
     from tests.test_codedeploy_server import register, release, server_group, upload
 
-    seconds = 800 + int(uuid.uuid4().int % 10_000) * 3
+    seconds = unique_seconds()
     leaver = (f"#!/bin/sh\nsetsid sleep {seconds} > /dev/null 2>&1 &\n"
               f"(sh -c 'sleep {seconds + 1} > /dev/null 2>&1 &' &)\ngrep -q v1 var/www/html/index.html\n")
     register(contained_cloud, account, ["app-1"], [{"Key": "Name", "Value": "app-1"}])
