@@ -117,6 +117,7 @@ class Gateway:
         if own is not None:  # the registry: its ECR tokens say the account
             return own(environ, start_response)
 
+        environ["workshop.received"] = self.clock.now()     # CloudTrail's eventTime
         account = accounts.account_from_environ(environ)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         environ["workshop.account"] = account
@@ -229,7 +230,9 @@ class Gateway:
                     continue
                 for region_backend in list(dict.values(backend_dict[account_id])):
                     _reset_backend(region_backend)
-            _forget_s3_bucket_names(account_id)
+            # Read moto's S3 module whole: the start-up warm-up may be importing it right now.
+            with services.importing():
+                _forget_s3_bucket_names(account_id)
         for hook in services.reset_hooks():
             hook(account_id)
 
