@@ -252,3 +252,29 @@ def test_a_long_history_reads_back_whole_across_blocks(tmp_path, monkeypatch):
                    end=datetime.fromtimestamp(start + 199, timezone.utc))
     assert window == [f"id-{n}" for n in reversed(range(100, 200))]
     assert models.lookup("123456789012", "us-east-1", now, max_results=5).events[0]["EventTime"] == start + 2999
+
+
+def test_an_events_time_is_when_its_request_arrived(tmp_path, monkeypatch):
+    """In-process: eventTime is when the gateway received the request (as on AWS), not when the
+    answer was ready: a CreateStack answered in the next second looked later than the stack it
+    made, and lab 04's check then did not find the stack's creation."""
+    from workshop.cloud import runtime
+    from workshop.cloud.services.cloudtrail import models, recorder
+
+    monkeypatch.setattr(runtime, "_state_dir", tmp_path)
+    account = "123456789012"
+    body = b"Action=CreateQueue&QueueName=slow&Version=2012-11-05"
+    received = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=30)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1:4566",
+               "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
+               "CONTENT_LENGTH": str(len(body)), "workshop.body": body, "workshop.account": account,
+               "workshop.received": received,
+               "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={account}/20261206/us-east-1/sqs/aws4_request, "
+                                     "SignedHeaders=host, Signature=0"}
+    answer = (b"<CreateQueueResponse><CreateQueueResult><QueueUrl>http://127.0.0.1:4566/123456789012/slow"
+              b"</QueueUrl></CreateQueueResult></CreateQueueResponse>")
+    recorder.request_done(environ, "200 OK", [("Content-Type", "text/xml")], [answer])
+    recorder.flush()
+    page = models.lookup(account, "us-east-1", datetime.now(timezone.utc),
+                         attributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateQueue"}])
+    assert [e["EventTime"] for e in page.events] == [received.timestamp()]

@@ -86,8 +86,10 @@ def learner_call(environ: dict, service: str, operation: str, parameters: dict |
 def request_done(environ: dict, status: str, headers: list, chunks: list[bytes]) -> None:
     """The gateway's one call per answered request (cheap: a snapshot and a queue put)."""
     snapshot = {k: v for k, v in environ.items() if isinstance(v, str) and k.startswith(_KEPT_HEADERS)}
+    # eventTime is when the request arrived, as on AWS (the gateway notes it): stamped when the
+    # answer was ready, a CreateStack that ended in the next second looked later than the stack.
     _put(("request", snapshot, environ.get("workshop.body"), environ.get("workshop.account"), status,
-          headers, chunks, get_clock().now()))
+          headers, chunks, environ.get("workshop.received") or get_clock().now()))
 
 
 def keep_body(environ: dict) -> None:
