@@ -262,8 +262,7 @@ def _read_bluegreen(account, st: Observed) -> None:
             # Only the periods that ended by the shift (each stamped with its start, EndTime excluded):
             # the one it falls in may hold production's first requests.
             start = parse_time(info.get("createTime")) or tested
-            width, stamp = _elb_period(account), shifted.timestamp()
-            end = datetime.fromtimestamp(stamp - stamp % width, tz=timezone.utc)
+            end = _period_start(account, shifted)
             test_requests = 0.0
             if arn and end > start:
                 test_requests = _metric_total(account, "RequestCount", {
@@ -305,15 +304,19 @@ def _elb_period(account) -> float:
     return min(60.0, max(0.5, 60.0 / account.time_scale))
 
 
+def _period_start(account, when: datetime) -> datetime:
+    """The start of the load balancer's metric period that ``when`` falls in (its stamp)."""
+    width, stamp = _elb_period(account), when.timestamp()
+    return datetime.fromtimestamp(stamp - stamp % width, tz=timezone.utc)
+
+
 def _metric_total(account, metric: str, dimensions: dict[str, str], start: datetime, end: datetime,
                   whole: bool = True) -> float | None:
     """The Sum of an AWS/ApplicationELB metric over [start, end) (each period stamped with its start;
     ``whole``: also the periods the window's ends fall in, else only the periods that began in it)."""
     if whole:
-        width = _elb_period(account)
-        stamp = start.timestamp()
-        start = datetime.fromtimestamp(stamp - stamp % width, tz=timezone.utc)
-        end = end + timedelta(seconds=width)
+        start = _period_start(account, start)
+        end = end + timedelta(seconds=_elb_period(account))
     answer = account.call("cloudwatch", "get_metric_statistics", Namespace=ELB_NAMESPACE, MetricName=metric,
                           Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
                           StartTime=start, EndTime=end, Period=60, Statistics=["Sum"])

@@ -89,8 +89,9 @@ _importing = threading.RLock()
 
 
 def importing() -> threading.RLock:
-    """Held while moto's modules may be imported: the warm-up, a service's extensions, and
-    the gateway's first request to a moto service (which imports its backend)."""
+    """Held while moto's modules may be imported: the warm-up, a service's extensions, the
+    gateway's first request to a moto service (which imports its backend); and while a reset
+    reads moto's S3 module, which must not be half-imported."""
     return _importing
 
 
